@@ -1,0 +1,106 @@
+//! The cohort engine (binomial thinning with normal approximations) and the per-customer
+//! engine (every customer simulated individually, exact draws) must agree in distribution:
+//! mean and variance of annual sales, by two-sample z tests at 4 standard errors.
+
+mod common;
+
+use common::{year_totals, z_means, z_vars};
+use simulator::engine::{Approximation, SimOptions, simulate, simulate_customers};
+use simulator::model::{
+    Acquisition, InitialCohort, ModelParams, Noise, Param, StageParams, Target,
+};
+
+fn small_business(uncertainty: bool) -> ModelParams {
+    let stage = |r: f64, q: f64| StageParams {
+        repeat_rate: Param::new(r, 0.05),
+        hazard: Param::new(q, 0.04),
+    };
+    ModelParams {
+        horizon_months: 24,
+        acquisition: Acquisition {
+            base: Param::new(60.0, 6.0),
+            growth: Param::new(0.02, 0.005),
+            explicit: None,
+            noise: Noise::NegativeBinomial { dispersion: 20.0 },
+        },
+        stages: vec![stage(0.5, 0.3), stage(0.6, 0.35), stage(0.7, 0.4)],
+        first_aov: Param::new(4000.0, 200.0),
+        repeat_aov: Param::new(5000.0, 200.0),
+        first_aov_sigma: 0.6,
+        repeat_aov_sigma: 0.5,
+        initial: vec![
+            InitialCohort {
+                stage: 1,
+                months_since_order: 2,
+                customers: 200,
+            },
+            InitialCohort {
+                stage: 4,
+                months_since_order: 1,
+                customers: 50,
+            },
+        ],
+        target: Target {
+            annual_sales: 1e7,
+            within_years: 2,
+        },
+        uncertainty,
+        sources: Default::default(),
+    }
+}
+
+fn check(params: &ModelParams, approximation: Approximation) {
+    let cohort = simulate(
+        params,
+        &SimOptions {
+            paths: 6000,
+            seed: 1,
+            approximation,
+        },
+    )
+    .unwrap();
+    let customers = simulate_customers(
+        params,
+        &SimOptions {
+            paths: 1500,
+            seed: 2,
+            ..SimOptions::default()
+        },
+    )
+    .unwrap();
+    for y in 1..=2 {
+        let a = year_totals(&cohort, y);
+        let b = year_totals(&customers, y);
+        let zm = z_means(&a, &b);
+        let zv = z_vars(&a, &b);
+        assert!(zm.abs() < 4.0, "year {y}: mean z = {zm}");
+        assert!(zv.abs() < 4.0, "year {y}: variance z = {zv}");
+    }
+    // A single month deep in the horizon too (month 18).
+    let m =
+        |p: &simulator::engine::Paths| (0..p.n_paths).map(|i| p.path(i)[17]).collect::<Vec<_>>();
+    assert!(z_means(&m(&cohort), &m(&customers)).abs() < 4.0);
+    assert!(z_vars(&m(&cohort), &m(&customers)).abs() < 4.0);
+}
+
+#[test]
+fn agree_with_point_parameters_default_thresholds() {
+    check(&small_business(false), Approximation::default());
+}
+
+#[test]
+fn agree_with_normal_approximations_forced() {
+    // Thresholds so low that nearly every draw uses the normal approximations.
+    check(
+        &small_business(false),
+        Approximation {
+            normal_min_variance: 2.0,
+            lognormal_sum_min_orders: 3.0,
+        },
+    );
+}
+
+#[test]
+fn agree_with_parameter_uncertainty() {
+    check(&small_business(true), Approximation::default());
+}
