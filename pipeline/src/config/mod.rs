@@ -1,0 +1,583 @@
+//! `conveyor.toml`: every setting the pipeline reads, with a default for each.
+//!
+//! The demo needs no file at all: [`Config::default`] is a working configuration (local
+//! folders as object stores, Asia/Tokyo, JPY). A file only states what differs; unknown keys
+//! are errors (a typo must not silently fall back to a default), and semantic checks after
+//! parsing name the offending key. Command-line flags override the file through
+//! [`Overrides`]. Secrets never live in the file: object-store credentials come from each
+//! cloud's standard environment variables, and any `[storage.options]` value written as
+//! `env:NAME` is read from the environment variable `NAME`.
+
+mod template;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+pub use template::EXAMPLE;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub storage: StorageConfig,
+    pub time: TimeConfig,
+    pub money: MoneyConfig,
+    pub datasets: DatasetsConfig,
+    pub ingest: IngestConfig,
+    pub marts: crate::marts::MartsConfig,
+    pub schedule: crate::schedule::ScheduleConfig,
+}
+
+/// Where exports are read from and where the warehouse lives. Both are object-store URLs
+/// (`file://`, `s3://`, `gs://`, `az://`, `memory://`) or plain local paths.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    pub source: String,
+    pub warehouse: String,
+    /// Extra object-store options (e.g. `aws_endpoint`, `aws_allow_http`); a value
+    /// `env:NAME` is read from the environment.
+    pub options: BTreeMap<String, String>,
+    /// Attempts per object-store call on transient errors (1 = no retry).
+    pub retry_attempts: u32,
+    /// First backoff in milliseconds; doubles per attempt, with full jitter.
+    pub retry_base_ms: u64,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            source: "./exports".into(),
+            warehouse: "./warehouse".into(),
+            options: BTreeMap::new(),
+            retry_attempts: 5,
+            retry_base_ms: 100,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TimeConfig {
+    /// IANA time zone for timestamps without an offset and for day/month/year bucketing.
+    pub zone: String,
+}
+
+impl Default for TimeConfig {
+    fn default() -> Self {
+        TimeConfig {
+            zone: "Asia/Tokyo".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MoneyConfig {
+    /// ISO 4217 code.
+    pub currency: String,
+    /// Digits after the decimal point; derived from the currency when not given.
+    pub minor_units: Option<u8>,
+}
+
+impl Default for MoneyConfig {
+    fn default() -> Self {
+        MoneyConfig {
+            currency: "JPY".into(),
+            minor_units: None,
+        }
+    }
+}
+
+/// Minor units of the currencies a Japanese D2C business is likely to report in.
+/// Others need `money.minor_units`.
+const KNOWN_MINOR_UNITS: &[(&str, u8)] = &[
+    ("JPY", 0),
+    ("KRW", 0),
+    ("VND", 0),
+    ("TWD", 2),
+    ("USD", 2),
+    ("EUR", 2),
+    ("GBP", 2),
+    ("CNY", 2),
+    ("HKD", 2),
+    ("SGD", 2),
+    ("AUD", 2),
+    ("CAD", 2),
+    ("THB", 2),
+    ("CHF", 2),
+];
+
+impl MoneyConfig {
+    /// Digits after the decimal point that amounts are stored with.
+    pub fn scale(&self) -> Result<u8> {
+        if let Some(units) = self.minor_units {
+            if units > 6 {
+                return Err(config_err(
+                    "money.minor_units",
+                    format!("{units} is not supported; expected 0 to 6"),
+                ));
+            }
+            return Ok(units);
+        }
+        let code = self.currency.to_ascii_uppercase();
+        KNOWN_MINOR_UNITS
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map(|(_, u)| *u)
+            .ok_or_else(|| {
+                config_err(
+                    "money.currency",
+                    format!(
+                        "unknown currency {:?}; set money.minor_units (e.g. 2 for cents)",
+                        self.currency
+                    ),
+                )
+            })
+    }
+}
+
+/// Per-dataset settings. Only `orders` is required; the others are read when present.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatasetsConfig {
+    pub orders: DatasetConfig,
+}
+
+impl Default for DatasetsConfig {
+    fn default() -> Self {
+        DatasetsConfig {
+            orders: DatasetConfig::with_prefix("orders/"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum FormatChoice {
+    /// Decided per object from its name (`.csv`, `.csv.gz`, `.jsonl`, `.ndjson`, `.parquet`).
+    #[default]
+    Auto,
+    Csv,
+    Jsonl,
+    Parquet,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+pub enum EncodingChoice {
+    /// UTF-8 (with or without BOM) unless the bytes are not UTF-8, then CP932.
+    #[default]
+    #[serde(rename = "auto")]
+    Auto,
+    #[serde(rename = "utf-8", alias = "utf8")]
+    Utf8,
+    #[serde(
+        rename = "cp932",
+        alias = "shift_jis",
+        alias = "sjis",
+        alias = "windows-31j"
+    )]
+    Cp932,
+}
+
+/// One header name, or several accepted alternatives.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum HeaderNames {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl HeaderNames {
+    pub fn names(&self) -> Vec<&str> {
+        match self {
+            HeaderNames::One(s) => vec![s.as_str()],
+            HeaderNames::Many(v) => v.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatasetConfig {
+    /// Key prefix under `storage.source` where this dataset's exports are.
+    pub prefix: String,
+    pub format: FormatChoice,
+    pub encoding: EncodingChoice,
+    /// CSV field delimiter (one ASCII character).
+    pub delimiter: String,
+    /// canonical field → export header(s), on top of the built-in Japanese/English aliases.
+    pub columns: BTreeMap<String, HeaderNames>,
+}
+
+impl DatasetConfig {
+    pub fn with_prefix(prefix: &str) -> Self {
+        DatasetConfig {
+            prefix: prefix.into(),
+            format: FormatChoice::Auto,
+            encoding: EncodingChoice::Auto,
+            delimiter: ",".into(),
+            columns: BTreeMap::new(),
+        }
+    }
+
+    pub fn delimiter_byte(&self, key: &str) -> Result<u8> {
+        match self.delimiter.as_bytes() {
+            [b] if b.is_ascii() => Ok(*b),
+            _ => Err(config_err(
+                key,
+                format!("{:?} is not one ASCII character", self.delimiter),
+            )),
+        }
+    }
+}
+
+impl Default for DatasetConfig {
+    fn default() -> Self {
+        DatasetConfig::with_prefix("")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Rows per Parquet row group in the warehouse.
+    pub row_group_rows: usize,
+    /// zstd level for warehouse Parquet files.
+    pub zstd_level: i32,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            row_group_rows: 256 * 1024,
+            zstd_level: 3,
+        }
+    }
+}
+
+/// Command-line overrides, applied on top of the file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub source: Option<String>,
+    pub warehouse: Option<String>,
+}
+
+impl Config {
+    /// Reads `path` if given (an error if it does not exist), else `./conveyor.toml` if it
+    /// exists, else the defaults; then applies the overrides and validates.
+    pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<Config> {
+        let mut config = match path {
+            Some(p) => Config::from_file(p)?,
+            None => {
+                let default_path = PathBuf::from("conveyor.toml");
+                if default_path.exists() {
+                    Config::from_file(&default_path)?
+                } else {
+                    Config::default()
+                }
+            }
+        };
+        if let Some(s) = &overrides.source {
+            config.storage.source = s.clone();
+        }
+        if let Some(w) = &overrides.warehouse {
+            config.storage.warehouse = w.clone();
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn from_file(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::io(format!("config {}", path.display()), e))?;
+        Config::from_toml(&text, &path.display().to_string())
+    }
+
+    /// Parses TOML text; `origin` names the file in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Config> {
+        toml::from_str::<Config>(text).map_err(|e| Error::Config {
+            file: origin.to_string(),
+            key: e
+                .span()
+                .map(|s| key_at(text, s.start))
+                .unwrap_or_else(|| "?".into()),
+            message: e.message().to_string(),
+        })
+    }
+
+    /// Semantic checks the type system cannot express, each naming its key.
+    pub fn validate(&self) -> Result<()> {
+        self.time_zone()?;
+        self.money.scale()?;
+        self.datasets
+            .orders
+            .delimiter_byte("datasets.orders.delimiter")?;
+        for field in self.datasets.orders.columns.keys() {
+            if !crate::dataset::ORDERS
+                .fields
+                .iter()
+                .any(|f| f.name == field)
+            {
+                let known: Vec<&str> = crate::dataset::ORDERS
+                    .fields
+                    .iter()
+                    .map(|f| f.name)
+                    .collect();
+                return Err(config_err(
+                    &format!("datasets.orders.columns.{field}"),
+                    format!(
+                        "not a field of orders; expected one of {}",
+                        known.join(", ")
+                    ),
+                ));
+            }
+        }
+        self.marts
+            .validate()
+            .map_err(|e| config_err("marts", e.to_string()))?;
+        if self.ingest.row_group_rows == 0 {
+            return Err(config_err(
+                "ingest.row_group_rows",
+                "must be at least 1".into(),
+            ));
+        }
+        if !(1..=22).contains(&self.ingest.zstd_level) {
+            return Err(config_err(
+                "ingest.zstd_level",
+                format!(
+                    "{} is out of range; expected 1 to 22",
+                    self.ingest.zstd_level
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn time_zone(&self) -> Result<chrono_tz::Tz> {
+        self.time.zone.parse::<chrono_tz::Tz>().map_err(|_| {
+            config_err(
+                "time.zone",
+                format!(
+                    "{:?} is not an IANA time zone (e.g. \"Asia/Tokyo\", \"UTC\")",
+                    self.time.zone
+                ),
+            )
+        })
+    }
+
+    /// Opens a location (the source, the warehouse, or any URL) with this config's
+    /// object-store options and retry policy.
+    pub fn open_location(&self, spec: &str) -> Result<crate::storage::Location> {
+        if self.storage.retry_attempts == 0 {
+            return Err(config_err(
+                "storage.retry_attempts",
+                "must be at least 1".into(),
+            ));
+        }
+        crate::storage::Location::open_with(
+            spec,
+            &self.storage_options()?,
+            crate::storage::retry::RetryPolicy {
+                attempts: self.storage.retry_attempts,
+                base: std::time::Duration::from_millis(self.storage.retry_base_ms),
+            },
+        )
+    }
+
+    /// Object-store options with `env:NAME` values resolved.
+    pub fn storage_options(&self) -> Result<Vec<(String, String)>> {
+        self.storage
+            .options
+            .iter()
+            .map(|(k, v)| match v.strip_prefix("env:") {
+                Some(var) => std::env::var(var).map(|val| (k.clone(), val)).map_err(|_| {
+                    config_err(
+                        &format!("storage.options.{k}"),
+                        format!("environment variable {var} is not set"),
+                    )
+                }),
+                None => Ok((k.clone(), v.clone())),
+            })
+            .collect()
+    }
+}
+
+fn config_err(key: &str, message: String) -> Error {
+    Error::Config {
+        file: "conveyor.toml".into(),
+        key: key.into(),
+        message,
+    }
+}
+
+/// Best-effort name of the TOML key around byte `offset`: the nearest `[section]` header
+/// above and the key on that line, e.g. `time.zone`.
+fn key_at(text: &str, offset: usize) -> String {
+    let before = &text[..offset.min(text.len())];
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let line_end = text[line_start..]
+        .find('\n')
+        .map(|i| line_start + i)
+        .unwrap_or(text.len());
+    let line = text[line_start..line_end].trim();
+    let section = before[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('[') && l.ends_with(']'))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').to_string());
+    if line.starts_with('[') {
+        return line.trim_matches(|c| c == '[' || c == ']').to_string();
+    }
+    let key = line
+        .split('=')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .trim_matches('"');
+    match section {
+        Some(s) if !key.is_empty() => format!("{s}.{key}"),
+        Some(s) => s,
+        None => key.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_need_no_file() {
+        let c = Config::default();
+        c.validate().unwrap();
+        assert_eq!(c.time_zone().unwrap(), chrono_tz::Asia::Tokyo);
+        assert_eq!(c.money.scale().unwrap(), 0);
+    }
+
+    #[test]
+    fn example_template_parses_and_equals_defaults() {
+        // The example only shows defaults (commented extras aside), so it must parse to them.
+        let c = Config::from_toml(EXAMPLE, "example").unwrap();
+        assert_eq!(c, Config::default());
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = Config::from_toml("[time]\nzones = \"UTC\"\n", "x.toml").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("x.toml"), "{msg}");
+        assert!(msg.contains("time.zones"), "{msg}");
+    }
+
+    #[test]
+    fn wrong_type_is_named() {
+        let err = Config::from_toml("[ingest]\nzstd_level = \"high\"\n", "c.toml").unwrap_err();
+        assert!(err.to_string().contains("ingest.zstd_level"), "{err}");
+    }
+
+    #[test]
+    fn bad_zone_names_key() {
+        let c = Config::from_toml("[time]\nzone = \"Asia/Tokio\"\n", "c.toml").unwrap();
+        let err = c.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("time.zone") && err.contains("Asia/Tokio"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn currency_minor_units() {
+        let usd = MoneyConfig {
+            currency: "usd".into(),
+            minor_units: None,
+        };
+        assert_eq!(usd.scale().unwrap(), 2);
+        let odd = MoneyConfig {
+            currency: "XYZ".into(),
+            minor_units: None,
+        };
+        assert!(
+            odd.scale()
+                .unwrap_err()
+                .to_string()
+                .contains("money.minor_units")
+        );
+        let given = MoneyConfig {
+            currency: "XYZ".into(),
+            minor_units: Some(3),
+        };
+        assert_eq!(given.scale().unwrap(), 3);
+    }
+
+    #[test]
+    fn column_mapping_accepts_one_or_many() {
+        let c = Config::from_toml(
+            "[datasets.orders.columns]\norder_id = \"伝票番号\"\namount = [\"売上\", \"税込金額\"]\n",
+            "c",
+        )
+        .unwrap();
+        c.validate().unwrap();
+        assert_eq!(
+            c.datasets.orders.columns["order_id"].names(),
+            vec!["伝票番号"]
+        );
+        assert_eq!(
+            c.datasets.orders.columns["amount"].names(),
+            vec!["売上", "税込金額"]
+        );
+        let bad = Config::from_toml("[datasets.orders.columns]\norderid = \"x\"\n", "c").unwrap();
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("datasets.orders.columns.orderid")
+        );
+    }
+
+    #[test]
+    fn overrides_win_over_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "[storage]\nsource = \"s3://bucket/x\"\n").unwrap();
+        let c = Config::load(
+            Some(&p),
+            &Overrides {
+                source: None,
+                warehouse: Some("/tmp/wh".into()),
+            },
+        )
+        .unwrap();
+        assert_eq!(c.storage.source, "s3://bucket/x");
+        assert_eq!(c.storage.warehouse, "/tmp/wh");
+    }
+
+    #[test]
+    fn env_options_resolve() {
+        // SAFETY: a variable name unique to this test.
+        unsafe { std::env::set_var("CONVEYOR_TEST_ENDPOINT_X", "http://127.0.0.1:9") };
+        let c = Config::from_toml(
+            "[storage.options]\naws_endpoint = \"env:CONVEYOR_TEST_ENDPOINT_X\"\nregion = \"ap-northeast-1\"\n",
+            "c",
+        )
+        .unwrap();
+        let opts = c.storage_options().unwrap();
+        assert!(opts.contains(&("aws_endpoint".into(), "http://127.0.0.1:9".into())));
+        let missing = Config::from_toml(
+            "[storage.options]\nk = \"env:CONVEYOR_NOPE_NOT_SET\"\n",
+            "c",
+        )
+        .unwrap();
+        assert!(
+            missing
+                .storage_options()
+                .unwrap_err()
+                .to_string()
+                .contains("storage.options.k")
+        );
+    }
+}

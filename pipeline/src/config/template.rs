@@ -1,0 +1,91 @@
+//! The commented example that `conveyor init` writes. It states every default, so a user
+//! edits what differs; a unit test keeps it in step with [`super::Config::default`].
+
+pub const EXAMPLE: &str = r#"# conveyor.toml — every key is optional; the values shown are the defaults.
+
+[storage]
+# Where order exports are read from: a local path or an object-store URL
+# (file:///data/exports, s3://bucket/exports, gs://bucket/x, az://container/x, memory://x).
+# Credentials come from each cloud's standard environment variables
+# (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_REGION, GOOGLE_APPLICATION_CREDENTIALS,
+# AZURE_STORAGE_ACCOUNT_NAME / AZURE_STORAGE_ACCOUNT_KEY, ...).
+source = "./exports"
+# Where the Parquet warehouse is written (same URL forms).
+warehouse = "./warehouse"
+# Attempts per object-store call on transient errors, and the first backoff (doubling,
+# with jitter).
+retry_attempts = 5
+retry_base_ms = 100
+
+# Extra object-store options; "env:NAME" reads the environment variable NAME.
+[storage.options]
+# aws_endpoint = "http://127.0.0.1:9000"     # an S3-compatible server (MinIO, moto, ...)
+# aws_allow_http = "true"
+# aws_secret_access_key = "env:MY_SECRET"
+
+[time]
+# Timestamps without an offset are local time here; days, months and years are bucketed here.
+zone = "Asia/Tokyo"
+
+[money]
+# ISO 4217 code. Amounts are stored exactly as DECIMAL(18, minor_units).
+currency = "JPY"
+# minor_units = 2                            # needed only for currencies Conveyor does not know
+
+[datasets.orders]
+# Key prefix under storage.source.
+prefix = "orders/"
+# auto (by file name: .csv, .csv.gz, .jsonl, .ndjson, .parquet) | csv | jsonl | parquet
+format = "auto"
+# auto (UTF-8 with or without BOM, else CP932) | utf-8 | cp932
+encoding = "auto"
+delimiter = ","
+
+# Map your export's headers to Conveyor's fields. Common Japanese and English headers
+# (注文番号, 受注番号, 顧客ID, 会員ID, 注文日時, 合計金額, 請求金額, ステータス, order_id, ...)
+# are recognised without this section.
+[datasets.orders.columns]
+# order_id = "伝票番号"
+# customer_id = "お客様番号"
+# ordered_at = ["受付日時", "注文日"]
+# amount = "税込合計"
+
+[ingest]
+# Rows per Parquet row group, and the zstd level of warehouse files.
+row_group_rows = 262144
+zstd_level = 3
+
+[marts]
+# The instant the marts describe; default: the latest counted order.
+# as_of = "2025-12-31T23:59:59+09:00"
+# Order statuses that do not count (after normalisation: キャンセル → cancelled, 返品 → returned).
+excluded_statuses = ["cancelled", "returned"]
+# Fan-matrix spend buckets: edges in whole currency units (0–10k, 10k–30k, …, 80k+).
+spend_bucket_edges = [10000, 30000, 50000, 80000]
+# VIP: total spend ≥ vip_min_amount or ≥ vip_min_orders orders, top vip_top_n by spend.
+vip_min_amount = 80000
+vip_min_orders = 5
+vip_top_n = 100
+# Member ranks by total spend; customers below the lowest rank get base_rank.
+base_rank = "Regular"
+member_ranks = [
+  { name = "Gold", min_amount = 30000 },
+  { name = "Platinum", min_amount = 80000 },
+  { name = "Diamond", min_amount = 200000 },
+]
+# The method's health targets.
+target_f2_rate = 0.87
+target_ltv_365 = 18000
+target_repeat_rate = 0.6
+# A folder of extra or replacement mart .sql files.
+# sql_dir = "./my-marts"
+
+[schedule]
+# When `conveyor schedule` runs the pipeline, in time.zone (5 fields, or 6 with seconds).
+cron = ["0 3 * * *"]
+# A run lock older than this is treated as left by a dead run.
+lock_stale_minutes = 360
+# Retries of a failed scheduled run, the first after retry_delay_secs, then doubling.
+retries = 2
+retry_delay_secs = 300
+"#;

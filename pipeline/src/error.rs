@@ -1,0 +1,108 @@
+//! The pipeline's one error type.
+//!
+//! Every variant carries the context an operator needs to act on it — which config key,
+//! which object, which line and column — so that a message read at 3 a.m. says what to fix
+//! without a debugger. `anyhow` is used only at the binary's edge.
+
+use std::fmt;
+
+/// A position inside a source object: the object's key and, where known, line and column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub object: String,
+    pub line: Option<u64>,
+    pub column: Option<String>,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.object)?;
+        if let Some(line) = self.line {
+            write!(f, " line {}", crate::format::thousands(line as i128))?;
+        }
+        if let Some(column) = &self.column {
+            write!(f, " column {column}")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("config {file}: key `{key}`: {message}")]
+    Config {
+        file: String,
+        key: String,
+        message: String,
+    },
+
+    #[error("storage {url}: {message}")]
+    StorageUrl { url: String, message: String },
+
+    #[error("object store {url}: {source}")]
+    ObjectStore {
+        url: String,
+        #[source]
+        source: object_store::Error,
+    },
+
+    #[error("{location}: {message}")]
+    Input { location: Location, message: String },
+
+    #[error("warehouse {table}: {message}")]
+    Warehouse { table: String, message: String },
+
+    #[error(
+        "another run holds the lock {path} (since {since}, pid {pid} on {host}); wait for it or remove the lock if that process is gone"
+    )]
+    Locked {
+        path: String,
+        since: String,
+        pid: u32,
+        host: String,
+    },
+
+    #[error("run {run_id} failed in stage {stage}: {message}")]
+    Stage {
+        stage: String,
+        run_id: String,
+        message: String,
+    },
+
+    #[error(transparent)]
+    DataFusion(#[from] datafusion::error::DataFusionError),
+
+    #[error(transparent)]
+    Arrow(#[from] datafusion::arrow::error::ArrowError),
+
+    #[error(transparent)]
+    Parquet(#[from] datafusion::parquet::errors::ParquetError),
+
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{0}")]
+    Other(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    pub fn store(url: impl Into<String>, source: object_store::Error) -> Self {
+        Error::ObjectStore {
+            url: url.into(),
+            source,
+        }
+    }
+}
