@@ -1,0 +1,439 @@
+//! `conveyor ingest`: exports in object storage → the cleaned, deduplicated, month-
+//! partitioned Parquet table in the warehouse, incrementally and idempotently.
+//!
+//! One run: list the objects under the dataset's prefix; skip those the table's manifest
+//! already holds with the same key, size and e_tag; read the rest (oldest first) through
+//! the reader for their format; validate every row ([`rows`]); classify each valid row as
+//! new, duplicate or update against the key index ([`index`]); rewrite only the month
+//! partitions that changed, carry the others over, and commit the new table version, its
+//! index, its quarantine file and its manifest in one atomic step
+//! ([`crate::warehouse::Publisher`]). Objects that cannot be read at all are reported by
+//! name, left out of the manifest (so the next run tries them again) and make the command
+//! exit non-zero.
+
+pub mod csv;
+pub mod index;
+pub mod jsonl;
+pub mod mapping;
+pub mod parquet;
+pub mod quarantine;
+pub mod rows;
+pub mod source;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use datafusion::arrow::array::BooleanArray;
+use datafusion::arrow::array::{Array, RecordBatch, StringArray, UInt64Array};
+use datafusion::arrow::compute::{
+    concat_batches, filter_record_batch, sort_to_indices, take_record_batch,
+};
+use object_store::ObjectStoreExt;
+use serde::Serialize;
+use xxhash_rust::xxh3::xxh3_128;
+
+use crate::config::{Config, DatasetConfig};
+use crate::dataset::DatasetSpec;
+use crate::error::{Error, Result};
+use crate::storage::Location;
+use crate::warehouse::parquet_io::{self, WriteOptions};
+use crate::warehouse::{ManifestEntry, Publisher, TableState, Warehouse};
+use index::{KeyIndex, Outcome};
+use rows::{ParsedChunk, Quarantined, RowContext, month_label};
+use source::{Format, SourceObject};
+
+/// An object that could not be read at all.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailedObject {
+    pub object: String,
+    pub error: String,
+}
+
+/// What one ingest did. `rows_read = rows_loaded + rows_quarantined + rows_duplicate`;
+/// `rows_updated` counts the loaded rows that replaced an earlier version of their key.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IngestSummary {
+    pub run_id: String,
+    pub dataset: String,
+    pub objects_listed: usize,
+    pub objects_loaded: usize,
+    pub objects_unchanged: usize,
+    pub objects_failed: Vec<FailedObject>,
+    pub rows_read: u64,
+    pub rows_loaded: u64,
+    pub rows_quarantined: u64,
+    pub rows_duplicate: u64,
+    pub rows_updated: u64,
+    pub partitions_written: usize,
+    pub partitions_carried: usize,
+    pub table_rows: u64,
+    pub table_version: Option<String>,
+    pub quarantine_file: Option<String>,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct IngestOptions {
+    /// Show a progress bar (on a terminal).
+    pub progress: bool,
+}
+
+/// Rows of one month kept from this run, with each row's sequence number.
+#[derive(Default)]
+struct Staged {
+    batches: Vec<RecordBatch>,
+    seqs: Vec<Vec<u64>>,
+}
+
+/// Ingests one dataset.
+pub async fn ingest(
+    config: &Config,
+    spec: &'static DatasetSpec,
+    dataset: &DatasetConfig,
+    opts: &IngestOptions,
+) -> Result<IngestSummary> {
+    let started = Instant::now();
+    let source = config.open_location(&config.storage.source)?;
+    let wh = Warehouse::new(config.open_location(&config.storage.warehouse)?);
+    let tz = config.time_zone()?;
+    let scale = config.money.scale()?;
+    let ctx = RowContext {
+        spec,
+        tz,
+        scale,
+        schema: spec.arrow_schema(tz.name(), scale),
+    };
+    let root = spec.name.to_string();
+
+    let previous = wh.state(spec.name).await?;
+    let empty_state = TableState {
+        table: spec.name.into(),
+        version: String::new(),
+        root: root.clone(),
+        files: vec![],
+        rows: 0,
+        committed_at: String::new(),
+        partition_column: Some(spec.partition_column.into()),
+        index_file: None,
+        quarantine_files: vec![],
+        manifest: vec![],
+    };
+    let previous = previous.unwrap_or(empty_state);
+    // Leftovers of a run killed before it committed.
+    crate::warehouse::sweep_uncommitted(&wh, &root, &previous).await?;
+
+    let listed = source::list(&source, &dataset.prefix).await?;
+    let mut summary = IngestSummary {
+        run_id: crate::warehouse::new_version(),
+        dataset: spec.name.into(),
+        objects_listed: listed.len(),
+        table_rows: previous.rows,
+        ..Default::default()
+    };
+    let todo: Vec<SourceObject> = listed
+        .into_iter()
+        .filter(|o| {
+            !previous
+                .manifest
+                .iter()
+                .any(|m| m.same_object(&o.name, o.size, o.e_tag.as_deref()))
+        })
+        .collect();
+    summary.objects_unchanged = summary.objects_listed - todo.len();
+    if todo.is_empty() {
+        summary.seconds = started.elapsed().as_secs_f64();
+        return Ok(summary);
+    }
+
+    let mut index = match &previous.index_file {
+        Some(rel) => {
+            let bytes = fetch_rel(&wh, rel).await?;
+            KeyIndex::from_batches(&parquet_io::decode(bytes)?)?
+        }
+        None => KeyIndex::default(),
+    };
+
+    let progress =
+        crate::progress::bytes_bar(opts.progress, todo.iter().map(|o| o.size).sum(), "ingest");
+    let delimiter = dataset.delimiter_byte(&format!("datasets.{}.delimiter", spec.name))?;
+    let mut staged: BTreeMap<i32, Staged> = BTreeMap::new();
+    let mut touched: BTreeSet<i32> = BTreeSet::new();
+    let mut quarantined: Vec<Quarantined> = Vec::new();
+    let mut manifest = previous.manifest.clone();
+    let mut seq: u64 = 0;
+
+    for (n, obj) in todo.iter().enumerate() {
+        progress.set_message(obj.name.clone());
+        let parsed = match read_object(&source, obj, dataset, delimiter, &ctx).await {
+            Ok(chunks) => chunks,
+            Err(message) => {
+                tracing::warn!(object = %obj.name, %message, "object could not be read");
+                summary.objects_failed.push(FailedObject {
+                    object: obj.name.clone(),
+                    error: format!("{}: {message}", obj.name),
+                });
+                progress.inc(obj.size);
+                continue;
+            }
+        };
+        let mut entry = ManifestEntry {
+            key: obj.name.clone(),
+            size: obj.size,
+            e_tag: obj.e_tag.clone(),
+            last_modified: obj.last_modified.to_rfc3339(),
+            rows_read: 0,
+            rows_loaded: 0,
+            rows_quarantined: 0,
+            rows_duplicate: 0,
+            rows_updated: 0,
+            run_id: summary.run_id.clone(),
+        };
+        for chunk in parsed {
+            let ParsedChunk {
+                batch,
+                key_hash,
+                content_hash,
+                month,
+                quarantined: q,
+                rows_read,
+            } = chunk;
+            entry.rows_read += rows_read;
+            entry.rows_quarantined += q.len() as u64;
+            quarantined.extend(q);
+            let mut keep = Vec::with_capacity(batch.num_rows());
+            let mut keep_seq = Vec::with_capacity(batch.num_rows());
+            for r in 0..batch.num_rows() {
+                seq += 1;
+                match index.observe(key_hash[r], content_hash[r], month[r], seq) {
+                    Outcome::New => {
+                        entry.rows_loaded += 1;
+                        keep.push(r);
+                    }
+                    Outcome::Duplicate => entry.rows_duplicate += 1,
+                    Outcome::Updated { old_month } => {
+                        entry.rows_loaded += 1;
+                        entry.rows_updated += 1;
+                        touched.insert(old_month);
+                        keep.push(r);
+                    }
+                }
+                keep_seq.push(seq);
+            }
+            // Route kept rows to their month.
+            let mut by_month: BTreeMap<i32, Vec<u32>> = BTreeMap::new();
+            for &r in &keep {
+                by_month.entry(month[r]).or_default().push(r as u32);
+            }
+            for (m, rows_idx) in by_month {
+                let idx = datafusion::arrow::array::UInt32Array::from(rows_idx.clone());
+                let part = take_record_batch(&batch, &idx)?;
+                let s = staged.entry(m).or_default();
+                s.batches.push(part);
+                s.seqs
+                    .push(rows_idx.iter().map(|&r| keep_seq[r as usize]).collect());
+                touched.insert(m);
+            }
+        }
+        summary.rows_read += entry.rows_read;
+        summary.rows_loaded += entry.rows_loaded;
+        summary.rows_quarantined += entry.rows_quarantined;
+        summary.rows_duplicate += entry.rows_duplicate;
+        summary.rows_updated += entry.rows_updated;
+        manifest.retain(|m| m.key != entry.key);
+        manifest.push(entry);
+        summary.objects_loaded += 1;
+        progress.inc(obj.size);
+        crate::crash::point("ingest.objects", n as u64 + 1);
+    }
+    progress.finish_and_clear();
+
+    if summary.objects_loaded == 0 {
+        summary.seconds = started.elapsed().as_secs_f64();
+        return Ok(summary);
+    }
+
+    // Write the new version: changed months rewritten, the others carried over.
+    let write_opts = WriteOptions {
+        row_group_rows: config.ingest.row_group_rows,
+        zstd_level: config.ingest.zstd_level,
+    };
+    let mut publisher = Publisher::new(&wh, spec.name, &root);
+    let mut files_by_month: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for f in &previous.files {
+        files_by_month
+            .entry(partition_of(f, spec.partition_column))
+            .or_default()
+            .push(f.clone());
+    }
+    let touched_labels: BTreeSet<String> = touched.iter().map(|m| month_label(*m)).collect();
+    for (label, files) in &files_by_month {
+        if !touched_labels.contains(label) {
+            for f in files {
+                publisher.carry_over(f).await?;
+            }
+            summary.partitions_carried += 1;
+        }
+    }
+    let key_col = spec.key_index();
+    let time_col = spec.time_index();
+    let mut total_rows: u64 = previous.rows;
+    for m in &touched {
+        let label = month_label(*m);
+        let mut existing = Vec::new();
+        for f in files_by_month.get(&label).into_iter().flatten() {
+            existing.extend(parquet_io::decode(fetch_rel(&wh, f).await?)?);
+        }
+        let before: u64 = existing.iter().map(|b| b.num_rows() as u64).sum();
+        let staged_m = staged.remove(m).unwrap_or_default();
+        let merged = merge_month(&ctx, &index, *m, existing, staged_m, key_col, time_col)?;
+        let after = merged.num_rows() as u64;
+        total_rows = total_rows + after - before;
+        if after > 0 {
+            let bytes = parquet_io::encode(&ctx.schema, &[merged], write_opts)?;
+            publisher
+                .write_data(&format!("{}={label}", spec.partition_column), 0, bytes)
+                .await?;
+            summary.partitions_written += 1;
+        }
+    }
+
+    let index_rel = publisher
+        .write_side_file(
+            &format!("{}/index/{}/index", crate::warehouse::META_DIR, spec.name),
+            parquet_io::encode(&index::schema(), &[index.to_batch()?], write_opts)?,
+        )
+        .await?;
+    let mut quarantine_files = previous.quarantine_files.clone();
+    if !quarantined.is_empty() {
+        let rel = publisher
+            .write_side_file(
+                &format!("quarantine/{}/run", spec.name),
+                parquet_io::encode(
+                    &quarantine::schema(),
+                    &[quarantine::to_batch(&summary.run_id, &quarantined)?],
+                    write_opts,
+                )?,
+            )
+            .await?;
+        summary.quarantine_file = Some(rel.clone());
+        quarantine_files.push(rel);
+    }
+    let state = publisher
+        .commit(TableState {
+            rows: total_rows,
+            partition_column: Some(spec.partition_column.into()),
+            index_file: Some(index_rel),
+            quarantine_files,
+            manifest,
+            ..previous
+        })
+        .await?;
+    summary.table_rows = state.rows;
+    summary.table_version = Some(state.version);
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+/// `orders/order_month=2024-05/part-0-….parquet` → `2024-05`.
+fn partition_of(file: &str, column: &str) -> String {
+    let needle = format!("{column}=");
+    file.split('/')
+        .find_map(|seg| seg.strip_prefix(&needle))
+        .unwrap_or("")
+        .to_string()
+}
+
+async fn fetch_rel(wh: &Warehouse, rel: &str) -> Result<bytes::Bytes> {
+    let got = wh
+        .loc
+        .store
+        .get(&wh.loc.key(rel))
+        .await
+        .map_err(|e| Error::store(format!("{} ({rel})", wh.loc.display), e))?;
+    got.bytes()
+        .await
+        .map_err(|e| Error::store(format!("{} ({rel})", wh.loc.display), e))
+}
+
+/// Reads one object into parsed chunks; `Err` is the reason the whole object is unreadable.
+async fn read_object(
+    source: &Location,
+    obj: &SourceObject,
+    dataset: &DatasetConfig,
+    delimiter: u8,
+    ctx: &RowContext,
+) -> std::result::Result<Vec<ParsedChunk>, String> {
+    let (format, gz) = source::detect_format(&obj.name, dataset.format).ok_or_else(|| {
+        "is not a recognised export (expected .csv, .csv.gz, .jsonl, .ndjson or .parquet)"
+            .to_string()
+    })?;
+    let bytes = source::fetch(source, obj)
+        .await
+        .map_err(|e| e.to_string())?;
+    let bytes = if gz {
+        bytes::Bytes::from(source::gunzip(&bytes)?)
+    } else {
+        bytes
+    };
+    let parsed = match format {
+        Format::Csv => csv::read(
+            &bytes,
+            &obj.name,
+            &csv::CsvOptions {
+                delimiter,
+                encoding: dataset.encoding,
+                columns: &dataset.columns,
+            },
+            ctx,
+        )?,
+        Format::Jsonl => jsonl::read(&bytes, &obj.name, &dataset.columns, ctx)?,
+        Format::Parquet => parquet::read(bytes, &obj.name, &dataset.columns, ctx)?,
+    };
+    parsed.map_err(|e| e.to_string())
+}
+
+/// The new contents of one month: existing rows still current, plus this run's rows that
+/// hold the current version of their key, sorted by time.
+fn merge_month(
+    ctx: &RowContext,
+    index: &KeyIndex,
+    month: i32,
+    existing: Vec<RecordBatch>,
+    staged: Staged,
+    key_col: usize,
+    time_col: usize,
+) -> Result<RecordBatch> {
+    let mut parts: Vec<RecordBatch> = Vec::new();
+    for b in existing {
+        let keys = b
+            .column(key_col)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .ok_or_else(|| Error::Other("stored key column is not text".into()))?;
+        let mask: BooleanArray = (0..b.num_rows())
+            .map(|r| {
+                let k = xxh3_128(keys.value(r).as_bytes());
+                Some(index.get(k).is_some_and(|e| e.seq == 0 && e.month == month))
+            })
+            .collect();
+        parts.push(filter_record_batch(&b, &mask)?);
+    }
+    for (b, seqs) in staged.batches.into_iter().zip(staged.seqs) {
+        let keys = b
+            .column(key_col)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .ok_or_else(|| Error::Other("key column is not text".into()))?;
+        let seqs = UInt64Array::from(seqs);
+        let mask: BooleanArray = (0..b.num_rows())
+            .map(|r| {
+                let k = xxh3_128(keys.value(r).as_bytes());
+                Some(index.get(k).is_some_and(|e| e.seq == seqs.value(r)))
+            })
+            .collect();
+        parts.push(filter_record_batch(&b, &mask)?);
+    }
+    let all = concat_batches(&ctx.schema, &parts)?;
+    let order = sort_to_indices(all.column(time_col), None, None)?;
+    Ok(take_record_batch(&all, &order)?)
+}

@@ -1,0 +1,154 @@
+//! Registering warehouse tables in a DataFusion session, reading exactly the files of each
+//! table's committed version.
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::prelude::SessionContext;
+
+use super::{TableState, Warehouse};
+use crate::error::Result;
+
+/// A table to register: its committed state, and its schema when known in advance
+/// (ingested datasets; marts are read with the schema stored in their files).
+pub struct TableEntry {
+    pub name: String,
+    pub state: TableState,
+    pub file_schema: Option<SchemaRef>,
+}
+
+/// Makes the warehouse's store readable by `ctx`.
+pub fn register_store(ctx: &SessionContext, wh: &Warehouse) {
+    ctx.runtime_env()
+        .register_object_store(&wh.loc.store_url, wh.loc.store.clone());
+}
+
+/// Registers one table under `entry.name`, replacing any previous registration.
+pub async fn register_table(ctx: &SessionContext, wh: &Warehouse, entry: TableEntry) -> Result<()> {
+    register_store(ctx, wh);
+    let state = &entry.state;
+    let partition_cols: Vec<(String, DataType)> = state
+        .partition_column
+        .iter()
+        .map(|c| (c.clone(), DataType::Utf8))
+        .collect();
+    if state.files.is_empty() {
+        if let Some(schema) = &entry.file_schema {
+            let mut fields: Vec<_> = schema.fields().iter().cloned().collect();
+            for (c, t) in &partition_cols {
+                fields.push(Arc::new(datafusion::arrow::datatypes::Field::new(
+                    c,
+                    t.clone(),
+                    false,
+                )));
+            }
+            let full = Arc::new(datafusion::arrow::datatypes::Schema::new(fields));
+            ctx.deregister_table(entry.name.as_str())?;
+            ctx.register_table(
+                entry.name.as_str(),
+                Arc::new(MemTable::try_new(full, vec![vec![]])?),
+            )?;
+        }
+        return Ok(());
+    }
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+        .with_file_extension(format!("-{}.parquet", state.version))
+        .with_table_partition_cols(partition_cols);
+    let url = ListingTableUrl::parse(wh.loc.url_of(&format!("{}/", state.root)))?;
+    let mut config = ListingTableConfig::new(url).with_listing_options(options);
+    config = match &entry.file_schema {
+        Some(schema) => config.with_schema(schema.clone()),
+        None => config.infer_schema(&ctx.state()).await?,
+    };
+    ctx.deregister_table(entry.name.as_str())?;
+    ctx.register_table(
+        entry.name.as_str(),
+        Arc::new(ListingTable::try_new(config)?),
+    )?;
+    Ok(())
+}
+
+/// Registers every committed table of the warehouse; `schema_of` supplies known file
+/// schemas (ingested datasets). Returns the names registered.
+pub async fn register_all(
+    ctx: &SessionContext,
+    wh: &Warehouse,
+    schema_of: impl Fn(&str) -> Option<SchemaRef>,
+) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for name in wh.tables().await? {
+        if let Some(state) = wh.state(&name).await? {
+            let file_schema = schema_of(&name);
+            if state.files.is_empty() && file_schema.is_none() {
+                continue;
+            }
+            register_table(
+                ctx,
+                wh,
+                TableEntry {
+                    name: name.clone(),
+                    state,
+                    file_schema,
+                },
+            )
+            .await?;
+            names.push(name);
+        }
+    }
+    Ok(names)
+}
+
+/// A DataFusion session over the warehouse: every committed table registered (ingested
+/// datasets with their known schema, marts and forecasts with the schema in their files),
+/// each dataset's quarantine as `quarantine_<dataset>`, and the session time zone set to
+/// the configured one.
+pub async fn open_session(config: &crate::config::Config) -> Result<(SessionContext, Warehouse)> {
+    let wh = Warehouse::new(config.open_location(&config.storage.warehouse)?);
+    let tz = config.time_zone()?;
+    let scale = config.money.scale()?;
+    let mut session_config = datafusion::prelude::SessionConfig::new()
+        .with_information_schema(true)
+        .with_default_catalog_and_schema("conveyor", "public");
+    session_config.options_mut().execution.time_zone = Some(tz.name().to_string());
+    let ctx = SessionContext::new_with_config(session_config);
+    register_store(&ctx, &wh);
+    let orders_schema = crate::dataset::ORDERS.arrow_schema(tz.name(), scale);
+    // The orders table exists (empty) even before the first ingest.
+    let orders_state = wh.state("orders").await?;
+    if orders_state.is_none() {
+        let mut fields: Vec<_> = orders_schema.fields().iter().cloned().collect();
+        fields.push(Arc::new(datafusion::arrow::datatypes::Field::new(
+            crate::dataset::ORDERS.partition_column,
+            DataType::Utf8,
+            false,
+        )));
+        let schema = Arc::new(datafusion::arrow::datatypes::Schema::new(fields));
+        ctx.register_table("orders", Arc::new(MemTable::try_new(schema, vec![vec![]])?))?;
+    }
+    let names = register_all(&ctx, &wh, |name| {
+        (name == "orders").then(|| orders_schema.clone())
+    })
+    .await?;
+    for name in names {
+        if let Some(state) = wh.state(&name).await?
+            && !state.quarantine_files.is_empty()
+        {
+            let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+                .with_file_extension(".parquet");
+            let url = ListingTableUrl::parse(wh.loc.url_of(&format!("quarantine/{name}/")))?;
+            let config = ListingTableConfig::new(url)
+                .with_listing_options(options)
+                .with_schema(crate::ingest::quarantine::schema());
+            ctx.register_table(
+                format!("quarantine_{name}").as_str(),
+                Arc::new(ListingTable::try_new(config)?),
+            )?;
+        }
+    }
+    Ok((ctx, wh))
+}

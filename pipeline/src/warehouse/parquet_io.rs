@@ -1,0 +1,48 @@
+//! Reading and writing whole Parquet objects: zstd, row groups of a configured size,
+//! statistics on, so DuckDB, Polars, pandas and DataFusion prune row groups.
+
+use bytes::Bytes;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::properties::WriterProperties;
+
+use crate::error::Result;
+
+#[derive(Debug, Clone, Copy)]
+pub struct WriteOptions {
+    pub row_group_rows: usize,
+    pub zstd_level: i32,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        WriteOptions {
+            row_group_rows: 256 * 1024,
+            zstd_level: 3,
+        }
+    }
+}
+
+/// Encodes batches as one Parquet file in memory.
+pub fn encode(schema: &SchemaRef, batches: &[RecordBatch], opts: WriteOptions) -> Result<Bytes> {
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(opts.zstd_level)?))
+        .set_max_row_group_row_count(Some(opts.row_group_rows.max(1)))
+        .build();
+    let mut writer = ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props))?;
+    for b in batches {
+        writer.write(b)?;
+    }
+    Ok(Bytes::from(writer.into_inner()?))
+}
+
+/// Decodes a whole Parquet file held in memory.
+pub fn decode(bytes: Bytes) -> Result<Vec<RecordBatch>> {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)?
+        .with_batch_size(64 * 1024)
+        .build()?;
+    Ok(reader.collect::<Result<Vec<_>, _>>()?)
+}
