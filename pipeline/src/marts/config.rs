@@ -1,0 +1,210 @@
+//! `[marts]` settings: every parameter the mart SQL uses.
+//!
+//! The SQL files never hard-code a business number; they read these values through the
+//! template parameters rendered by [`crate::marts::render`]. The defaults encode the
+//! "belt-conveyor" method of SPEC §1 (VIP = ¥80,000 or 5 orders, top 100; targets F2 87%,
+//! 1-year LTV ¥18,000, repeat rate 60%). Money thresholds are whole units of the currency
+//! (yen by default).
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::error::MartsError;
+
+/// The `[marts]` section of `conveyor.toml`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MartsConfig {
+    /// Point in time the marts describe. RFC 3339 with offset (`2024-03-31T23:59:59+09:00`),
+    /// a local date-time in the configured zone (`2024-03-31T12:00:00`), or a local date
+    /// (`2024-03-31`, meaning the end of that day). Orders after it are ignored.
+    /// Default: the latest counted `ordered_at` in the data.
+    pub as_of: Option<String>,
+    /// Order statuses that do not count (compared lowercase). An order with a NULL status
+    /// counts. Default `["cancelled", "returned"]`.
+    pub excluded_statuses: Vec<String>,
+    /// Upper edges of the fan-matrix spend buckets, strictly increasing, whole currency units.
+    /// Default `[10000, 30000, 50000, 80000]` → buckets 0-10000, 10000-30000, 30000-50000,
+    /// 50000-80000, 80000+ (lower edge inclusive).
+    pub spend_bucket_edges: Vec<i64>,
+    /// VIP if total spend ≥ this (whole currency units). Default 80000.
+    pub vip_min_amount: i64,
+    /// … or if the customer has ≥ this many counted orders. Default 5.
+    pub vip_min_orders: i64,
+    /// Only the top N eligible customers by total spend are VIP. Default 100.
+    pub vip_top_n: i64,
+    /// Rank of customers below every `member_ranks` threshold. Default `"Regular"`.
+    pub base_rank: String,
+    /// Member ranks by total spend, strictly increasing `min_amount`; a customer gets the
+    /// highest rank whose `min_amount` their total reaches. Default Gold ≥ 30000,
+    /// Platinum ≥ 80000, Diamond ≥ 200000.
+    pub member_ranks: Vec<MemberRank>,
+    /// Target F2 rate (share of a year's new customers who bought twice). Default 0.87.
+    pub target_f2_rate: f64,
+    /// Target 1-year LTV (mean `ltv_365`), whole currency units. Default 18000.
+    pub target_ltv_365: i64,
+    /// Target annual repeat rate. Default 0.60.
+    pub target_repeat_rate: f64,
+    /// Directory of `.sql` files overriding (same file name) or adding marts to the ones built
+    /// into the binary. Default: none.
+    pub sql_dir: Option<PathBuf>,
+}
+
+/// One member rank: customers whose total spend reaches `min_amount` hold `name`
+/// (unless a higher rank applies).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberRank {
+    /// Display name, e.g. `"Gold"`.
+    pub name: String,
+    /// Minimum total spend, whole currency units.
+    pub min_amount: i64,
+}
+
+impl Default for MartsConfig {
+    fn default() -> Self {
+        Self {
+            as_of: None,
+            excluded_statuses: vec!["cancelled".into(), "returned".into()],
+            spend_bucket_edges: vec![10_000, 30_000, 50_000, 80_000],
+            vip_min_amount: 80_000,
+            vip_min_orders: 5,
+            vip_top_n: 100,
+            base_rank: "Regular".into(),
+            member_ranks: vec![
+                MemberRank {
+                    name: "Gold".into(),
+                    min_amount: 30_000,
+                },
+                MemberRank {
+                    name: "Platinum".into(),
+                    min_amount: 80_000,
+                },
+                MemberRank {
+                    name: "Diamond".into(),
+                    min_amount: 200_000,
+                },
+            ],
+            target_f2_rate: 0.87,
+            target_ltv_365: 18_000,
+            target_repeat_rate: 0.60,
+            sql_dir: None,
+        }
+    }
+}
+
+impl MartsConfig {
+    /// Checks ranges and orderings; the error names the key and what is expected.
+    pub fn validate(&self) -> Result<(), MartsError> {
+        let bad = |key: &'static str, message: String| Err(MartsError::Config { key, message });
+        if self.spend_bucket_edges.is_empty() {
+            return bad("spend_bucket_edges", "needs at least one edge".into());
+        }
+        if self.spend_bucket_edges[0] <= 0 {
+            return bad("spend_bucket_edges", "edges must be > 0".into());
+        }
+        if self.spend_bucket_edges.windows(2).any(|w| w[0] >= w[1]) {
+            return bad(
+                "spend_bucket_edges",
+                format!(
+                    "must be strictly increasing, got {:?}",
+                    self.spend_bucket_edges
+                ),
+            );
+        }
+        if self.vip_min_amount < 0 {
+            return bad("vip_min_amount", "must be ≥ 0".into());
+        }
+        if self.vip_min_orders < 1 {
+            return bad("vip_min_orders", "must be ≥ 1".into());
+        }
+        if self.vip_top_n < 0 {
+            return bad("vip_top_n", "must be ≥ 0".into());
+        }
+        if self.base_rank.trim().is_empty() {
+            return bad("base_rank", "must not be empty".into());
+        }
+        for r in &self.member_ranks {
+            if r.name.trim().is_empty() {
+                return bad("member_ranks", "every rank needs a name".into());
+            }
+            if r.min_amount < 0 {
+                return bad(
+                    "member_ranks",
+                    format!("{}: min_amount must be ≥ 0", r.name),
+                );
+            }
+        }
+        if self
+            .member_ranks
+            .windows(2)
+            .any(|w| w[0].min_amount >= w[1].min_amount)
+        {
+            return bad(
+                "member_ranks",
+                "min_amount must be strictly increasing from the lowest rank to the highest".into(),
+            );
+        }
+        for (key, v) in [
+            ("target_f2_rate", self.target_f2_rate),
+            ("target_repeat_rate", self.target_repeat_rate),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return bad(key, format!("must be a rate between 0 and 1, got {v}"));
+            }
+        }
+        if self.target_ltv_365 < 0 {
+            return bad("target_ltv_365", "must be ≥ 0".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_match_the_method() {
+        let c = MartsConfig::default();
+        c.validate().unwrap();
+        assert_eq!(c.vip_min_amount, 80_000);
+        assert_eq!(c.vip_min_orders, 5);
+        assert_eq!(c.vip_top_n, 100);
+        assert_eq!(c.target_ltv_365, 18_000);
+    }
+
+    #[test]
+    fn toml_overrides_and_rejects_unknown_keys() {
+        let c: MartsConfig = toml::from_str(
+            "vip_top_n = 10\nspend_bucket_edges = [5000, 20000]\n[[member_ranks]]\nname = \"Silver\"\nmin_amount = 1000\n",
+        )
+        .unwrap();
+        assert_eq!(c.vip_top_n, 10);
+        assert_eq!(c.spend_bucket_edges, vec![5000, 20000]);
+        assert_eq!(c.member_ranks.len(), 1);
+        assert_eq!(c.excluded_statuses, vec!["cancelled", "returned"]);
+        assert!(toml::from_str::<MartsConfig>("vip_top = 10").is_err());
+    }
+
+    #[test]
+    fn validation_names_the_key() {
+        let c = MartsConfig {
+            spend_bucket_edges: vec![10, 10],
+            ..Default::default()
+        };
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("spend_bucket_edges"), "{e}");
+        let c = MartsConfig {
+            target_f2_rate: 87.0,
+            ..Default::default()
+        };
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("target_f2_rate")
+        );
+    }
+}

@@ -1,0 +1,183 @@
+//! `conveyor marts`: builds every mart over the warehouse's orders and publishes each one
+//! atomically to `marts/<name>/` (see [`crate::warehouse`]), then reads back the headline
+//! numbers the demo and the run summary print.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use serde::Serialize;
+
+use super::{MartRun, MartSink, SinkError, build_marts};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::warehouse::parquet_io::{self, WriteOptions};
+use crate::warehouse::{Publisher, TableState, Warehouse};
+
+struct WarehouseSink<'a> {
+    wh: &'a Warehouse,
+    opts: WriteOptions,
+}
+
+#[async_trait]
+impl MartSink for WarehouseSink<'_> {
+    async fn write(
+        &mut self,
+        mart: &str,
+        schema: SchemaRef,
+        batches: &[RecordBatch],
+    ) -> std::result::Result<(), SinkError> {
+        let boxed = |e: Error| -> SinkError { Box::new(e) };
+        let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
+        let bytes = parquet_io::encode(&schema, batches, self.opts).map_err(boxed)?;
+        let mut publisher = Publisher::new(self.wh, mart, &format!("marts/{mart}"));
+        publisher.write_data("", 0, bytes).await.map_err(boxed)?;
+        publisher
+            .commit(TableState {
+                rows,
+                ..Default::default()
+            })
+            .await
+            .map_err(boxed)?;
+        Ok(())
+    }
+}
+
+/// What `conveyor marts` did, per mart.
+#[derive(Debug, Clone, Serialize)]
+pub struct MartsSummary {
+    pub marts: Vec<MartReport>,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MartReport {
+    pub name: String,
+    pub rows: u64,
+    pub seconds: f64,
+}
+
+/// Builds and publishes the marts (`only`: these and what they read).
+pub async fn run_marts(config: &Config, only: Option<&[String]>) -> Result<MartsSummary> {
+    let started = std::time::Instant::now();
+    let (ctx, wh) = crate::warehouse::open_session(config).await?;
+    let mut sink = WarehouseSink {
+        wh: &wh,
+        opts: WriteOptions {
+            row_group_rows: config.ingest.row_group_rows,
+            zstd_level: config.ingest.zstd_level,
+        },
+    };
+    let runs: Vec<MartRun> = build_marts(&ctx, &config.marts, &config.time.zone, only, &mut sink)
+        .await
+        .map_err(|e| Error::Other(e.to_string()))?;
+    Ok(MartsSummary {
+        marts: runs
+            .into_iter()
+            .map(|r| MartReport {
+                name: r.name,
+                rows: r.rows,
+                seconds: duration_secs(r.duration),
+            })
+            .collect(),
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn duration_secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+/// The method's health check in four numbers, each against its target.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Headline {
+    pub customers: i64,
+    pub orders: i64,
+    pub f2_rate: Option<f64>,
+    pub target_f2_rate: f64,
+    /// Mean ltv_365 of customers whose first year has matured.
+    pub ltv_1y: Option<f64>,
+    pub target_ltv_365: i64,
+    /// Repeat rate of the latest complete year (the latest year if none is complete).
+    pub repeat_rate: Option<f64>,
+    pub repeat_rate_year: Option<i64>,
+    pub target_repeat_rate: f64,
+}
+
+/// Reads the headline from the published marts.
+pub async fn headline(config: &Config) -> Result<Headline> {
+    let (ctx, _) = crate::warehouse::open_session(config).await?;
+    let one = |sql: &'static str| {
+        let ctx = ctx.clone();
+        async move {
+            let batches = ctx.sql(sql).await?.collect().await?;
+            Ok::<_, Error>(batches)
+        }
+    };
+    use datafusion::arrow::array::{Array, Float64Array, Int64Array};
+    let b = one("SELECT cohort_size, f2_rate FROM f2_conversion WHERE scope = 'overall'").await?;
+    let (customers, f2_rate) = match b.iter().find(|b| b.num_rows() > 0) {
+        Some(b) => {
+            let c = b
+                .column(0)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .map(|a| a.value(0))
+                .unwrap_or(0);
+            let f = b
+                .column(1)
+                .as_any()
+                .downcast_ref::<Float64Array>()
+                .filter(|a| a.is_valid(0))
+                .map(|a| a.value(0));
+            (c, f)
+        }
+        None => (0, None),
+    };
+    let b = one("SELECT CAST(sum(order_count) AS BIGINT), avg(CAST(ltv_365 AS DOUBLE)) FROM customer_summary").await?;
+    let (orders, ltv_1y) = match b.iter().find(|b| b.num_rows() > 0) {
+        Some(b) => (
+            b.column(0)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .filter(|a| a.is_valid(0))
+                .map(|a| a.value(0))
+                .unwrap_or(0),
+            b.column(1)
+                .as_any()
+                .downcast_ref::<Float64Array>()
+                .filter(|a| a.is_valid(0))
+                .map(|a| a.value(0)),
+        ),
+        None => (0, None),
+    };
+    let b =
+        one("SELECT year, repeat_rate FROM annual_kpis ORDER BY is_partial ASC, year DESC LIMIT 1")
+            .await?;
+    let (repeat_rate_year, repeat_rate) = match b.iter().find(|b| b.num_rows() > 0) {
+        Some(b) => (
+            b.column(0)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .map(|a| a.value(0)),
+            b.column(1)
+                .as_any()
+                .downcast_ref::<Float64Array>()
+                .filter(|a| a.is_valid(0))
+                .map(|a| a.value(0)),
+        ),
+        None => (None, None),
+    };
+    Ok(Headline {
+        customers,
+        orders,
+        f2_rate,
+        target_f2_rate: config.marts.target_f2_rate,
+        ltv_1y,
+        target_ltv_365: config.marts.target_ltv_365,
+        repeat_rate,
+        repeat_rate_year,
+        target_repeat_rate: config.marts.target_repeat_rate,
+    })
+}

@@ -1,0 +1,368 @@
+//! Running the marts: resolve `as_of`, register `counted_orders`, then build each mart in
+//! dependency order inside the caller's DataFusion `SessionContext`.
+//!
+//! Each result is materialised once (kept in memory and registered under the mart's name, so
+//! later marts read it instead of recomputing it — `customer_summary` is the base the others
+//! read) and handed to the caller's [`MartSink`]. The runner never writes files: persisting,
+//! atomicity and run history belong to the caller.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Int64Type, SchemaRef, TimeUnit};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::datasource::MemTable;
+use datafusion::error::DataFusionError;
+use datafusion::execution::context::{SQLOptions, SessionContext};
+use datafusion::physical_plan::collect_partitioned;
+
+use super::catalog::{self, MartSql};
+use super::config::MartsConfig;
+use super::error::{MartsError, SinkError};
+use super::render::{self, RunParams, quote};
+
+/// Name of the view of orders that count (status not excluded, placed at or before `as_of`).
+pub const COUNTED_ORDERS: &str = "counted_orders";
+
+/// Receives each mart's result as soon as it is built (to persist it, typically).
+#[async_trait]
+pub trait MartSink: Send {
+    /// Called once per built mart, in dependency order. `batches` may be empty (a mart with no
+    /// rows still has a schema). An error stops the run.
+    async fn write(
+        &mut self,
+        mart: &str,
+        schema: SchemaRef,
+        batches: &[RecordBatch],
+    ) -> Result<(), SinkError>;
+}
+
+/// A sink that drops results (the marts stay registered in the `SessionContext`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DiscardSink;
+
+#[async_trait]
+impl MartSink for DiscardSink {
+    async fn write(&mut self, _: &str, _: SchemaRef, _: &[RecordBatch]) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
+
+/// What building one mart produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MartRun {
+    /// Table name.
+    pub name: String,
+    /// Rows in the result.
+    pub rows: u64,
+    /// Time to plan and compute the result (the sink's time excluded).
+    pub duration: Duration,
+}
+
+/// Builds the marts into `ctx`, which must have an `orders` table (the warehouse contract).
+///
+/// * `time_zone` — the configured IANA zone (bucketing of `as_of`; orders already carry
+///   `order_date` in it).
+/// * `only` — build just these marts and the marts they read (those are built, registered
+///   and handed to the sink too, so the warehouse stays consistent); `None` builds all.
+///
+/// On return every built mart is registered in `ctx` under its name, and so is the view
+/// `counted_orders`.
+pub async fn build_marts<S: MartSink + ?Sized>(
+    ctx: &SessionContext,
+    cfg: &MartsConfig,
+    time_zone: &str,
+    only: Option<&[String]>,
+    sink: &mut S,
+) -> Result<Vec<MartRun>, MartsError> {
+    cfg.validate()?;
+    let tz: Tz = time_zone
+        .parse()
+        .map_err(|_| MartsError::TimeZone(time_zone.to_string()))?;
+    let marts = catalog::select(catalog::load(cfg.sql_dir.as_deref())?, only)?;
+    let params = prepare(ctx, cfg, tz).await?;
+    tracing::info!(as_of = %params.as_of, marts = marts.len(), "building marts");
+
+    let mut runs = Vec::with_capacity(marts.len());
+    for mart in &marts {
+        let started = Instant::now();
+        let (schema, partitions) = run_one(ctx, cfg, &params, mart).await?;
+        let rows: u64 = partitions
+            .iter()
+            .flatten()
+            .map(|b| b.num_rows() as u64)
+            .sum();
+        let batches: Vec<RecordBatch> = partitions.iter().flatten().cloned().collect();
+        let table = MemTable::try_new(schema.clone(), partitions)
+            .map_err(|source| sql_error(mart, source))?;
+        ctx.deregister_table(mart.name.as_str())
+            .and_then(|_| ctx.register_table(mart.name.as_str(), Arc::new(table)))
+            .map_err(|source| sql_error(mart, source))?;
+        let duration = started.elapsed();
+        tracing::info!(mart = %mart.name, rows, ?duration, "mart built");
+        sink.write(&mart.name, schema, &batches)
+            .await
+            .map_err(|source| MartsError::Sink {
+                mart: mart.name.clone(),
+                source,
+            })?;
+        runs.push(MartRun {
+            name: mart.name.clone(),
+            rows,
+            duration,
+        });
+    }
+    Ok(runs)
+}
+
+/// Names of all marts (embedded plus `cfg.sql_dir`), in the order they are built.
+pub fn mart_names(cfg: &MartsConfig) -> Result<Vec<String>, MartsError> {
+    Ok(catalog::load(cfg.sql_dir.as_deref())?
+        .into_iter()
+        .map(|m| m.name)
+        .collect())
+}
+
+/// The instant the marts describe: `cfg.as_of` if set, else the latest counted order time
+/// in `orders`; `None` when neither exists (no counted orders).
+pub async fn resolve_as_of(
+    ctx: &SessionContext,
+    cfg: &MartsConfig,
+    tz: Tz,
+) -> Result<Option<DateTime<Tz>>, MartsError> {
+    if let Some(s) = &cfg.as_of {
+        return parse_as_of(s, tz).map(Some);
+    }
+    let sql = format!(
+        "SELECT max(ordered_at) FROM orders WHERE {}",
+        status_filter(cfg)
+    );
+    let df_err = |source| MartsError::DataFusion {
+        context: "finding the latest counted order (as_of)".into(),
+        source,
+    };
+    let batches = ctx
+        .sql(&sql)
+        .await
+        .map_err(df_err)?
+        .collect()
+        .await
+        .map_err(df_err)?;
+    let Some(col) = batches
+        .iter()
+        .find(|b| b.num_rows() > 0)
+        .map(|b| b.column(0).clone())
+    else {
+        return Ok(None);
+    };
+    let unit = match col.data_type() {
+        DataType::Timestamp(unit, _) => *unit,
+        other => {
+            return Err(df_err(DataFusionError::Plan(format!(
+                "orders.ordered_at must be a timestamp, found {other}"
+            ))));
+        }
+    };
+    let raw = cast(&col, &DataType::Int64).map_err(|e| df_err(e.into()))?;
+    let raw = raw.as_primitive::<Int64Type>();
+    if raw.is_null(0) {
+        return Ok(None);
+    }
+    let v = raw.value(0);
+    let utc = match unit {
+        TimeUnit::Second => DateTime::from_timestamp(v, 0),
+        TimeUnit::Millisecond => DateTime::from_timestamp_millis(v),
+        TimeUnit::Microsecond => DateTime::from_timestamp_micros(v),
+        TimeUnit::Nanosecond => Some(DateTime::from_timestamp_nanos(v)),
+    };
+    Ok(utc.map(|t| t.with_timezone(&tz)))
+}
+
+/// Parses `as_of`: RFC 3339, a local date-time, or a local date (= the end of that day).
+pub fn parse_as_of(s: &str, tz: Tz) -> Result<DateTime<Tz>, MartsError> {
+    let s = s.trim();
+    let bad = || MartsError::Config {
+        key: "as_of",
+        message: format!(
+            "{s:?} is not a date (2024-03-31), a local date-time (2024-03-31T12:00:00) or an RFC 3339 time"
+        ),
+    };
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&tz));
+    }
+    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
+        if let Ok(n) = NaiveDateTime::parse_from_str(s, fmt) {
+            return tz.from_local_datetime(&n).earliest().ok_or_else(bad);
+        }
+    }
+    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| bad())?;
+    let next = d
+        .succ_opt()
+        .ok_or_else(bad)?
+        .and_hms_opt(0, 0, 0)
+        .ok_or_else(bad)?;
+    let start_next = tz.from_local_datetime(&next).earliest().ok_or_else(bad)?;
+    Ok(start_next - chrono::Duration::microseconds(1))
+}
+
+fn status_filter(cfg: &MartsConfig) -> String {
+    if cfg.excluded_statuses.is_empty() {
+        return "TRUE".into();
+    }
+    let list: Vec<String> = cfg
+        .excluded_statuses
+        .iter()
+        .map(|s| quote(&s.trim().to_lowercase()))
+        .collect();
+    format!("(status IS NULL OR status NOT IN ({}))", list.join(", "))
+}
+
+/// Resolves the run parameters and registers `counted_orders`.
+async fn prepare(ctx: &SessionContext, cfg: &MartsConfig, tz: Tz) -> Result<RunParams, MartsError> {
+    let df_err = |context: &str| {
+        let context = context.to_string();
+        move |source| MartsError::DataFusion { context, source }
+    };
+    let orders = ctx
+        .table("orders")
+        .await
+        .map_err(df_err("reading table orders"))?;
+    let timestamp_type = orders
+        .schema()
+        .field_with_unqualified_name("ordered_at")
+        .map_err(df_err("reading table orders"))?
+        .data_type()
+        .to_string();
+    let as_of = resolve_as_of(ctx, cfg, tz)
+        .await?
+        .unwrap_or_else(|| Utc::now().with_timezone(&tz));
+    let has_customer_birthdays = match ctx.table("customers").await {
+        Ok(c) => c.schema().field_with_unqualified_name("birthday").is_ok(),
+        Err(_) => false,
+    };
+    let params = RunParams {
+        as_of,
+        timestamp_type,
+        time_zone: tz.name().to_string(),
+        has_customer_birthdays,
+    };
+    let sql = format!(
+        "SELECT * FROM orders WHERE {} AND ordered_at <= {}",
+        status_filter(cfg),
+        render::timestamp_sql(&params.as_of, &params.timestamp_type)
+    );
+    let view = ctx
+        .sql(&sql)
+        .await
+        .map_err(df_err("defining view counted_orders"))?
+        .into_view();
+    ctx.deregister_table(COUNTED_ORDERS)
+        .and_then(|_| ctx.register_table(COUNTED_ORDERS, view))
+        .map_err(df_err("registering view counted_orders"))?;
+    Ok(params)
+}
+
+async fn run_one(
+    ctx: &SessionContext,
+    cfg: &MartsConfig,
+    params: &RunParams,
+    mart: &MartSql,
+) -> Result<(SchemaRef, Vec<Vec<RecordBatch>>), MartsError> {
+    let sql = render::render(&mart.file, &mart.template, cfg, params)?;
+    // Plan on a copy of the session state with span collection on, so planning errors carry
+    // a line and column; the caller's settings are left untouched.
+    let mut state = ctx.state();
+    state.config_mut().options_mut().sql_parser.collect_spans = true;
+    let plan = state
+        .create_logical_plan(&sql)
+        .await
+        .map_err(|e| sql_error(mart, e))?;
+    SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false)
+        .verify_plan(&plan)
+        .map_err(|e| sql_error(mart, e))?;
+    let df = ctx
+        .execute_logical_plan(plan)
+        .await
+        .map_err(|e| sql_error(mart, e))?;
+    let task_ctx = Arc::new(df.task_ctx());
+    let physical = df
+        .create_physical_plan()
+        .await
+        .map_err(|e| sql_error(mart, e))?;
+    let schema = physical.schema();
+    let mut partitions = collect_partitioned(physical, task_ctx)
+        .await
+        .map_err(|e| sql_error(mart, e))?;
+    if partitions.is_empty() {
+        partitions.push(Vec::new());
+    }
+    Ok((schema, partitions))
+}
+
+/// Wraps a DataFusion error with the mart's file and, when known, the line and column.
+fn sql_error(mart: &MartSql, source: DataFusionError) -> MartsError {
+    let (line, column) = position(&source);
+    MartsError::Sql {
+        file: mart.file.clone(),
+        line,
+        column,
+        source,
+    }
+}
+
+fn position(e: &DataFusionError) -> (Option<u64>, Option<u64>) {
+    if let Some(span) = e.diagnostic().and_then(|d| d.span)
+        && span.start.line > 0
+    {
+        return (Some(span.start.line), Some(span.start.column));
+    }
+    // sqlparser reports "… at Line: 3, Column: 14".
+    let text = e.to_string();
+    let num_after = |key: &str| -> Option<u64> {
+        let rest = &text[text.find(key)? + key.len()..];
+        let digits: String = rest
+            .trim_start()
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok()
+    };
+    (num_after("Line:"), num_after("Column:"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn as_of_forms() {
+        let tz = chrono_tz::Asia::Tokyo;
+        let d = parse_as_of("2024-03-31", tz).unwrap();
+        assert_eq!(d.to_rfc3339(), "2024-03-31T23:59:59.999999+09:00");
+        let t = parse_as_of("2024-03-31T12:00:00", tz).unwrap();
+        assert_eq!(t.to_rfc3339(), "2024-03-31T12:00:00+09:00");
+        let u = parse_as_of("2024-03-31T00:00:00Z", tz).unwrap();
+        assert_eq!(u.to_rfc3339(), "2024-03-31T09:00:00+09:00");
+        assert!(parse_as_of("yesterday", tz).is_err());
+    }
+
+    #[test]
+    fn status_filter_lowercases_and_quotes() {
+        let cfg = MartsConfig {
+            excluded_statuses: vec!["Cancelled".into(), "it's".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            status_filter(&cfg),
+            "(status IS NULL OR status NOT IN ('cancelled', 'it''s'))"
+        );
+    }
+}
