@@ -1,0 +1,115 @@
+//! `conveyor demo`: the guided first run. Generates a small, realistically messy export
+//! bucket in a local folder (English CSVs plus one CP932 file with Japanese headers, a few
+//! broken rows, duplicates from overlapping exports, later status updates), ingests it
+//! into a warehouse beside it, builds the marts, and prints the accounting and the
+//! method's headline numbers against their targets.
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::generate::{self, GenerateOptions, GenerateSummary};
+use crate::ingest::{IngestOptions, IngestSummary};
+
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    pub dir: PathBuf,
+    pub orders: u64,
+    pub seed: u64,
+    pub progress: bool,
+}
+
+pub struct DemoOutcome {
+    pub config: Config,
+    pub generated: GenerateSummary,
+    pub ingest: IngestSummary,
+    /// Quarantine reasons with counts, most frequent first.
+    pub quarantine_reasons: Vec<(String, i64)>,
+    pub marts: crate::marts::publish::MartsSummary,
+    pub headline: crate::marts::publish::Headline,
+}
+
+/// The demo's own configuration: exports and warehouse inside `dir`, defaults otherwise.
+pub fn demo_config(dir: &Path) -> Config {
+    let mut config = Config::default();
+    config.storage.source = dir.join("exports").to_string_lossy().into_owned();
+    config.storage.warehouse = dir.join("warehouse").to_string_lossy().into_owned();
+    config
+}
+
+pub async fn run(opts: &DemoOptions) -> Result<DemoOutcome> {
+    // Start from scratch each time so the demo always tells the same story.
+    for sub in ["exports", "warehouse"] {
+        let p = opts.dir.join(sub);
+        if p.exists() {
+            std::fs::remove_dir_all(&p)
+                .map_err(|e| Error::io(format!("removing {}", p.display()), e))?;
+        }
+    }
+    let config = demo_config(&opts.dir);
+    let source = config.open_location(&config.storage.source)?;
+    let generated = generate::generate(
+        &source,
+        &GenerateOptions {
+            orders: opts.orders,
+            seed: opts.seed,
+            start: NaiveDate::from_ymd_opt(2023, 1, 1).expect("valid date"),
+            months: 36,
+            japanese_last_months: 1,
+            bad_share: 0.001,
+            duplicate_share: 0.002,
+            update_share: 0.003,
+            ..GenerateOptions::default()
+        },
+    )
+    .await?;
+    let ingest = crate::ingest::ingest(
+        &config,
+        &crate::dataset::ORDERS,
+        &config.datasets.orders,
+        &IngestOptions {
+            progress: opts.progress,
+        },
+    )
+    .await?;
+    let batches = crate::query::run(
+        &config,
+        "SELECT reason_kind, count(*) AS n FROM (
+            SELECT CASE
+                WHEN reason LIKE 'expected % columns%' THEN 'wrong column count'
+                WHEN reason LIKE '%bad encoding%' THEN 'bad encoding'
+                WHEN reason LIKE 'missing %' THEN reason
+                ELSE regexp_replace(reason, '^\".*\" ', '') END AS reason_kind
+            FROM quarantine_orders) GROUP BY reason_kind ORDER BY n DESC, reason_kind",
+    )
+    .await
+    .unwrap_or_default();
+    let mut quarantine_reasons = Vec::new();
+    for b in &batches {
+        let reasons = b
+            .column(0)
+            .as_any()
+            .downcast_ref::<datafusion::arrow::array::StringArray>();
+        let counts = b
+            .column(1)
+            .as_any()
+            .downcast_ref::<datafusion::arrow::array::Int64Array>();
+        if let (Some(r), Some(c)) = (reasons, counts) {
+            for i in 0..b.num_rows() {
+                quarantine_reasons.push((r.value(i).to_string(), c.value(i)));
+            }
+        }
+    }
+    let marts = crate::marts::publish::run_marts(&config, None).await?;
+    let headline = crate::marts::publish::headline(&config).await?;
+    Ok(DemoOutcome {
+        config,
+        generated,
+        ingest,
+        quarantine_reasons,
+        marts,
+        headline,
+    })
+}

@@ -1,0 +1,29 @@
+//! # Conveyor pipeline
+//!
+//! Order exports in object storage → a Parquet warehouse → the belt-conveyor CRM marts →
+//! a Monte Carlo forecast → an executive report, with the warehouse served to BI tools over
+//! the PostgreSQL wire protocol. The `conveyor` binary is a thin shell over this library:
+//! one public function per subcommand.
+//!
+//! Where things live: [`config`] (conveyor.toml), [`storage`] (object-store URLs),
+//! [`dataset`] (schemas, header aliases, value parsing), [`ingest`] (exports → warehouse),
+//! [`warehouse`] (layout, atomic publishing, table registration), [`marts`] (the CRM
+//! SQL marts), [`schedule`] (run, lock, history, cron), [`generate`] (synthetic
+//! exports), [`query`] (ad-hoc SQL), [`demo`] (the guided first run).
+
+pub mod config;
+pub mod crash;
+pub mod dataset;
+pub mod demo;
+pub mod error;
+pub mod format;
+pub mod generate;
+pub mod ingest;
+pub mod marts;
+pub mod progress;
+pub mod query;
+pub mod schedule;
+pub mod storage;
+pub mod warehouse;
+
+pub use error::{Error, Result};

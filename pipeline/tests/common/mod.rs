@@ -1,0 +1,78 @@
+//! Helpers shared by the integration tests: a config over temporary folders, running
+//! ingest, and reading query results as plain strings.
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use datafusion::arrow::array::Array;
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::record_batch::RecordBatch;
+use pipeline::config::Config;
+use pipeline::ingest::{IngestOptions, IngestSummary};
+
+pub fn config(source: &Path, warehouse: &Path) -> Config {
+    let mut c = Config::default();
+    c.storage.source = source.to_string_lossy().into_owned();
+    c.storage.warehouse = warehouse.to_string_lossy().into_owned();
+    c
+}
+
+pub fn write(dir: &Path, rel: &str, bytes: impl AsRef<[u8]>) {
+    let p = dir.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, bytes).unwrap();
+}
+
+pub async fn ingest(config: &Config) -> IngestSummary {
+    pipeline::ingest::ingest(
+        config,
+        &pipeline::dataset::ORDERS,
+        &config.datasets.orders,
+        &IngestOptions::default(),
+    )
+    .await
+    .expect("ingest runs")
+}
+
+/// Runs SQL and returns rows as vectors of display strings ("NULL" for nulls).
+pub async fn rows(config: &Config, sql: &str) -> Vec<Vec<String>> {
+    let batches = pipeline::query::run(config, sql).await.expect("query runs");
+    to_strings(&batches)
+}
+
+pub fn to_strings(batches: &[RecordBatch]) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    for b in batches {
+        let cols: Vec<_> = b
+            .columns()
+            .iter()
+            .map(|c| cast(c, &DataType::Utf8).unwrap())
+            .collect();
+        for r in 0..b.num_rows() {
+            out.push(
+                cols.iter()
+                    .map(|c| {
+                        let a = c
+                            .as_any()
+                            .downcast_ref::<datafusion::arrow::array::StringArray>()
+                            .unwrap();
+                        if a.is_null(r) {
+                            "NULL".to_string()
+                        } else {
+                            a.value(r).to_string()
+                        }
+                    })
+                    .collect(),
+            );
+        }
+    }
+    out
+}
+
+/// A one-row, one-column query result.
+pub async fn scalar(config: &Config, sql: &str) -> String {
+    let r = rows(config, sql).await;
+    assert_eq!(r.len(), 1, "{sql} returned {} rows", r.len());
+    r[0][0].clone()
+}

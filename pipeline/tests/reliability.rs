@@ -1,0 +1,228 @@
+//! Surviving crashes and a flaky object store: a run killed at any point, then re-run,
+//! leaves exactly the warehouse a clean run makes; transient store errors are absorbed by
+//! retries; a persistent failure fails the run and leaves the previous version readable.
+//! One test per concern, each in its own temporary folders; the fault plan is process-wide,
+//! so the fault test runs its phases in sequence inside one test.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{config, ingest, rows};
+use pipeline::config::Config;
+
+/// Every stored column of every order, in a stable order: the warehouse's content.
+async fn snapshot(cfg: &Config) -> Vec<Vec<String>> {
+    rows(
+        cfg,
+        "SELECT order_id, customer_id, CAST(ordered_at AS VARCHAR), CAST(order_date AS VARCHAR), CAST(amount AS VARCHAR), \
+         status, channel, product_id, CAST(is_subscription AS VARCHAR), offer_code, source_object, source_line, order_month \
+         FROM orders ORDER BY order_id",
+    )
+    .await
+}
+
+async fn make_exports(dir: &Path, months: u32, seed: u64) {
+    let loc = pipeline::storage::Location::open(dir.to_str().unwrap(), &[]).unwrap();
+    pipeline::generate::generate(
+        &loc,
+        &pipeline::generate::GenerateOptions {
+            orders: 4_000,
+            seed,
+            months,
+            bad_share: 0.01,
+            duplicate_share: 0.01,
+            update_share: 0.02,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+}
+
+fn conveyor_ingest(src: &Path, wh: &Path, crash_at: Option<&str>) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_conveyor"));
+    cmd.args([
+        "ingest",
+        "--source",
+        src.to_str().unwrap(),
+        "--warehouse",
+        wh.to_str().unwrap(),
+    ]);
+    if let Some(c) = crash_at {
+        cmd.env("CONVEYOR_CRASH_AT", c);
+    }
+    cmd.output().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_runs_leave_the_previous_version_and_a_rerun_matches_a_clean_run() {
+    let src = tempfile::tempdir().unwrap();
+    make_exports(src.path(), 8, 11).await;
+
+    // The reference: one clean run over everything.
+    let clean_wh = tempfile::tempdir().unwrap();
+    let clean_cfg = config(src.path(), clean_wh.path());
+    ingest(&clean_cfg).await;
+    let expected = snapshot(&clean_cfg).await;
+    assert!(expected.len() > 3_000);
+
+    for crash_at in [
+        "ingest.objects:3",
+        "publish.files:2",
+        "publish.files:7",
+        "publish.committed:1",
+    ] {
+        let wh = tempfile::tempdir().unwrap();
+        let cfg = config(src.path(), wh.path());
+        let out = conveyor_ingest(src.path(), wh.path(), Some(crash_at));
+        assert!(!out.status.success(), "{crash_at}: the process was aborted");
+        // Readers see a complete version: nothing (before the first commit), or everything.
+        let seen = snapshot(&cfg).await;
+        if crash_at == "publish.committed:1" {
+            assert_eq!(
+                seen, expected,
+                "{crash_at}: the committed version is complete"
+            );
+        } else {
+            assert!(
+                seen.is_empty(),
+                "{crash_at}: no partial table is visible ({} rows)",
+                seen.len()
+            );
+        }
+        let rerun = conveyor_ingest(src.path(), wh.path(), None);
+        assert!(
+            rerun.status.success(),
+            "{crash_at}: {}",
+            String::from_utf8_lossy(&rerun.stderr)
+        );
+        assert_eq!(
+            snapshot(&cfg).await,
+            expected,
+            "{crash_at}: rerun equals a clean run"
+        );
+        // No orphan files remain under orders/.
+        let mut parquet_files = 0;
+        for entry in walk(&wh.path().join("orders")) {
+            assert!(
+                entry.contains(&current_version(wh.path())),
+                "{crash_at}: orphan {entry}"
+            );
+            parquet_files += 1;
+        }
+        assert!(parquet_files > 0);
+    }
+
+    // A crash during an incremental run leaves the previous version readable.
+    let src2 = tempfile::tempdir().unwrap();
+    make_exports(src2.path(), 4, 5).await;
+    let wh = tempfile::tempdir().unwrap();
+    let cfg = config(src2.path(), wh.path());
+    ingest(&cfg).await;
+    let before = snapshot(&cfg).await;
+    // Two more months arrive.
+    let more = tempfile::tempdir().unwrap();
+    make_exports(more.path(), 6, 5).await;
+    for m in ["2023-05", "2023-06"] {
+        std::fs::copy(
+            more.path().join(format!("orders/orders_{m}.csv")),
+            src2.path().join(format!("orders/orders_{m}.csv")),
+        )
+        .unwrap();
+    }
+    let out = conveyor_ingest(src2.path(), wh.path(), Some("publish.files:3"));
+    assert!(!out.status.success());
+    assert_eq!(
+        snapshot(&cfg).await,
+        before,
+        "the previous version is intact"
+    );
+    assert!(
+        conveyor_ingest(src2.path(), wh.path(), None)
+            .status
+            .success()
+    );
+    let after = snapshot(&cfg).await;
+    assert!(after.len() > before.len());
+}
+
+fn walk(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p.to_string_lossy().into_owned());
+            }
+        }
+    }
+    out
+}
+
+fn current_version(wh: &Path) -> String {
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(wh.join("_conveyor/tables/orders.json")).unwrap())
+            .unwrap();
+    state["version"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_faults_are_retried_and_persistent_ones_fail_cleanly() {
+    use pipeline::storage::faults::{FaultPlan, set};
+    let src = tempfile::tempdir().unwrap();
+    make_exports(src.path(), 6, 3).await;
+    let clean_wh = tempfile::tempdir().unwrap();
+    let clean_cfg = config(src.path(), clean_wh.path());
+    ingest(&clean_cfg).await;
+    let expected = snapshot(&clean_cfg).await;
+
+    // 25% of store calls fail once in a while: retries absorb them.
+    let wh = tempfile::tempdir().unwrap();
+    let mut cfg = config(src.path(), wh.path());
+    cfg.storage.retry_base_ms = 1;
+    cfg.storage.retry_attempts = 12;
+    set(Some(FaultPlan {
+        rate: 0.25,
+        seed: 9,
+    }));
+    let summary = pipeline::ingest::ingest(
+        &cfg,
+        &pipeline::dataset::ORDERS,
+        &cfg.datasets.orders,
+        &Default::default(),
+    )
+    .await;
+    set(None);
+    let summary = summary.expect("transient faults are retried");
+    assert_eq!(summary.objects_loaded, 6);
+    assert_eq!(snapshot(&cfg).await, expected);
+
+    // Every call fails: the run fails with the store's error, and the previous version
+    // stays readable.
+    let extra = tempfile::tempdir().unwrap();
+    make_exports(extra.path(), 7, 3).await;
+    std::fs::copy(
+        extra.path().join("orders/orders_2023-07.csv"),
+        src.path().join("orders/orders_2023-07.csv"),
+    )
+    .unwrap();
+    cfg.storage.retry_attempts = 3;
+    set(Some(FaultPlan { rate: 1.0, seed: 1 }));
+    let failed = pipeline::ingest::ingest(
+        &cfg,
+        &pipeline::dataset::ORDERS,
+        &cfg.datasets.orders,
+        &Default::default(),
+    )
+    .await;
+    set(None);
+    let err = failed
+        .expect_err("a store that never answers fails the run")
+        .to_string();
+    assert!(err.contains("injected transient failure"), "{err}");
+    assert_eq!(snapshot(&cfg).await, expected, "previous outputs intact");
+}
