@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what the tests need on a fresh Debian machine, and nothing if it is already
+# there: Python packages from PyPI (ci/requirements.txt) and Debian packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pip=0
+python3 - <<'PY' || need_pip=1
+import importlib, sys
+for mod in ("moto.server", "flask_cors", "duckdb"):
+    importlib.import_module(mod)
+PY
+if [ "$need_pip" = 1 ]; then
+  echo "ci/setup.sh: installing Python packages from ci/requirements.txt"
+  python3 -m pip install --quiet --disable-pip-version-check -r ci/requirements.txt
+fi
+
+missing_apt=()
+command -v psql >/dev/null 2>&1 || missing_apt+=(postgresql-client)
+if [ "${#missing_apt[@]}" -gt 0 ]; then
+  echo "ci/setup.sh: installing Debian packages: ${missing_apt[*]}"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing_apt[@]}" >/dev/null
+fi
