@@ -8,7 +8,7 @@
 //! Where things live: [`config`] (conveyor.toml), [`storage`] (object-store URLs),
 //! [`dataset`] (schemas, header aliases, value parsing), [`ingest`] (exports → warehouse),
 //! [`warehouse`] (layout, atomic publishing, table registration), [`marts`] (the CRM
-//! SQL marts), [`schedule`] (run, lock, history, cron), [`generate`] (synthetic
+//! SQL marts), [`forecast`] (calibration, Monte Carlo, forecast tables), [`schedule`] (run, lock, history, cron), [`generate`] (synthetic
 //! exports), [`query`] (ad-hoc SQL), [`demo`] (the guided first run).
 
 pub mod config;
@@ -16,6 +16,7 @@ pub mod crash;
 pub mod dataset;
 pub mod demo;
 pub mod error;
+pub mod forecast;
 pub mod format;
 pub mod generate;
 pub mod ingest;
