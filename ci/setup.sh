@@ -15,6 +15,17 @@ if [ "$need_pip" = 1 ]; then
   python3 -m pip install --quiet --disable-pip-version-check -r ci/requirements.txt
 fi
 
+need_nb=0
+python3 - <<'PY' || need_nb=1
+import importlib
+for mod in ("nbclient", "nbformat", "ipykernel", "pandas", "matplotlib"):
+    importlib.import_module(mod)
+PY
+if [ "$need_nb" = 1 ]; then
+  echo "ci/setup.sh: installing the notebooks' Python packages from notebooks/requirements.txt"
+  python3 -m pip install --quiet --disable-pip-version-check -r notebooks/requirements.txt
+fi
+
 missing_apt=()
 command -v psql >/dev/null 2>&1 || missing_apt+=(postgresql-client)
 if [ "${#missing_apt[@]}" -gt 0 ]; then

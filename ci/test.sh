@@ -19,3 +19,12 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 echo "== cargo test"
 cargo test --workspace
+
+# The analyst notebooks run headless against a fresh demo warehouse (built by the binary
+# the tests just built), failing on any error.
+echo "== notebooks"
+demo_dir="target/ci-demo"
+target_dir="${CARGO_TARGET_DIR:-target}"
+"$target_dir/debug/conveyor" demo --dir "$demo_dir" > target/ci-demo.log
+tail -n 4 target/ci-demo.log
+CONVEYOR_WAREHOUSE="$demo_dir/warehouse" python3 notebooks/run_all.py

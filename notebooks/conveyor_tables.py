@@ -1,7 +1,7 @@
 """Read Conveyor warehouse tables from the notebooks (or any Python session).
 
-Each table's committed version lives in `_conveyor/tables/<table>.json`, which lists the
-table's Parquet files. Reading exactly those files means you never see a half-published
+Each table's committed version lives in `_conveyor/tables/<table>.json` (forecast tables:
+in `forecasts/latest.json`), which lists the table's Parquet files. Reading exactly those files means you never see a half-published
 version, even while a pipeline run is writing the next one.
 
     from conveyor_tables import sql, table_files
@@ -22,14 +22,28 @@ WAREHOUSE = Path(
 )
 
 
+def _forecast_states():
+    """Tables of the current forecast and backtest runs: `forecasts/latest.json` and
+    `forecasts/latest-backtest.json` each name one run's tables (see docs/forecast_tables.md)."""
+    states = {}
+    for pointer in ("latest.json", "latest-backtest.json"):
+        path = WAREHOUSE / "forecasts" / pointer
+        if path.exists():
+            states.update(json.loads(path.read_text())["tables"])
+    return states
+
+
 def tables():
-    """Names of the committed tables in the warehouse."""
+    """Names of the committed tables in the warehouse, forecasts included."""
     folder = WAREHOUSE / "_conveyor" / "tables"
-    return sorted(p.stem for p in folder.glob("*.json"))
+    return sorted({p.stem for p in folder.glob("*.json")} | set(_forecast_states()))
 
 
 def table_files(name):
     """The Parquet files of the committed version of `name`."""
+    forecast = _forecast_states().get(name)
+    if forecast is not None:
+        return [str(WAREHOUSE / f) for f in forecast["files"]]
     state = json.loads((WAREHOUSE / "_conveyor" / "tables" / f"{name}.json").read_text())
     return [str(WAREHOUSE / f) for f in state["files"]]
 
