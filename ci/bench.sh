@@ -10,7 +10,7 @@ shift || true
 BENCH_DIR="${BENCH_DIR:-target/bench}"
 mkdir -p "$BENCH_DIR"
 cargo build --release -p pipeline --bin conveyor >&2
-CONVEYOR="$PWD/target/release/conveyor"
+CONVEYOR="${CARGO_TARGET_DIR:-$PWD/target}/release/conveyor"
 
 case "$what" in
   ingest)

@@ -21,7 +21,7 @@ ORDERS="${ORDERS:-10000000}"
 mkdir -p "$BENCH_DIR"
 
 cargo build --release -p pipeline --bin conveyor >&2
-CONVEYOR="$PWD/target/release/conveyor"
+CONVEYOR="${CARGO_TARGET_DIR:-$PWD/target}/release/conveyor"
 
 WH="${1:-}"
 if [ -z "$WH" ]; then
