@@ -447,6 +447,7 @@ async fn unreadable_objects_are_named_and_retried() {
     write(src.path(), "orders/broken.csv.gz", b"this is not gzip");
     write(src.path(), "orders/report.xlsx", b"PK\x03\x04");
     write(src.path(), "orders/nocols.csv", "id,who,when\n1,2,3\n");
+    write(src.path(), "orders/torn.parquet", b"PAR1 torn in half by a failed upload");
     let cfg = config(src.path(), wh.path());
     let s = ingest(&cfg).await;
     assert_eq!(s.objects_loaded, 1);
@@ -457,7 +458,8 @@ async fn unreadable_objects_are_named_and_retried() {
         vec![
             "orders/broken.csv.gz",
             "orders/nocols.csv",
-            "orders/report.xlsx"
+            "orders/report.xlsx",
+            "orders/torn.parquet"
         ]
     );
     let nocols = s
@@ -474,7 +476,7 @@ async fn unreadable_objects_are_named_and_retried() {
     );
     // They are not in the manifest, so the next run tries them again.
     let again = ingest(&cfg).await;
-    assert_eq!(again.objects_failed.len(), 3);
+    assert_eq!(again.objects_failed.len(), 4);
     assert_eq!(again.objects_unchanged, 1);
 }
 

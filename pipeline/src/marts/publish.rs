@@ -18,6 +18,7 @@ use crate::warehouse::{Publisher, TableState, Warehouse};
 struct WarehouseSink<'a> {
     wh: &'a Warehouse,
     opts: WriteOptions,
+    published: u64,
 }
 
 #[async_trait]
@@ -40,6 +41,8 @@ impl MartSink for WarehouseSink<'_> {
             })
             .await
             .map_err(boxed)?;
+        self.published += 1;
+        crate::crash::point("marts.published", self.published);
         Ok(())
     }
 }
@@ -68,6 +71,7 @@ pub async fn run_marts(config: &Config, only: Option<&[String]>) -> Result<Marts
             row_group_rows: config.ingest.row_group_rows,
             zstd_level: config.ingest.zstd_level,
         },
+        published: 0,
     };
     let runs: Vec<MartRun> = build_marts(&ctx, &config.marts, &config.time.zone, only, &mut sink)
         .await
