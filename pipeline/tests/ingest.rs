@@ -447,7 +447,11 @@ async fn unreadable_objects_are_named_and_retried() {
     write(src.path(), "orders/broken.csv.gz", b"this is not gzip");
     write(src.path(), "orders/report.xlsx", b"PK\x03\x04");
     write(src.path(), "orders/nocols.csv", "id,who,when\n1,2,3\n");
-    write(src.path(), "orders/torn.parquet", b"PAR1 torn in half by a failed upload");
+    write(
+        src.path(),
+        "orders/torn.parquet",
+        b"PAR1 torn in half by a failed upload",
+    );
     let cfg = config(src.path(), wh.path());
     let s = ingest(&cfg).await;
     assert_eq!(s.objects_loaded, 1);

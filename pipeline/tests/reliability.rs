@@ -290,7 +290,12 @@ async fn killed_marts_runs_leave_readable_marts_and_a_rerun_matches_a_clean_run(
         )
         .unwrap();
         for f in state["files"].as_array().unwrap() {
-            named.insert(wh.path().join(f.as_str().unwrap()).to_string_lossy().into_owned());
+            named.insert(
+                wh.path()
+                    .join(f.as_str().unwrap())
+                    .to_string_lossy()
+                    .into_owned(),
+            );
         }
     }
     let on_disk: std::collections::BTreeSet<String> =
