@@ -233,6 +233,32 @@ async fn forecast_tables_are_published_consistent_and_reproducible() {
         "2"
     );
 
+    // The calibration input agrees with the frequency_ladder mart, rung by rung: customers
+    // who reached order k, and those who went on to order k + 1.
+    let config = pipeline::config::Config {
+        storage: pipeline::config::StorageConfig {
+            warehouse: w.to_string(),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let (ctx, _) = pipeline::warehouse::open_session(&config).await.unwrap();
+    let obs = pipeline::forecast::observe::observe(&ctx, &config.marts, 0, 2024 * 12 + 11)
+        .await
+        .unwrap();
+    let ladder = query_csv(
+        w,
+        "SELECT k, customers_k, customers_next FROM frequency_ladder ORDER BY k",
+    );
+    assert_eq!(ladder.len(), obs.input.stages.len());
+    for (row, st) in ladder.iter().zip(&obs.input.stages) {
+        let converted: u64 = st.converted_by_delay.iter().sum();
+        let waiting: u64 = st.waiting_by_months.iter().sum();
+        assert_eq!(row[0], st.stage.to_string());
+        assert_eq!(row[1], (converted + waiting).to_string(), "customers_k");
+        assert_eq!(row[2], converted.to_string(), "customers_next");
+    }
+
     // The same seed on two threads gives bit-identical results.
     let again = run("2", "baseline");
     assert_ne!(again["run_id"], baseline["run_id"]);
