@@ -17,6 +17,7 @@ fi
 
 missing_apt=()
 command -v psql >/dev/null 2>&1 || missing_apt+=(postgresql-client)
+command -v openssl >/dev/null 2>&1 || missing_apt+=(openssl)
 if [ "${#missing_apt[@]}" -gt 0 ]; then
   echo "ci/setup.sh: installing Debian packages: ${missing_apt[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi

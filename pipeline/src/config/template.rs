@@ -88,4 +88,26 @@ lock_stale_minutes = 360
 # Retries of a failed scheduled run, the first after retry_delay_secs, then doubling.
 retries = 2
 retry_delay_secs = 300
+
+[serve]
+# `conveyor serve`: the warehouse over the PostgreSQL wire protocol, for BI tools and psql.
+# Listen address: loopback by default; "0.0.0.0" exposes it to the network (use TLS then).
+bind = "127.0.0.1"
+port = 5433
+# A statement running longer than this is cancelled; a result larger than this is refused.
+query_timeout_secs = 300
+max_rows = 1000000
+# TLS: a PEM certificate chain and a PKCS#8 PEM private key.
+# tls_cert = "/etc/conveyor/server.crt"
+# tls_key = "/etc/conveyor/server.key"
+
+# Who may connect. Passwords are never written here: each user's password is read from the
+# environment variable it names when the server starts; a user whose variable is unset
+# cannot log in, and the server does not start if no user has a password.
+[[serve.users]]
+name = "conveyor"
+password_env = "CONVEYOR_SERVE_PASSWORD"
+# [[serve.users]]
+# name = "bi"
+# password_env = "CONVEYOR_BI_PASSWORD"
 "#;
