@@ -87,6 +87,7 @@ def clients(host, port, user, password, warehouse):
 
     # --- psycopg: parameterised queries (extended protocol) against DuckDB's numbers.
     with connect(host, port, user, password, autocommit=True) as conn:
+        # An integer parameter against a NUMERIC column (psycopg declares it int2/int8).
         for threshold in (0, 5000, 20000):
             got = conn.execute(
                 "SELECT count(*), sum(amount) FROM orders WHERE amount >= %s", (threshold,)

@@ -2,7 +2,8 @@
 //! the way PostgreSQL would so the driver carries on.
 //!
 //! npgsql (Power BI) and connection poolers send `DISCARD ALL` when returning a connection
-//! to the pool; some tools send `RESET <name>` or `RESET ALL`. Sessions here hold nothing
+//! to the pool (psycopg adds `DEALLOCATE ALL`); some tools send `RESET <name>` or
+//! `RESET ALL`. Sessions here hold nothing
 //! but client-side settings, so both succeed without doing anything. SQLAlchemy's dialect
 //! parses `version()` for a PostgreSQL version number, so `version()` answers like
 //! PostgreSQL 16 does, naming Conveyor and DataFusion after it. (datafusion-postgres
@@ -53,6 +54,14 @@ fn tag_for(statement: &Statement) -> Option<&'static str> {
     match statement {
         Statement::Discard { .. } => Some("DISCARD ALL"),
         Statement::Reset(_) => Some("RESET"),
+        // SQLAlchemy's psycopg dialect nests its start-up probes in savepoints.
+        Statement::Savepoint { .. } => Some("SAVEPOINT"),
+        Statement::ReleaseSavepoint { .. } => Some("RELEASE"),
+        // psycopg follows DISCARD ALL with DEALLOCATE ALL; named statements live in the
+        // wire protocol's portal store, not in DataFusion, so there is nothing to drop.
+        Statement::Deallocate { name, .. } if name.value.eq_ignore_ascii_case("all") => {
+            Some("DEALLOCATE ALL")
+        }
         _ => None,
     }
 }

@@ -13,7 +13,7 @@ use datafusion::prelude::SessionContext;
 use datafusion_postgres::hooks::cursor::CursorStatementHook;
 use datafusion_postgres::hooks::set_show::SetShowHook;
 use datafusion_postgres::hooks::transactions::TransactionStatementHook;
-use datafusion_postgres::{DfSessionService, Parser, QueryHook};
+use datafusion_postgres::{DfSessionService, QueryHook};
 use futures::Sink;
 use pgwire::api::auth::StartupHandler;
 use pgwire::api::cancel::{CancelHandler, DefaultCancelHandler};
@@ -31,12 +31,14 @@ use tokio::time::Instant;
 use super::auth::{PasswordStartup, Users};
 use super::compat::CompatHook;
 use super::limits::{Limits, limit_response, timeout_error};
+use super::params::{DfStatement, TypedParamsParser};
 use super::readonly::ReadOnlyHook;
 use super::refresh::{RefreshHook, Refresher};
 
 /// The query side: datafusion-postgres's service under per-statement limits.
 pub struct Service {
     inner: Arc<DfSessionService>,
+    parser: Arc<TypedParamsParser>,
     limits: Limits,
 }
 
@@ -50,8 +52,13 @@ impl Service {
             Arc::new(SetShowHook),
             Arc::new(TransactionStatementHook),
         ];
+        let inner = Arc::new(DfSessionService::new_with_hooks(ctx, hooks));
+        let parser = Arc::new(TypedParamsParser {
+            inner: inner.query_parser(),
+        });
         Service {
-            inner: Arc::new(DfSessionService::new_with_hooks(ctx, hooks)),
+            inner,
+            parser,
             limits,
         }
     }
@@ -83,11 +90,11 @@ impl SimpleQueryHandler for Service {
 
 #[async_trait]
 impl ExtendedQueryHandler for Service {
-    type Statement = <DfSessionService as ExtendedQueryHandler>::Statement;
-    type QueryParser = Parser;
+    type Statement = DfStatement;
+    type QueryParser = TypedParamsParser;
 
     fn query_parser(&self) -> Arc<Self::QueryParser> {
-        self.inner.query_parser()
+        self.parser.clone()
     }
 
     async fn do_query<C>(

@@ -13,6 +13,7 @@
 //! - [`limits`]: per-statement timeout (57014) and row cap (54000);
 //! - [`refresh`]: tables reloaded when a pipeline run publishes new versions;
 //! - [`compat`]: the few statements drivers send that need a canned answer;
+//! - [`params`]: bound parameters keep the type the client declared;
 //! - [`tls`]: rustls from `tls_cert`/`tls_key`;
 //! - [`handlers`]: the wiring of all of the above into pgwire.
 //!
@@ -23,6 +24,7 @@ pub mod auth;
 pub mod compat;
 pub mod handlers;
 pub mod limits;
+pub mod params;
 pub mod readonly;
 pub mod refresh;
 pub mod tls;
