@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 need_pip=0
 python3 - <<'PY' || need_pip=1
 import importlib, sys
-for mod in ("moto.server", "flask_cors", "duckdb"):
+for mod in ("moto.server", "flask_cors", "duckdb", "psycopg", "sqlalchemy"):
     importlib.import_module(mod)
 PY
 if [ "$need_pip" = 1 ]; then
@@ -28,6 +28,7 @@ fi
 
 missing_apt=()
 command -v psql >/dev/null 2>&1 || missing_apt+=(postgresql-client)
+command -v openssl >/dev/null 2>&1 || missing_apt+=(openssl)
 if [ "${#missing_apt[@]}" -gt 0 ]; then
   echo "ci/setup.sh: installing Debian packages: ${missing_apt[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi

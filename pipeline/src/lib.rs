@@ -8,8 +8,10 @@
 //! Where things live: [`config`] (conveyor.toml), [`storage`] (object-store URLs),
 //! [`dataset`] (schemas, header aliases, value parsing), [`ingest`] (exports → warehouse),
 //! [`warehouse`] (layout, atomic publishing, table registration), [`marts`] (the CRM
-//! SQL marts), [`forecast`] (calibration, Monte Carlo, forecast tables), [`schedule`] (run, lock, history, cron), [`generate`] (synthetic
-//! exports), [`query`] (ad-hoc SQL), [`demo`] (the guided first run).
+//! SQL marts), [`forecast`] (calibration, Monte Carlo, forecast tables), [`schedule`]
+//! (run, lock, history, cron), [`serve`] (the PostgreSQL wire protocol for BI tools),
+//! [`generate`] (synthetic exports), [`query`] (ad-hoc SQL), [`demo`] (the guided first
+//! run).
 
 pub mod config;
 pub mod crash;
@@ -24,6 +26,7 @@ pub mod marts;
 pub mod progress;
 pub mod query;
 pub mod schedule;
+pub mod serve;
 pub mod storage;
 pub mod warehouse;
 

@@ -171,6 +171,32 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve the warehouse over the PostgreSQL wire protocol, for BI tools and psql.
+    ///
+    /// Tables: orders, every mart (customer_summary, cohort_retention, monthly_kpis, …),
+    /// run_history and the latest forecast_* tables, in database "conveyor", schema
+    /// "public". Read-only: writes and DDL are refused (SQLSTATE 25006). Tables follow each
+    /// pipeline run without a restart. Settings live in [serve] of conveyor.toml.
+    ///
+    /// Log in as a user of [[serve.users]]; each user's password is read from the
+    /// environment variable it names (default: user "conveyor", CONVEYOR_SERVE_PASSWORD).
+    /// The server does not start if no user has a password.
+    ///
+    /// Example:
+    ///   CONVEYOR_SERVE_PASSWORD=secret conveyor serve --warehouse ./demo/warehouse
+    ///   PGPASSWORD=secret psql "host=127.0.0.1 port=5433 user=conveyor dbname=conveyor"
+    ///
+    /// See docs/bi.md for Metabase, Superset, Tableau, Power BI and Grafana.
+    #[command(verbatim_doc_comment)]
+    Serve {
+        /// Address to listen on (overrides serve.bind; default 127.0.0.1). Anything but
+        /// loopback exposes the warehouse to the network: configure TLS then.
+        #[arg(long)]
+        bind: Option<String>,
+        /// Port (overrides serve.port; default 5433; 0 picks a free one).
+        #[arg(long)]
+        port: Option<u16>,
+    },
     /// Generate a demo export bucket under DIR, ingest it, and show what happened.
     Demo {
         #[arg(long, default_value = "demo")]
@@ -555,6 +581,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     print_run(r);
                 }
             }
+        }
+        Command::Serve { bind, port } => {
+            let mut config = load()?;
+            if let Some(b) = bind {
+                config.serve.bind = b;
+            }
+            if let Some(p) = port {
+                config.serve.port = p;
+            }
+            let server = pipeline::serve::Server::bind(&config).await?;
+            let addr = server.local_addr();
+            // One line on stdout once connections are accepted: scripts wait for it.
+            println!(
+                "conveyor serve: listening on {addr}{} (database conveyor; Ctrl-C stops)",
+                if server.tls() { " with TLS" } else { "" }
+            );
+            use std::io::Write;
+            std::io::stdout().flush()?;
+            server.run().await?;
         }
         Command::Demo { dir, orders, seed } => {
             let outcome = pipeline::demo::run(&pipeline::demo::DemoOptions {

@@ -8,6 +8,7 @@
 //! cloud's standard environment variables, and any `[storage.options]` value written as
 //! `env:NAME` is read from the environment variable `NAME`.
 
+mod serve;
 mod template;
 
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 
+pub use serve::{ServeConfig, ServeUser};
 pub use template::EXAMPLE;
 
 /// The whole configuration file.
@@ -31,6 +33,7 @@ pub struct Config {
     pub marts: crate::marts::MartsConfig,
     pub schedule: crate::schedule::ScheduleConfig,
     pub forecast: crate::forecast::ForecastConfig,
+    pub serve: ServeConfig,
 }
 
 /// Where exports are read from and where the warehouse lives. Both are object-store URLs
@@ -357,6 +360,7 @@ impl Config {
                 ),
             ));
         }
+        self.serve.validate()?;
         Ok(())
     }
 

@@ -118,4 +118,26 @@ goal_seek_max_multiplier = 1000.0
 # f2_rate = 0.87
 # base_new_customers = 12000
 # growth = 0.01
+
+[serve]
+# `conveyor serve`: the warehouse over the PostgreSQL wire protocol, for BI tools and psql.
+# Listen address: loopback by default; "0.0.0.0" exposes it to the network (use TLS then).
+bind = "127.0.0.1"
+port = 5433
+# A statement running longer than this is cancelled; a result larger than this is refused.
+query_timeout_secs = 300
+max_rows = 1000000
+# TLS: a PEM certificate chain and a PKCS#8 PEM private key.
+# tls_cert = "/etc/conveyor/server.crt"
+# tls_key = "/etc/conveyor/server.key"
+
+# Who may connect. Passwords are never written here: each user's password is read from the
+# environment variable it names when the server starts; a user whose variable is unset
+# cannot log in, and the server does not start if no user has a password.
+[[serve.users]]
+name = "conveyor"
+password_env = "CONVEYOR_SERVE_PASSWORD"
+# [[serve.users]]
+# name = "bi"
+# password_env = "CONVEYOR_BI_PASSWORD"
 "#;

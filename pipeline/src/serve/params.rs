@@ -1,0 +1,157 @@
+//! Bound parameters typed the way the client sent them.
+//!
+//! DataFusion infers a parameter's type from its context: in `amount >= $1` over a
+//! `NUMERIC` column, `$1` is a decimal. Drivers (JDBC in Metabase and Tableau, psycopg,
+//! npgsql) declare their own type in the Parse message, e.g. `int8` for a whole number,
+//! and arrow-pg 0.16 cannot turn an integer into a decimal, so the statement failed. This
+//! parser wraps datafusion-postgres's: where the client declared an integer or float type
+//! for a parameter DataFusion inferred as decimal, the parameter keeps the client's type
+//! (`Int64`/`Float64`) and DataFusion's type coercion compares it with the column exactly
+//! as it would a literal.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::{DataType, Field};
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::logical_expr::expr::Placeholder;
+use datafusion::logical_expr::{Expr, LogicalPlan};
+use datafusion_postgres::Parser;
+use pgwire::api::portal::Format;
+use pgwire::api::results::FieldInfo;
+use pgwire::api::stmt::QueryParser;
+use pgwire::api::{ClientInfo, Type};
+use pgwire::error::{PgWireError, PgWireResult};
+
+/// The statement type datafusion-postgres's handlers store.
+pub type DfStatement = (
+    String,
+    Option<(datafusion::sql::sqlparser::ast::Statement, LogicalPlan)>,
+);
+
+pub struct TypedParamsParser {
+    pub inner: Arc<Parser>,
+}
+
+/// The Arrow type to keep for parameter `$n` declared by the client as `declared`, when
+/// DataFusion inferred `inferred`.
+fn keep_client_type(declared: &Type, inferred: &DataType) -> Option<DataType> {
+    if !matches!(
+        inferred,
+        DataType::Decimal128(..) | DataType::Decimal256(..)
+    ) {
+        return None;
+    }
+    match *declared {
+        Type::INT2 | Type::INT4 | Type::INT8 => Some(DataType::Int64),
+        Type::FLOAT4 | Type::FLOAT8 => Some(DataType::Float64),
+        _ => None,
+    }
+}
+
+pub fn retype_placeholders(
+    plan: LogicalPlan,
+    declared: &[Option<Type>],
+) -> PgWireResult<LogicalPlan> {
+    if declared.iter().all(Option::is_none) {
+        return Ok(plan);
+    }
+    let retype = |e: Expr| -> datafusion::error::Result<Transformed<Expr>> {
+        if let Expr::Placeholder(Placeholder {
+            id,
+            field: Some(field),
+        }) = &e
+            && let Some(n) = id.strip_prefix('$').and_then(|n| n.parse::<usize>().ok())
+            && let Some(Some(ty)) = declared.get(n.wrapping_sub(1))
+            && let Some(keep) = keep_client_type(ty, field.data_type())
+        {
+            let field = Arc::new(Field::new(field.name(), keep, true));
+            return Ok(Transformed::yes(Expr::Placeholder(Placeholder {
+                id: id.clone(),
+                field: Some(field),
+            })));
+        }
+        Ok(Transformed::no(e))
+    };
+    plan.transform_up_with_subqueries(|p| p.map_expressions(|e| e.transform_up(retype)))
+        .map(|t| t.data)
+        .map_err(|e| PgWireError::ApiError(Box::new(e)))
+}
+
+#[async_trait]
+impl QueryParser for TypedParamsParser {
+    type Statement = DfStatement;
+
+    async fn parse_sql<C>(
+        &self,
+        client: &C,
+        sql: &str,
+        types: &[Option<Type>],
+    ) -> PgWireResult<Option<Self::Statement>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        match self.inner.parse_sql(client, sql, types).await? {
+            Some((text, Some((statement, plan)))) => {
+                let plan = retype_placeholders(plan, types)?;
+                Ok(Some((text, Some((statement, plan)))))
+            }
+            other => Ok(other),
+        }
+    }
+
+    fn get_parameter_types(&self, stmt: &Self::Statement) -> PgWireResult<Vec<Type>> {
+        self.inner.get_parameter_types(stmt)
+    }
+
+    fn get_result_schema(
+        &self,
+        stmt: &Self::Statement,
+        column_format: Option<&Format>,
+    ) -> PgWireResult<Vec<FieldInfo>> {
+        self.inner.get_result_schema(stmt, column_format)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::prelude::SessionContext;
+
+    #[tokio::test]
+    async fn an_integer_parameter_against_a_decimal_column_keeps_its_type() {
+        let ctx = SessionContext::new();
+        ctx.sql("CREATE TABLE t AS SELECT CAST(1500 AS DECIMAL(18, 0)) AS amount, 'x' AS name")
+            .await
+            .unwrap();
+        let plan = ctx
+            .state()
+            .create_logical_plan("SELECT count(*) FROM t WHERE amount >= $1 AND name = $2")
+            .await
+            .unwrap();
+        let plan = retype_placeholders(plan, &[Some(Type::INT8), Some(Type::TEXT)]).unwrap();
+        let types = plan.get_parameter_types().unwrap();
+        assert_eq!(types["$1"], Some(DataType::Int64));
+        assert_eq!(types["$2"], Some(DataType::Utf8));
+        let plan = plan
+            .with_param_values(vec![
+                datafusion::common::ScalarValue::Int64(Some(1000)),
+                datafusion::common::ScalarValue::Utf8(Some("x".into())),
+            ])
+            .unwrap();
+        let batches = ctx
+            .execute_logical_plan(plan)
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let count = batches[0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<datafusion::arrow::array::Int64Array>()
+            .unwrap()
+            .value(0);
+        assert_eq!(count, 1);
+    }
+}
