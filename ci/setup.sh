@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 need_pip=0
 python3 - <<'PY' || need_pip=1
 import importlib, sys
-for mod in ("moto.server", "flask_cors", "duckdb"):
+for mod in ("moto.server", "flask_cors", "duckdb", "websocket"):
     importlib.import_module(mod)
 PY
 if [ "$need_pip" = 1 ]; then
@@ -17,6 +17,8 @@ fi
 
 missing_apt=()
 command -v psql >/dev/null 2>&1 || missing_apt+=(postgresql-client)
+# Headless browser for ci/check_report.py (the report must open without errors or requests).
+command -v chromium >/dev/null 2>&1 || missing_apt+=(chromium)
 if [ "${#missing_apt[@]}" -gt 0 ]; then
   echo "ci/setup.sh: installing Debian packages: ${missing_apt[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi

@@ -19,3 +19,6 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 echo "== cargo test"
 cargo test --workspace
+
+echo "== report in headless Chromium"
+python3 ci/check_report.py

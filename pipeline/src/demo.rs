@@ -2,7 +2,7 @@
 //! bucket in a local folder (English CSVs plus one CP932 file with Japanese headers, a few
 //! broken rows, duplicates from overlapping exports, later status updates), ingests it
 //! into a warehouse beside it, builds the marts, and prints the accounting and the
-//! method's headline numbers against their targets.
+//! method's headline numbers against their targets; it ends with the executive report.
 
 use std::path::{Path, PathBuf};
 
@@ -29,6 +29,8 @@ pub struct DemoOutcome {
     pub quarantine_reasons: Vec<(String, i64)>,
     pub marts: crate::marts::publish::MartsSummary,
     pub headline: crate::marts::publish::Headline,
+    /// The executive report (Japanese) written into the demo warehouse's reports/.
+    pub report: crate::report::ReportOutcome,
 }
 
 /// The demo's own configuration: exports and warehouse inside `dir`, defaults otherwise.
@@ -104,6 +106,7 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoOutcome> {
     }
     let marts = crate::marts::publish::run_marts(&config, None).await?;
     let headline = crate::marts::publish::headline(&config).await?;
+    let report = crate::report::run(&config, &crate::report::ReportOptions::default()).await?;
     Ok(DemoOutcome {
         config,
         generated,
@@ -111,5 +114,6 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoOutcome> {
         quarantine_reasons,
         marts,
         headline,
+        report,
     })
 }

@@ -9,7 +9,8 @@
 //! [`dataset`] (schemas, header aliases, value parsing), [`ingest`] (exports → warehouse),
 //! [`warehouse`] (layout, atomic publishing, table registration), [`marts`] (the CRM
 //! SQL marts), [`schedule`] (run, lock, history, cron), [`generate`] (synthetic
-//! exports), [`query`] (ad-hoc SQL), [`demo`] (the guided first run).
+//! exports), [`query`] (ad-hoc SQL), [`report`] (the executive HTML report), [`demo`] (the
+//! guided first run).
 
 pub mod config;
 pub mod crash;
@@ -22,6 +23,7 @@ pub mod ingest;
 pub mod marts;
 pub mod progress;
 pub mod query;
+pub mod report;
 pub mod schedule;
 pub mod storage;
 pub mod warehouse;
