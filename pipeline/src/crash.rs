@@ -2,7 +2,8 @@
 //! (as abruptly as `kill -9`: no destructors, no flushing) the n-th time it passes
 //! `<point>`. Points: `ingest.objects` (after reading each source object),
 //! `publish.files` (after writing each data file of a new table version),
-//! `publish.committed` (after the commit, before old files are deleted).
+//! `publish.committed` (after the commit, before old files are deleted), `forecast.files`
+//! (after writing each forecast table, before the `latest` pointer moves).
 //! Unset in normal operation; reading the variable once costs nothing measurable.
 
 use std::sync::OnceLock;

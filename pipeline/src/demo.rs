@@ -1,8 +1,9 @@
 //! `conveyor demo`: the guided first run. Generates a small, realistically messy export
 //! bucket in a local folder (English CSVs plus one CP932 file with Japanese headers, a few
 //! broken rows, duplicates from overlapping exports, later status updates), ingests it
-//! into a warehouse beside it, builds the marts, and prints the accounting and the
-//! method's headline numbers against their targets; it ends with the executive report.
+//! into a warehouse beside it, builds the marts and the forecast, and prints the accounting,
+//! the method's headline numbers against their targets and the forecast's answer; it ends
+//! with the executive report.
 
 use std::path::{Path, PathBuf};
 
@@ -29,6 +30,7 @@ pub struct DemoOutcome {
     pub quarantine_reasons: Vec<(String, i64)>,
     pub marts: crate::marts::publish::MartsSummary,
     pub headline: crate::marts::publish::Headline,
+    pub forecast: crate::forecast::ForecastOutcome,
     /// The executive report (Japanese) written into the demo warehouse's reports/.
     pub report: crate::report::ReportOutcome,
 }
@@ -106,6 +108,14 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoOutcome> {
     }
     let marts = crate::marts::publish::run_marts(&config, None).await?;
     let headline = crate::marts::publish::headline(&config).await?;
+    let forecast = crate::forecast::run_forecast(
+        &config,
+        &crate::forecast::ForecastOptions {
+            progress: opts.progress,
+            ..Default::default()
+        },
+    )
+    .await?;
     let report = crate::report::run(&config, &crate::report::ReportOptions::default()).await?;
     Ok(DemoOutcome {
         config,
@@ -114,6 +124,7 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoOutcome> {
         quarantine_reasons,
         marts,
         headline,
+        forecast,
         report,
     })
 }

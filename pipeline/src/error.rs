@@ -85,6 +85,11 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// Too little order history for a forecast (a young shop); `conveyor run` records the
+    /// forecast stage as skipped instead of failing.
+    #[error("{0}")]
+    NotEnoughHistory(String),
+
     #[error("{0}")]
     Other(String),
 }

@@ -16,9 +16,51 @@ pub fn thousands(n: i128) -> String {
     out
 }
 
+/// Yen for English readers: `¥1,234,568` (rounded to the yen).
+pub fn yen_en(v: f64) -> String {
+    let r = v.round() as i128;
+    if r < 0 {
+        format!("-¥{}", thousands(-r))
+    } else {
+        format!("¥{}", thousands(r))
+    }
+}
+
+/// Yen for Japanese readers: 億円 from one hundred million up (one decimal, `10億円`,
+/// `1.2億円`), 万円 from ten thousand up (`3,400万円`), else `円`.
+pub fn yen_ja(v: f64) -> String {
+    let sign = if v < 0.0 { "-" } else { "" };
+    let a = v.abs();
+    if a >= 1e8 {
+        let tenths = (a / 1e7).round() as i128;
+        let (whole, frac) = (tenths / 10, tenths % 10);
+        if frac == 0 {
+            format!("{sign}{}億円", thousands(whole))
+        } else {
+            format!("{sign}{}.{frac}億円", thousands(whole))
+        }
+    } else if a >= 1e4 {
+        format!("{sign}{}万円", thousands((a / 1e4).round() as i128))
+    } else {
+        format!("{sign}{}円", thousands(a.round() as i128))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn yen_for_each_reader() {
+        assert_eq!(yen_en(1e9), "¥1,000,000,000");
+        assert_eq!(yen_en(18_000.4), "¥18,000");
+        assert_eq!(yen_ja(1e9), "10億円");
+        assert_eq!(yen_ja(123_456_789.0), "1.2億円");
+        assert_eq!(yen_ja(34_000_000.0), "3,400万円");
+        assert_eq!(yen_ja(18_000.0), "2万円");
+        assert_eq!(yen_ja(9_999.0), "9,999円");
+        assert_eq!(yen_ja(-250_000_000.0), "-2.5億円");
+    }
 
     #[test]
     fn groups_by_three() {

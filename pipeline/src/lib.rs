@@ -8,15 +8,16 @@
 //! Where things live: [`config`] (conveyor.toml), [`storage`] (object-store URLs),
 //! [`dataset`] (schemas, header aliases, value parsing), [`ingest`] (exports → warehouse),
 //! [`warehouse`] (layout, atomic publishing, table registration), [`marts`] (the CRM
-//! SQL marts), [`schedule`] (run, lock, history, cron), [`generate`] (synthetic
-//! exports), [`query`] (ad-hoc SQL), [`report`] (the executive HTML report), [`demo`] (the
-//! guided first run).
+//! SQL marts), [`forecast`] (calibration, Monte Carlo, forecast tables), [`schedule`] (run,
+//! lock, history, cron), [`generate`] (synthetic exports), [`query`] (ad-hoc SQL),
+//! [`report`] (the executive HTML report), [`demo`] (the guided first run).
 
 pub mod config;
 pub mod crash;
 pub mod dataset;
 pub mod demo;
 pub mod error;
+pub mod forecast;
 pub mod format;
 pub mod generate;
 pub mod ingest;

@@ -570,7 +570,7 @@ impl Moments {
 /// An override sets the parameter's mean and keeps its uncertainty sd (capped to stay a
 /// valid Beta for rates), except where noted.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Scenario {
     /// Scenario name (e.g. `claim_87`).
     pub name: String,

@@ -106,6 +106,40 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Project monthly sales with a Monte Carlo simulation calibrated on the warehouse, and
+    /// answer: do annual sales reach the target (¥1B) within 4 years?
+    ///
+    /// Calibrates the purchase ladder (F2 and later repeat rates, delays), new customers and
+    /// order values on the counted orders, applies a scenario ([forecast] scenario, or
+    /// --scenario: claim_87 holds F2 at 87 %, baseline keeps what the data says, or your
+    /// own under [forecast.scenarios.NAME]), simulates, and publishes forecast_* tables
+    /// under forecasts/<run_id>/ (docs/forecast_tables.md): monthly and yearly percentiles,
+    /// P(reach), the F2 sweep, the goal seek for new customers, sensitivities, assumptions.
+    ///
+    /// Examples:
+    ///   conveyor forecast
+    ///   conveyor forecast --scenario baseline --paths 50000 --seed 7
+    ///   conveyor forecast --backtest-cutoff 2025-01-01
+    Forecast {
+        /// Scenario name (default: [forecast] scenario, claim_87).
+        #[arg(long)]
+        scenario: Option<String>,
+        /// Monte Carlo paths (default: [forecast] paths, 10000).
+        #[arg(long)]
+        paths: Option<usize>,
+        /// Seed (default: [forecast] seed).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Worker threads (default: one per core); results do not depend on it.
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Backtest: calibrate on the months before this date (first day of a month) and
+        /// compare the forecast with what happened after it.
+        #[arg(long, value_name = "YYYY-MM-01")]
+        backtest_cutoff: Option<chrono::NaiveDate>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Run SQL over the warehouse tables (orders, quarantine_orders, marts, forecasts).
     ///
     /// Example: conveyor query "SELECT order_month, count(*) FROM orders GROUP BY 1 ORDER BY 1"
@@ -279,6 +313,53 @@ fn print_headline(h: &pipeline::marts::publish::Headline) {
     );
 }
 
+fn print_forecast(o: &pipeline::forecast::ForecastOutcome) {
+    println!(
+        "forecast {} (scenario {}, {} paths, seed {}): calibrated on {} … {}, forecast from {}",
+        o.run_id,
+        o.scenario,
+        thousands(o.paths as i128),
+        o.seed,
+        o.calibrated_from.format("%Y-%m"),
+        o.calibrated_through.format("%Y-%m"),
+        o.first_month.format("%Y-%m")
+    );
+    if o.p_reach.is_some() {
+        println!("  {}", pipeline::forecast::answer::sentence_en(o));
+        println!("  {}", pipeline::forecast::answer::sentence_ja(o));
+        for y in &o.years {
+            println!(
+                "  year {}: median {}  (P10 {} – P90 {})  P(≥ target) {:.1}%",
+                y.year,
+                pipeline::format::yen_en(y.p50),
+                pipeline::format::yen_en(y.p10),
+                pipeline::format::yen_en(y.p90),
+                y.p_at_least_target * 100.0
+            );
+        }
+    }
+    for b in &o.backtest {
+        println!(
+            "  backtest {:<18} {} months  actual {}  forecast {}  error {}  MAPE {}  inside P10–P90 {:.0}%",
+            b.kind,
+            b.months,
+            pipeline::format::yen_en(b.total_actual),
+            pipeline::format::yen_en(b.total_forecast),
+            pct(b.total_pct_error),
+            pct(b.mape),
+            b.coverage_p10_p90 * 100.0
+        );
+    }
+    println!(
+        "  tables: {}",
+        o.tables
+            .iter()
+            .map(|t| t.0.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+}
+
 fn print_run(r: &pipeline::schedule::history::RunRecord) {
     println!(
         "run {} ({}) {} — started {}, finished {}",
@@ -405,6 +486,33 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 print_marts(&summary);
             }
         }
+        Command::Forecast {
+            scenario,
+            paths,
+            seed,
+            threads,
+            backtest_cutoff,
+            json,
+        } => {
+            let config = load()?;
+            let outcome = pipeline::forecast::run_forecast(
+                &config,
+                &pipeline::forecast::ForecastOptions {
+                    scenario,
+                    paths,
+                    seed,
+                    threads,
+                    backtest_cutoff,
+                    progress: interactive && !json,
+                },
+            )
+            .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&outcome)?);
+            } else {
+                print_forecast(&outcome);
+            }
+        }
         Command::Query { sql, format } => {
             let config = load()?;
             let batches = pipeline::query::run(&config, &sql).await?;
@@ -512,6 +620,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     println!("    {n:>5}  {reason}");
                 }
             }
+            println!("forecast:");
+            println!(
+                "  {}",
+                pipeline::forecast::answer::sentence_en(&outcome.forecast)
+            );
+            println!(
+                "  {}",
+                pipeline::forecast::answer::sentence_ja(&outcome.forecast)
+            );
             let wh = dir.join("warehouse");
             println!("\nnext:");
             println!(

@@ -30,6 +30,7 @@ pub struct Config {
     pub ingest: IngestConfig,
     pub marts: crate::marts::MartsConfig,
     pub schedule: crate::schedule::ScheduleConfig,
+    pub forecast: crate::forecast::ForecastConfig,
 }
 
 /// Where exports are read from and where the warehouse lives. Both are object-store URLs
@@ -337,6 +338,7 @@ impl Config {
                 ));
             }
         }
+        self.forecast.validate()?;
         self.marts
             .validate()
             .map_err(|e| config_err("marts", e.to_string()))?;

@@ -88,4 +88,34 @@ lock_stale_minutes = 360
 # Retries of a failed scheduled run, the first after retry_delay_secs, then doubling.
 retries = 2
 retry_delay_secs = 300
+
+[forecast]
+# Scenario used when `conveyor forecast` gets no --scenario: claim_87 (built in: F2 held
+# at 87 %, everything else calibrated), baseline (calibrated values only), or one of yours.
+scenario = "claim_87"
+# Monte Carlo paths, seed and threads (0 = one per core). The same seed and data give
+# bit-identical results on any number of threads.
+paths = 10000
+seed = 42
+threads = 0
+# Horizon and the target: annual sales (major currency units) within target_years.
+horizon_months = 48
+target_annual_sales = 1000000000.0
+target_years = 4
+# Draw parameter uncertainty per path (false: process noise only).
+uncertainty = true
+# Purchase-ladder stages (orders 1..max_stages; higher stages are pooled).
+max_stages = 5
+# The goal seek: new customers per month needed for these probabilities of reaching the
+# target, searched up to goal_seek_max_multiplier × the scenario's acquisition.
+goal_seek_probabilities = [0.5, 0.8]
+goal_seek_max_multiplier = 1000.0
+
+# Your own scenarios override calibrated values; every key is optional:
+# f2_rate, repeat_rates, hazards, base_new_customers, growth, acquisition, dispersion,
+# first_aov, repeat_aov, horizon_months, target_annual_sales, target_years, uncertainty.
+# [forecast.scenarios.push_acquisition]
+# f2_rate = 0.87
+# base_new_customers = 12000
+# growth = 0.01
 "#;

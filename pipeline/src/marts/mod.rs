@@ -26,5 +26,5 @@ pub use config::{MartsConfig, MemberRank};
 pub use error::{MartsError, SinkError};
 pub use runner::{
     COUNTED_ORDERS, DiscardSink, MartRun, MartSink, build_marts, mart_names, parse_as_of,
-    resolve_as_of,
+    resolve_as_of, status_filter,
 };

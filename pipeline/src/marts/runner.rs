@@ -210,7 +210,8 @@ pub fn parse_as_of(s: &str, tz: Tz) -> Result<DateTime<Tz>, MartsError> {
     Ok(start_next - chrono::Duration::microseconds(1))
 }
 
-fn status_filter(cfg: &MartsConfig) -> String {
+/// SQL predicate on `orders` keeping the statuses that count (`[marts] excluded_statuses`).
+pub fn status_filter(cfg: &MartsConfig) -> String {
     if cfg.excluded_statuses.is_empty() {
         return "TRUE".into();
     }

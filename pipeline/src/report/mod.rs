@@ -117,12 +117,18 @@ fn write_local(out: &std::path::Path, html: &str) -> Result<()> {
 
 /// A number as shown: `text` for the reader, `value` (the raw number) and `metric`/`key`
 /// for machines.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 struct Num {
     metric: &'static str,
     key: Option<String>,
     value: String,
     text: String,
+}
+
+impl From<Num> for Value {
+    fn from(n: Num) -> Value {
+        context! { metric => n.metric, key => n.key, value => n.value, text => n.text }
+    }
 }
 
 impl Num {
@@ -147,7 +153,6 @@ impl Num {
     }
 }
 
-#[derive(Serialize)]
 struct Tile {
     label: String,
     num: Num,
@@ -155,6 +160,19 @@ struct Tile {
     status: &'static str,
     status_text: &'static str,
     note: String,
+}
+
+impl From<Tile> for Value {
+    fn from(t: Tile) -> Value {
+        context! {
+            label => t.label,
+            num => t.num,
+            target => t.target,
+            status => t.status,
+            status_text => t.status_text,
+            note => t.note,
+        }
+    }
 }
 
 fn tile(lang: Lang, label: String, num: Option<Num>, metric: &'static str, target: Num, met: Option<bool>) -> Tile {
@@ -384,7 +402,7 @@ pub fn render(data: &ReportData, lang: Lang, generated: NaiveDate) -> Result<Str
             as_of => data.coverage.last_order.clone().unwrap_or_else(|| "–".into()),
             forecast => ctx_forecast,
             answer => Value::from_safe_string(answer),
-            kpis,
+            kpis => kpis.into_iter().map(Value::from).collect::<Vec<_>>(),
             recent,
             charts => context! {
                 sales => Value::from_safe_string(sales_svg),

@@ -5,6 +5,10 @@
 //! starts at 100万. English readers get "¥" with thousands separators, and axis labels get a
 //! compact form ("¥1.2B", "¥340M", "¥18K"). Forecast money is a projection in `DOUBLE` yen;
 //! every function rounds half away from zero at the precision it shows.
+//!
+//! Unlike the one-line CLI summaries (`crate::format::yen_ja`, which writes ¥18,000 as
+//! "2万円"), the report keeps amounts under 100万 exact: an LTV of ¥17,600 against a
+//! ¥18,000 target must not read as "2万円".
 
 use super::i18n::Lang;
 use crate::format::thousands;
@@ -19,7 +23,7 @@ pub fn yen(value: f64, lang: Lang) -> String {
         return "–".into();
     }
     match lang {
-        Lang::En => format!("{}¥{}", sign(value), thousands(value.abs().round() as i128)),
+        Lang::En => crate::format::yen_en(value),
         Lang::Ja => yen_ja(value),
     }
 }

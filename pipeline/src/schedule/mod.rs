@@ -184,6 +184,42 @@ async fn run_stages(
         Ok(((), rows, detail))
     })
     .await?;
+    timed(record, "forecast", async {
+        let opts = crate::forecast::ForecastOptions {
+            progress: opts.progress,
+            ..Default::default()
+        };
+        match crate::forecast::run_forecast(config, &opts).await {
+            Ok(o) => {
+                let rows = o.tables.iter().map(|t| t.1).sum();
+                let detail = format!(
+                    "run {} ({}): {}",
+                    o.run_id,
+                    o.scenario,
+                    crate::forecast::answer::sentence_en(&o)
+                );
+                Ok(((), rows, detail))
+            }
+            // A young shop has too little history to calibrate on: not a failure of the
+            // run, but never silent either.
+            Err(Error::NotEnoughHistory(why)) => {
+                tracing::warn!(reason = %why, "forecast skipped");
+                Ok(((), 0, format!("skipped: {why}")))
+            }
+            Err(e) => Err(e),
+        }
+    })
+    .await?;
+    timed(record, "report", async {
+        let o = crate::report::run(config, &crate::report::ReportOptions::default()).await?;
+        let detail = format!(
+            "{}{}",
+            o.path,
+            if o.has_forecast { "" } else { " (no forecast yet)" }
+        );
+        Ok(((), 1, detail))
+    })
+    .await?;
     Ok(Some(ingest))
 }
 

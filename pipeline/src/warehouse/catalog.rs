@@ -150,5 +150,6 @@ pub async fn open_session(config: &crate::config::Config) -> Result<(SessionCont
             )?;
         }
     }
+    crate::forecast::store::register_latest(&ctx, &wh).await?;
     Ok((ctx, wh))
 }

@@ -157,7 +157,7 @@ impl Svg {
     pub fn circle(&mut self, cx: f64, cy: f64, r: f64, fill: &str, title: Option<&str>) {
         let _ = write!(
             self.body,
-            r#"<circle cx="{cx:.1}" cy="{cy:.1}" r="{r}" fill="{fill}" stroke="#ffffff" stroke-width="1">{}</circle>"#,
+            r##"<circle cx="{cx:.1}" cy="{cy:.1}" r="{r}" fill="{fill}" stroke="#ffffff" stroke-width="1">{}</circle>"##,
             title
                 .map(|t| format!("<title>{}</title>", escape(t)))
                 .unwrap_or_default()

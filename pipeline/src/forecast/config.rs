@@ -1,0 +1,139 @@
+//! `[forecast]` in `conveyor.toml`: the Monte Carlo run's size and seed, the target, and
+//! named scenarios that override calibrated parameters.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use simulator::calibrate::Scenario;
+
+use crate::error::{Error, Result};
+
+/// Name of the scenario that keeps every calibrated parameter as the data says.
+pub const BASELINE: &str = "baseline";
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ForecastConfig {
+    /// Scenario used when `--scenario` is not given: `claim_87` (built in: F2 87 %),
+    /// `baseline` (calibrated values only) or a name under `[forecast.scenarios]`.
+    pub scenario: String,
+    /// Monte Carlo paths per simulation.
+    pub paths: usize,
+    /// Seed; the same seed, data and config give bit-identical results on any thread count.
+    pub seed: u64,
+    /// Worker threads (0 = one per core).
+    pub threads: usize,
+    /// Forecast horizon in months.
+    pub horizon_months: usize,
+    /// Annual sales target in major currency units (¥).
+    pub target_annual_sales: f64,
+    /// Years within which the target should be reached.
+    pub target_years: usize,
+    /// Draw parameter uncertainty per path (off: process noise only).
+    pub uncertainty: bool,
+    /// Largest number of purchase-ladder stages (higher stages are pooled).
+    pub max_stages: usize,
+    /// Probabilities the goal seek solves for.
+    pub goal_seek_probabilities: Vec<f64>,
+    /// Upper bound of the goal seek, as a multiple of the scenario's new customers.
+    pub goal_seek_max_multiplier: f64,
+    /// Named scenarios: any of f2_rate, repeat_rates, hazards, base_new_customers, growth,
+    /// acquisition, dispersion, first_aov, repeat_aov, horizon_months,
+    /// target_annual_sales, target_years, uncertainty.
+    pub scenarios: BTreeMap<String, Scenario>,
+}
+
+impl Default for ForecastConfig {
+    fn default() -> Self {
+        ForecastConfig {
+            scenario: "claim_87".into(),
+            paths: 10_000,
+            seed: 42,
+            threads: 0,
+            horizon_months: 48,
+            target_annual_sales: 1e9,
+            target_years: 4,
+            uncertainty: true,
+            max_stages: 5,
+            goal_seek_probabilities: vec![0.5, 0.8],
+            goal_seek_max_multiplier: 1000.0,
+            scenarios: BTreeMap::new(),
+        }
+    }
+}
+
+fn bad(key: &str, message: String) -> Error {
+    Error::Config {
+        file: "conveyor.toml".into(),
+        key: format!("forecast.{key}"),
+        message,
+    }
+}
+
+impl ForecastConfig {
+    /// Checks each setting, naming the key.
+    pub fn validate(&self) -> Result<()> {
+        if self.paths == 0 {
+            return Err(bad("paths", "must be at least 1".into()));
+        }
+        if !(12..=600).contains(&self.horizon_months) {
+            return Err(bad(
+                "horizon_months",
+                format!(
+                    "{} is out of range; expected 12 to 600",
+                    self.horizon_months
+                ),
+            ));
+        }
+        if !(self.target_annual_sales > 0.0 && self.target_annual_sales.is_finite()) {
+            return Err(bad(
+                "target_annual_sales",
+                "must be a positive amount".into(),
+            ));
+        }
+        if self.target_years == 0 {
+            return Err(bad("target_years", "must be at least 1".into()));
+        }
+        if self.max_stages < 2 {
+            return Err(bad("max_stages", "must be at least 2".into()));
+        }
+        for p in &self.goal_seek_probabilities {
+            if !(0.0..=1.0).contains(p) {
+                return Err(bad(
+                    "goal_seek_probabilities",
+                    format!("{p} is not a probability in [0, 1]"),
+                ));
+            }
+        }
+        if !(self.goal_seek_max_multiplier > 0.0 && self.goal_seek_max_multiplier.is_finite()) {
+            return Err(bad("goal_seek_max_multiplier", "must be > 0".into()));
+        }
+        Ok(())
+    }
+
+    /// The scenario called `name`: one from the config, else a built-in one.
+    pub fn scenario(&self, name: &str) -> Result<Scenario> {
+        if let Some(s) = self.scenarios.get(name) {
+            let mut s = s.clone();
+            s.name = name.to_string();
+            return Ok(s);
+        }
+        if name == BASELINE {
+            return Ok(Scenario {
+                name: BASELINE.into(),
+                ..Scenario::default()
+            });
+        }
+        Scenario::builtin(name).ok_or_else(|| {
+            let mut known: Vec<String> = vec![BASELINE.into(), "claim_87".into()];
+            known.extend(self.scenarios.keys().cloned());
+            bad(
+                "scenario",
+                format!(
+                    "no scenario named {name:?}; expected one of {} (add your own under [forecast.scenarios.{name}])",
+                    known.join(", ")
+                ),
+            )
+        })
+    }
+}

@@ -1,0 +1,421 @@
+//! `conveyor forecast`: calibrates the Monte Carlo engine (the `simulator` crate) on the
+//! warehouse's orders, applies a scenario, simulates, and publishes the forecast tables of
+//! `docs/forecast_tables.md` under `forecasts/<run_id>/` with a `latest` pointer.
+//!
+//! * [`config`] — `[forecast]`: paths, seed, threads, target, scenarios;
+//! * [`observe`] — the aggregate SQL that yields the calibration input and actual sales;
+//! * [`tables`] — results as Arrow tables;
+//! * [`store`] — writing a run and switching the pointer atomically; registering the
+//!   current run's tables for readers.
+//!
+//! With `--backtest-cutoff`, the engine is calibrated on the months before the cut-off and
+//! its forecast compared with what happened after it, for the customers acquired before the
+//! cut-off and for everyone; those tables get their own pointer so a backtest never
+//! replaces the current forecast.
+
+pub mod answer;
+pub mod config;
+pub mod observe;
+pub mod store;
+pub mod tables;
+
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use sha2::Digest;
+use simulator::calibrate::{CalibrationOptions, calibrate};
+use simulator::engine::{SimOptions, simulate};
+use simulator::model::{ModelParams, Target};
+use simulator::summary::{Summary, summarize};
+
+pub use config::ForecastConfig;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::warehouse::parquet_io::WriteOptions;
+use observe::{last_complete_month, month_number, month_start};
+use tables::RunId;
+
+/// What the intervals of every forecast table include.
+pub const INTERVALS_INCLUDE_UNCERTAIN: &str = "process noise (new-customer counts, repeat purchases, order values) and parameter uncertainty (rates, order values and growth drawn per path from their calibration posteriors)";
+pub const INTERVALS_INCLUDE_FIXED: &str = "process noise only (new-customer counts, repeat purchases, order values); parameters fixed at their means";
+
+/// Command-line choices; `None` falls back to `[forecast]`.
+#[derive(Debug, Clone, Default)]
+pub struct ForecastOptions {
+    pub scenario: Option<String>,
+    pub paths: Option<usize>,
+    pub seed: Option<u64>,
+    pub threads: Option<usize>,
+    pub backtest_cutoff: Option<NaiveDate>,
+    pub progress: bool,
+}
+
+/// A goal-seek row for printing.
+#[derive(Debug, Clone, Serialize)]
+pub struct GoalRow {
+    pub probability: f64,
+    pub new_customers_per_month: Option<f64>,
+}
+
+/// A year's headline for printing.
+#[derive(Debug, Clone, Serialize)]
+pub struct YearRow {
+    pub year: usize,
+    pub p50: f64,
+    pub p10: f64,
+    pub p90: f64,
+    pub p_at_least_target: f64,
+}
+
+/// A backtest's headline for printing.
+#[derive(Debug, Clone, Serialize)]
+pub struct BacktestRow {
+    pub kind: String,
+    pub months: usize,
+    pub total_actual: f64,
+    pub total_forecast: f64,
+    pub total_pct_error: Option<f64>,
+    pub mape: Option<f64>,
+    pub coverage_p10_p90: f64,
+}
+
+/// What a forecast run did, for the CLI, the demo and `conveyor run`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ForecastOutcome {
+    pub run_id: String,
+    pub scenario: String,
+    pub first_month: NaiveDate,
+    pub calibrated_from: NaiveDate,
+    pub calibrated_through: NaiveDate,
+    pub paths: usize,
+    pub seed: u64,
+    pub target: f64,
+    pub within_years: usize,
+    pub f2_rate: f64,
+    /// Expected new customers in the first forecast month.
+    pub new_customers_per_month: f64,
+    /// P(annual sales ≥ target within `within_years`); None for a backtest run.
+    pub p_reach: Option<f64>,
+    pub years: Vec<YearRow>,
+    pub goal_seek: Vec<GoalRow>,
+    pub backtest: Vec<BacktestRow>,
+    pub tables: Vec<(String, u64)>,
+    pub seconds: f64,
+}
+
+fn sim_err(e: simulator::SimError) -> Error {
+    Error::Other(format!("forecast: {e}"))
+}
+
+/// SHA-256 of the effective configuration, so a run records what produced it.
+fn config_hash(config: &Config) -> String {
+    hex::encode(sha2::Sha256::digest(format!("{config:?}").as_bytes()))
+}
+
+struct Step<'a> {
+    bar: &'a indicatif::ProgressBar,
+}
+
+impl Step<'_> {
+    fn next(&self, msg: &'static str) {
+        self.bar.inc(1);
+        self.bar.set_message(msg);
+        tracing::info!(step = msg, "forecast");
+    }
+}
+
+/// Runs a forecast (or, with `backtest_cutoff`, a backtest) and publishes its tables.
+pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<ForecastOutcome> {
+    let started = Instant::now();
+    let fc = &config.forecast;
+    fc.validate()?;
+    let scenario_name = opts
+        .scenario
+        .clone()
+        .unwrap_or_else(|| match opts.backtest_cutoff {
+            Some(_) => config::BASELINE.to_string(),
+            None => fc.scenario.clone(),
+        });
+    let scenario = fc.scenario(&scenario_name)?;
+    let paths = opts.paths.unwrap_or(fc.paths);
+    if paths == 0 {
+        return Err(Error::Other("--paths must be at least 1".into()));
+    }
+    let seed = opts.seed.unwrap_or(fc.seed);
+    let threads = opts.threads.unwrap_or(fc.threads);
+    let tz = config.time_zone()?;
+    let bar = crate::progress::count_bar(opts.progress, 6, "forecast");
+    let step = Step { bar: &bar };
+
+    let (ctx, wh) = crate::warehouse::open_session(config).await?;
+    let data_version = wh
+        .state("orders")
+        .await?
+        .map(|s| s.version)
+        .unwrap_or_default();
+    let as_of = crate::marts::resolve_as_of(&ctx, &config.marts, tz)
+        .await
+        .map_err(|e| Error::Other(e.to_string()))?
+        .ok_or_else(|| {
+            Error::NotEnoughHistory(
+                "no counted orders in the warehouse: run `conveyor ingest` before forecasting"
+                    .into(),
+            )
+        })?;
+    let last_observed = last_complete_month(&as_of);
+    let last_month = match opts.backtest_cutoff {
+        Some(cutoff) => {
+            if cutoff.format("%d").to_string() != "01" {
+                return Err(Error::Other(format!(
+                    "--backtest-cutoff {cutoff}: the cut-off must be the first day of a month (e.g. {}), because the model works in calendar months",
+                    cutoff.format("%Y-%m-01")
+                )));
+            }
+            let last = month_number(cutoff) - 1;
+            if last >= last_observed {
+                return Err(Error::Other(format!(
+                    "--backtest-cutoff {cutoff}: there is no complete month after it to compare with (the last complete month is {})",
+                    month_start(last_observed).format("%Y-%m")
+                )));
+            }
+            last
+        }
+        None => last_observed,
+    };
+    step.next("reading the order history");
+    let scale = config.money.scale()?;
+    let obs = observe::observe(&ctx, &config.marts, scale, last_month).await?;
+    if obs.input.monthly_new_customers.len() < 3 {
+        return Err(Error::NotEnoughHistory(format!(
+            "the forecast needs at least 3 complete months of orders; the warehouse has {} (through {})",
+            obs.input.monthly_new_customers.len(),
+            month_start(last_month).format("%Y-%m")
+        )));
+    }
+    step.next("calibrating");
+    let calibrated = calibrate(
+        &obs.input,
+        &CalibrationOptions {
+            max_stages: fc.max_stages,
+            horizon_months: fc.horizon_months,
+            target: Target {
+                annual_sales: fc.target_annual_sales,
+                within_years: fc.target_years,
+            },
+            uncertainty: fc.uncertainty,
+            ..CalibrationOptions::default()
+        },
+    )
+    .map_err(sim_err)?;
+    let params = scenario.apply(&calibrated.params).map_err(sim_err)?;
+    params.validate().map_err(sim_err)?;
+    let sim = SimOptions {
+        paths,
+        seed,
+        ..SimOptions::default()
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| Error::Other(format!("starting {threads} forecast threads: {e}")))?;
+    let threads_used = pool.current_num_threads();
+
+    let run_id = crate::warehouse::new_version();
+    let first_month = last_month + 1;
+    let id = RunId {
+        run_id: &run_id,
+        scenario: &scenario.name,
+        first_month,
+    };
+    let point = params.point();
+    let f2 = params.stages[0].repeat_rate.mean;
+    let new_per_month = point.new_customers.first().copied().unwrap_or(0.0);
+    let uncertain = params.uncertainty;
+    let intervals = if uncertain {
+        INTERVALS_INCLUDE_UNCERTAIN
+    } else {
+        INTERVALS_INCLUDE_FIXED
+    };
+    let write_opts = WriteOptions {
+        row_group_rows: config.ingest.row_group_rows,
+        zstd_level: config.ingest.zstd_level,
+    };
+    let manifest = |seconds: f64| tables::Manifest {
+        created_at_micros: chrono::Utc::now().timestamp_micros(),
+        time_zone: tz.name().to_string(),
+        seed,
+        paths,
+        threads: threads_used,
+        horizon_months: params.horizon_months,
+        calibrated_from: obs.first_month,
+        calibrated_through: obs.last_month,
+        data_version: data_version.clone(),
+        config_hash: config_hash(config),
+        intervals_include: intervals.to_string(),
+        seconds,
+        backtest_cutoff: opts.backtest_cutoff,
+    };
+    let mut outcome = ForecastOutcome {
+        run_id: run_id.clone(),
+        scenario: scenario.name.clone(),
+        first_month: month_start(first_month),
+        calibrated_from: month_start(obs.first_month),
+        calibrated_through: month_start(obs.last_month),
+        paths,
+        seed,
+        target: params.target.annual_sales,
+        within_years: params.target_years(),
+        f2_rate: f2,
+        new_customers_per_month: new_per_month,
+        p_reach: None,
+        years: Vec::new(),
+        goal_seek: Vec::new(),
+        backtest: Vec::new(),
+        tables: Vec::new(),
+        seconds: 0.0,
+    };
+
+    let (built, pointer_key) = if let Some(cutoff) = opts.backtest_cutoff {
+        step.next("simulating the backtest");
+        let months = ((last_observed - last_month) as usize).min(params.horizon_months);
+        let (actual_all, actual_existing) = observe::actual_sales(
+            &ctx,
+            &config.marts,
+            scale,
+            first_month,
+            first_month + months as i64 - 1,
+        )
+        .await?;
+        let mut existing_only = params.clone();
+        existing_only.acquisition.explicit = Some(vec![0.0; params.horizon_months]);
+        let (s_existing, s_all) = pool.install(|| -> Result<(Summary, Summary)> {
+            let run = |p: &ModelParams| -> Result<Summary> {
+                let paths = simulate(p, &sim).map_err(sim_err)?;
+                summarize(&paths, &p.target).map_err(sim_err)
+            };
+            Ok((run(&existing_only)?, run(&params)?))
+        })?;
+        step.next("scoring the backtest");
+        let existing =
+            simulator::backtest::backtest(&s_existing, &actual_existing).map_err(sim_err)?;
+        let all = simulator::backtest::backtest(&s_all, &actual_all).map_err(sim_err)?;
+        let reports = [("existing_customers", &existing), ("all_customers", &all)];
+        for (kind, r) in &reports {
+            outcome.backtest.push(BacktestRow {
+                kind: kind.to_string(),
+                months: r.months.len(),
+                total_actual: r.total_actual,
+                total_forecast: r.total_forecast,
+                total_pct_error: r.total_pct_error,
+                mape: r.mape,
+                coverage_p10_p90: r.coverage_p10_p90,
+            });
+        }
+        step.next("writing the tables");
+        let m = manifest(started.elapsed().as_secs_f64());
+        (
+            vec![
+                ("forecast_backtest", tables::backtest(&id, &reports)?),
+                (
+                    "forecast_backtest_summary",
+                    tables::backtest_summary(&id, cutoff, &reports)?,
+                ),
+                ("forecast_backtest_runs", tables::runs(&id, &m)?),
+            ],
+            store::LATEST_BACKTEST,
+        )
+    } else {
+        step.next("simulating");
+        let grid = simulator::sweep::default_f2_grid();
+        let (summary, sweep, goal) = pool.install(|| -> Result<_> {
+            let paths = simulate(&params, &sim).map_err(sim_err)?;
+            let summary = summarize(&paths, &params.target).map_err(sim_err)?;
+            drop(paths);
+            let sweep = simulator::sweep::f2_sweep(&params, &sim, &grid).map_err(sim_err)?;
+            let goal = simulator::sweep::goal_seek_new_customers(
+                &params,
+                &sim,
+                &fc.goal_seek_probabilities,
+                fc.goal_seek_max_multiplier,
+            )
+            .map_err(sim_err)?;
+            Ok((summary, sweep, goal))
+        })?;
+        step.next("sensitivities");
+        let sens = simulator::sweep::sensitivity(&params).map_err(sim_err)?;
+        let expected = simulator::expectation::expected_at_means(&params).map_err(sim_err)?;
+        outcome.p_reach = Some(summary.p_reach);
+        outcome.years = summary
+            .yearly
+            .iter()
+            .map(|y| YearRow {
+                year: y.year,
+                p50: y.percentiles.p50,
+                p10: y.percentiles.p10,
+                p90: y.percentiles.p90,
+                p_at_least_target: y.p_at_least_target,
+            })
+            .collect();
+        outcome.goal_seek = goal
+            .iter()
+            .map(|g| GoalRow {
+                probability: g.probability,
+                new_customers_per_month: g.new_customers_per_month,
+            })
+            .collect();
+        step.next("writing the tables");
+        let reach = tables::Reach {
+            p_reach: summary.p_reach,
+            p_never: summary.never_reached,
+            target: params.target.annual_sales,
+            within_years: params.target_years(),
+            paths,
+            f2_rate: f2,
+            new_customers_per_month: new_per_month,
+            intervals_include: intervals.to_string(),
+        };
+        let m = manifest(started.elapsed().as_secs_f64());
+        (
+            vec![
+                (
+                    "forecast_monthly",
+                    tables::monthly(&id, &summary, &expected)?,
+                ),
+                ("forecast_yearly", tables::yearly(&id, &summary)?),
+                ("forecast_reach", tables::reach(&id, &reach)?),
+                ("forecast_first_year", tables::first_year(&id, &summary)?),
+                ("forecast_sweep", tables::sweep(&id, &sweep, f2)?),
+                (
+                    "forecast_goal_seek",
+                    tables::goal_seek(&id, &goal, f2, new_per_month)?,
+                ),
+                ("forecast_sensitivity", tables::sensitivity(&id, &sens)?),
+                (
+                    "forecast_assumptions",
+                    tables::assumptions(&id, &simulator::model::assumptions(&params))?,
+                ),
+                ("forecast_runs", tables::runs(&id, &m)?),
+            ],
+            store::LATEST,
+        )
+    };
+    let states = store::write_tables(&wh, &run_id, &built, write_opts).await?;
+    outcome.tables = states.iter().map(|(n, s)| (n.clone(), s.rows)).collect();
+    store::commit(
+        &wh,
+        pointer_key,
+        &store::Pointer {
+            run_id: run_id.clone(),
+            scenario: scenario.name.clone(),
+            tables: states,
+        },
+    )
+    .await?;
+    step.next("done");
+    bar.finish_and_clear();
+    outcome.seconds = started.elapsed().as_secs_f64();
+    tracing::info!(run_id = %run_id, scenario = %scenario.name, seconds = outcome.seconds, "forecast published");
+    Ok(outcome)
+}

@@ -1,0 +1,301 @@
+//! What the warehouse says the simulator should be calibrated on: one aggregate query over
+//! the counted orders (the marts' definition: excluded statuses dropped, each customer's
+//! orders numbered by time, then order id) that yields the purchase ladder with its delays
+//! and right-censored waiters, new customers per month and the order-value moments; and the
+//! actual monthly sales a backtest compares with.
+//!
+//! Months are calendar months of `order_date` (the local date in the configured zone),
+//! numbered `year × 12 + month − 1`. Only complete months are used: the forecast starts the
+//! month after the last observed one.
+
+use chrono::{DateTime, Datelike, NaiveDate};
+use chrono_tz::Tz;
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int64Type};
+use datafusion::prelude::SessionContext;
+use simulator::calibrate::{AmountStats, CalibrationInput, StageObservation};
+
+use crate::error::{Error, Result};
+use crate::marts::{MartsConfig, status_filter};
+
+/// Month number of a date (`year × 12 + month − 1`).
+pub fn month_number(d: NaiveDate) -> i64 {
+    d.year() as i64 * 12 + d.month0() as i64
+}
+
+/// First day of month number `m`.
+pub fn month_start(m: i64) -> NaiveDate {
+    NaiveDate::from_ymd_opt(m.div_euclid(12) as i32, m.rem_euclid(12) as u32 + 1, 1)
+        .expect("month numbers come from valid dates")
+}
+
+/// The last complete month at `as_of`: its own month if `as_of` falls on the month's last
+/// day, else the month before.
+pub fn last_complete_month(as_of: &DateTime<Tz>) -> i64 {
+    let d = as_of.date_naive();
+    let m = month_number(d);
+    let next_day = d.succ_opt().map(|n| n.month() != d.month()).unwrap_or(true);
+    if next_day { m } else { m - 1 }
+}
+
+/// Calibration data read from the warehouse.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    pub input: CalibrationInput,
+    /// Month number of `input.monthly_new_customers[0]` (the first cohort).
+    pub first_month: i64,
+    /// Month number of the last observed month (the last entry of the new-customer series).
+    pub last_month: i64,
+    /// Counted orders and customers in the window.
+    pub orders: u64,
+    pub customers: u64,
+}
+
+/// Exact sums of a sample: values and squares as integers (amounts in minor units, logs
+/// as fixed point), so the result does not depend on the order DataFusion's partitions
+/// deliver groups in — the same data always gives bit-identical calibration.
+#[derive(Debug, Default, Clone, Copy)]
+struct ExactSums {
+    n: i128,
+    s1: i128,
+    s2: i128,
+}
+
+impl ExactSums {
+    fn add(&mut self, n: i128, s1: i128, s2: i128) {
+        self.n += n;
+        self.s1 += s1;
+        self.s2 += s2;
+    }
+    /// Mean and sample standard deviation of the values `sum / unit`.
+    fn mean_sd(&self, unit: f64) -> (f64, f64) {
+        if self.n == 0 {
+            return (0.0, 0.0);
+        }
+        let n = self.n as f64;
+        let mean = self.s1 as f64 / n;
+        let sd = if self.n > 1 {
+            // n·Σx² − (Σx)², exactly when it fits, which it does for realistic amounts.
+            let spread = self
+                .n
+                .checked_mul(self.s2)
+                .and_then(|a| self.s1.checked_mul(self.s1).map(|b| (a, b)))
+                .map(|(a, b)| (a - b) as f64)
+                .unwrap_or_else(|| self.s2 as f64 * n - (self.s1 as f64).powi(2));
+            (spread.max(0.0) / (n * (n - 1.0))).sqrt()
+        } else {
+            0.0
+        };
+        (mean / unit, sd / unit)
+    }
+}
+
+/// Fixed-point scale of `ln(amount)` in the exact sums (1e-9 resolution).
+const LOG_UNIT: f64 = 1e9;
+
+#[derive(Default)]
+struct AmountAcc {
+    value: ExactSums,
+    log: ExactSums,
+}
+
+impl AmountAcc {
+    fn stats(&self, minor_per_major: f64) -> AmountStats {
+        let (mean, sd) = self.value.mean_sd(minor_per_major);
+        let (_, sd_log) = self.log.mean_sd(LOG_UNIT);
+        AmountStats {
+            count: self.value.n as u64,
+            mean,
+            sd,
+            sd_log,
+        }
+    }
+}
+
+fn to_i128(col: &dyn Array) -> Result<Vec<Option<i128>>> {
+    let c = cast(col, &DataType::Decimal128(38, 0)).map_err(|e| Error::Other(e.to_string()))?;
+    let a = c.as_primitive::<Decimal128Type>();
+    Ok((0..a.len())
+        .map(|i| a.is_valid(i).then(|| a.value(i)))
+        .collect())
+}
+
+fn to_i64(col: &dyn Array) -> Result<Vec<Option<i64>>> {
+    let c = cast(col, &DataType::Int64).map_err(|e| Error::Other(e.to_string()))?;
+    let a = c.as_primitive::<Int64Type>();
+    Ok((0..a.len())
+        .map(|i| a.is_valid(i).then(|| a.value(i)))
+        .collect())
+}
+
+async fn collect(ctx: &SessionContext, sql: &str, what: &str) -> Result<Vec<RecordBatch>> {
+    let wrap = |e: datafusion::error::DataFusionError| Error::Other(format!("{what}: {e}"));
+    ctx.sql(sql)
+        .await
+        .map_err(wrap)?
+        .collect()
+        .await
+        .map_err(wrap)
+}
+
+/// The counted orders before month `end` (exclusive), with their month number.
+fn orders_sql(cfg: &MartsConfig, scale: u8, end: i64) -> String {
+    format!(
+        "SELECT customer_id, order_id, ordered_at,
+                CAST(amount * {minor} AS DECIMAL(38, 0)) AS minor,
+                CASE WHEN amount > 0
+                  THEN CAST(round(ln(CAST(amount AS DOUBLE)) * {LOG_UNIT}) AS DECIMAL(38, 0))
+                END AS log_fp,
+                CAST(date_part('year', order_date) AS BIGINT) * 12
+                  + CAST(date_part('month', order_date) AS BIGINT) - 1 AS m
+         FROM orders
+         WHERE {} AND order_date < DATE '{}'",
+        status_filter(cfg),
+        month_start(end).format("%Y-%m-%d"),
+        minor = 10i64.pow(scale as u32),
+    )
+}
+
+/// Reads the calibration data for the months up to and including `last_month`.
+/// `scale` is the currency's minor units (0 for JPY, 2 for USD).
+pub async fn observe(
+    ctx: &SessionContext,
+    cfg: &MartsConfig,
+    scale: u8,
+    last_month: i64,
+) -> Result<Observation> {
+    let sql = format!(
+        "WITH o AS ({orders}),
+         r AS (
+           SELECT m, minor, log_fp,
+             row_number() OVER (PARTITION BY customer_id ORDER BY ordered_at, order_id) AS k,
+             lead(m) OVER (PARTITION BY customer_id ORDER BY ordered_at, order_id) AS next_m
+           FROM o)
+         SELECT CAST(k AS BIGINT) AS k,
+                CAST(next_m IS NOT NULL AS BIGINT) AS converted,
+                CAST(COALESCE(next_m, {last_month}) - m AS BIGINT) AS d,
+                CASE WHEN k = 1 THEN m END AS first_m,
+                count(*) AS n,
+                sum(minor) AS s1,
+                sum(minor * minor) AS s2,
+                count(log_fp) AS n_log,
+                sum(log_fp) AS l1,
+                sum(log_fp * log_fp) AS l2
+         FROM r GROUP BY 1, 2, 3, 4",
+        orders = orders_sql(cfg, scale, last_month + 1)
+    );
+    let batches = collect(ctx, &sql, "reading the purchase ladder for calibration").await?;
+    let minor_per_major = 10f64.powi(scale as i32);
+    let mut stages: Vec<StageObservation> = Vec::new();
+    let mut new_by_month: std::collections::BTreeMap<i64, u64> = Default::default();
+    let (mut first, mut repeat) = (AmountAcc::default(), AmountAcc::default());
+    let mut orders = 0u64;
+    for b in &batches {
+        let k = to_i64(b.column(0))?;
+        let conv = to_i64(b.column(1))?;
+        let d = to_i64(b.column(2))?;
+        let fm = to_i64(b.column(3))?;
+        let n = to_i64(b.column(4))?;
+        let s1 = to_i128(b.column(5))?;
+        let s2 = to_i128(b.column(6))?;
+        let n_log = to_i64(b.column(7))?;
+        let l1 = to_i128(b.column(8))?;
+        let l2 = to_i128(b.column(9))?;
+        for i in 0..b.num_rows() {
+            let (Some(k), Some(conv), Some(d), Some(n)) = (k[i], conv[i], d[i], n[i]) else {
+                continue;
+            };
+            let (k, d, n) = (k as usize, d.max(0) as usize, n as u64);
+            orders += n;
+            if stages.len() < k {
+                stages.extend((stages.len() + 1..=k).map(|stage| StageObservation {
+                    stage,
+                    ..Default::default()
+                }));
+            }
+            let st = &mut stages[k - 1];
+            let v = if conv == 1 {
+                &mut st.converted_by_delay
+            } else {
+                &mut st.waiting_by_months
+            };
+            if v.len() <= d {
+                v.resize(d + 1, 0);
+            }
+            v[d] += n;
+            if let Some(m) = fm[i] {
+                *new_by_month.entry(m).or_default() += n;
+            }
+            let acc = if k == 1 { &mut first } else { &mut repeat };
+            acc.value
+                .add(n as i128, s1[i].unwrap_or(0), s2[i].unwrap_or(0));
+            acc.log.add(
+                n_log[i].unwrap_or(0) as i128,
+                l1[i].unwrap_or(0),
+                l2[i].unwrap_or(0),
+            );
+        }
+    }
+    let Some(&first_month) = new_by_month.keys().next() else {
+        return Err(Error::Other(format!(
+            "no counted orders up to {}: the forecast needs order history (run `conveyor ingest` first)",
+            month_start(last_month).format("%Y-%m")
+        )));
+    };
+    let months = (last_month - first_month + 1) as usize;
+    let mut monthly_new_customers = vec![0u64; months];
+    for (m, n) in &new_by_month {
+        monthly_new_customers[(m - first_month) as usize] = *n;
+    }
+    let customers = monthly_new_customers.iter().sum();
+    Ok(Observation {
+        input: CalibrationInput {
+            monthly_new_customers,
+            stages,
+            first_orders: first.stats(minor_per_major),
+            repeat_orders: repeat.stats(minor_per_major),
+        },
+        first_month,
+        last_month,
+        orders,
+        customers,
+    })
+}
+
+/// Actual sales per month in `[from, through]` (month numbers): all customers, and only the
+/// customers whose first counted order came before month `from` (the backtest's "existing
+/// customers"). Index 0 is month `from`.
+pub async fn actual_sales(
+    ctx: &SessionContext,
+    cfg: &MartsConfig,
+    scale: u8,
+    from: i64,
+    through: i64,
+) -> Result<(Vec<f64>, Vec<f64>)> {
+    let sql = format!(
+        "WITH o AS ({orders}),
+         f AS (SELECT m, minor, min(m) OVER (PARTITION BY customer_id) AS first_m FROM o)
+         SELECT m, sum(minor) AS total,
+                sum(CASE WHEN first_m < {from} THEN minor ELSE 0 END) AS existing
+         FROM f WHERE m >= {from} GROUP BY m",
+        orders = orders_sql(cfg, scale, through + 1)
+    );
+    let batches = collect(ctx, &sql, "reading actual monthly sales").await?;
+    let minor_per_major = 10f64.powi(scale as i32);
+    let n = (through - from + 1).max(0) as usize;
+    let (mut all, mut existing) = (vec![0.0; n], vec![0.0; n]);
+    for b in &batches {
+        let m = to_i64(b.column(0))?;
+        let t = to_i128(b.column(1))?;
+        let e = to_i128(b.column(2))?;
+        for i in 0..b.num_rows() {
+            if let Some(m) = m[i] {
+                let idx = (m - from) as usize;
+                all[idx] = t[i].unwrap_or(0) as f64 / minor_per_major;
+                existing[idx] = e[i].unwrap_or(0) as f64 / minor_per_major;
+            }
+        }
+    }
+    Ok((all, existing))
+}

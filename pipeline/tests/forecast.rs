@@ -1,0 +1,364 @@
+//! `conveyor forecast`: the calibration data read from the warehouse, the published tables,
+//! determinism across thread counts, the atomic `latest` pointer, backtests, and a young
+//! warehouse with too little history.
+
+mod common;
+
+use std::process::Command;
+
+use simulator::calibrate::input_from_histories;
+use simulator::engine::CustomerHistory;
+
+fn conveyor(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_conveyor"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn query_csv(w: &str, sql: &str) -> Vec<Vec<String>> {
+    let out = ok(&conveyor(&[
+        "query",
+        "--warehouse",
+        w,
+        "--format",
+        "csv",
+        sql,
+    ]));
+    out.lines()
+        .skip(1)
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect()
+}
+
+#[tokio::test]
+async fn calibration_input_matches_hand_built_histories() {
+    let src = tempfile::tempdir().unwrap();
+    let wh = tempfile::tempdir().unwrap();
+    // Asia/Tokyo. C1 orders twice in January (delay 0) then in March; C2's cancelled
+    // February order does not count, and its order at 23:30 UTC on 31 March is 1 April in
+    // Tokyo; C4's May order is after the last observed month (April) and is ignored; C5
+    // arrives in the last month.
+    common::write(
+        src.path(),
+        "orders/a.csv",
+        "order_id,customer_id,ordered_at,amount,status\n\
+         1,C1,2024-01-05 10:00:00,1000,completed\n\
+         2,C1,2024-01-20 10:00:00,2000,completed\n\
+         3,C1,2024-03-10 10:00:00,1500,completed\n\
+         4,C2,2024-01-15 10:00:00,3000,completed\n\
+         5,C2,2024-02-01 10:00:00,500,cancelled\n\
+         6,C2,2024-03-31T23:30:00Z,2500,completed\n\
+         7,C3,2024-02-10 10:00:00,1200,completed\n\
+         8,C4,2024-03-05 10:00:00,800,completed\n\
+         9,C4,2024-05-02 10:00:00,900,completed\n\
+         10,C5,2024-04-20 10:00:00,4000,completed\n",
+    );
+    let config = common::config(src.path(), wh.path());
+    common::ingest(&config).await;
+    let (ctx, _) = pipeline::warehouse::open_session(&config).await.unwrap();
+    let april = 2024 * 12 + 3;
+    let obs = pipeline::forecast::observe::observe(&ctx, &config.marts, 0, april)
+        .await
+        .unwrap();
+
+    // The same customers by hand, months counted from January 2024.
+    let h = |orders: &[(usize, f64)]| CustomerHistory {
+        orders: orders.to_vec(),
+    };
+    let expected = input_from_histories(
+        &[
+            h(&[(0, 1000.0), (0, 2000.0), (2, 1500.0)]),
+            h(&[(0, 3000.0), (3, 2500.0)]),
+            h(&[(1, 1200.0)]),
+            h(&[(2, 800.0)]),
+            h(&[(3, 4000.0)]),
+        ],
+        3,
+    );
+    assert_eq!(obs.first_month, 2024 * 12);
+    assert_eq!(obs.last_month, april);
+    assert_eq!(obs.customers, 5);
+    assert_eq!(obs.orders, 8);
+    assert_eq!(obs.input.monthly_new_customers, vec![2, 1, 1, 1]);
+    assert_eq!(
+        obs.input.monthly_new_customers,
+        expected.monthly_new_customers
+    );
+    assert_eq!(obs.input.stages, expected.stages);
+    for (got, want) in [
+        (obs.input.first_orders, expected.first_orders),
+        (obs.input.repeat_orders, expected.repeat_orders),
+    ] {
+        assert_eq!(got.count, want.count);
+        for (g, w) in [
+            (got.mean, want.mean),
+            (got.sd, want.sd),
+            (got.sd_log, want.sd_log),
+        ] {
+            assert!((g - w).abs() <= 1e-9 * w.abs().max(1.0), "{g} vs {w}");
+        }
+    }
+    // First orders 1000, 3000, 1200, 800, 4000: mean 2000 by hand.
+    assert!((obs.input.first_orders.mean - 2000.0).abs() < 1e-9);
+}
+
+struct Built {
+    _src: tempfile::TempDir,
+    wh: tempfile::TempDir,
+}
+
+/// 24 months of generated orders (2023-01 … 2024-12), ingested, marts built.
+async fn warehouse(orders: u64) -> Built {
+    let src = tempfile::tempdir().unwrap();
+    let wh = tempfile::tempdir().unwrap();
+    let loc = pipeline::storage::Location::open(src.path().to_str().unwrap(), &[]).unwrap();
+    pipeline::generate::generate(
+        &loc,
+        &pipeline::generate::GenerateOptions {
+            orders,
+            seed: 11,
+            start: chrono::NaiveDate::from_ymd_opt(2023, 1, 1).unwrap(),
+            months: 24,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let config = common::config(src.path(), wh.path());
+    common::ingest(&config).await;
+    pipeline::marts::publish::run_marts(&config, None)
+        .await
+        .unwrap();
+    Built { _src: src, wh }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forecast_tables_are_published_consistent_and_reproducible() {
+    let b = warehouse(40_000).await;
+    let w = b.wh.path().to_str().unwrap();
+
+    let run = |threads: &str, scenario: &str| -> serde_json::Value {
+        let out = ok(&conveyor(&[
+            "forecast",
+            "--warehouse",
+            w,
+            "--paths",
+            "2000",
+            "--seed",
+            "5",
+            "--threads",
+            threads,
+            "--scenario",
+            scenario,
+            "--json",
+        ]));
+        serde_json::from_str(&out).unwrap()
+    };
+    let baseline = run("1", "baseline");
+    // Orders run through December 2024, so the forecast starts in January 2025.
+    assert_eq!(baseline["first_month"], "2025-01-01");
+    assert_eq!(baseline["calibrated_from"], "2023-01-01");
+    assert_eq!(baseline["calibrated_through"], "2024-12-01");
+
+    // The generator's F2 rate is 0.35 (a little lower once cancelled and returned orders
+    // stop counting): calibration must find it despite the customers still waiting.
+    let r1 = query_csv(
+        w,
+        "SELECT value, source FROM forecast_assumptions WHERE name = 'r_1'",
+    );
+    let v: f64 = r1[0][0].parse().unwrap();
+    assert!((0.28..=0.40).contains(&v), "calibrated F2 {v}");
+    assert_eq!(r1[0][1], "calibrated");
+
+    // 48 consecutive months from January 2025, percentiles ordered.
+    let months = query_csv(
+        w,
+        "SELECT month_index, CAST(month AS VARCHAR), p5 <= p10 AND p10 <= p25 AND p25 <= p50 \
+         AND p50 <= p75 AND p75 <= p90 AND p90 <= p95 FROM forecast_monthly ORDER BY month_index",
+    );
+    assert_eq!(months.len(), 48);
+    assert_eq!(months[0][1], "2025-01-01");
+    assert_eq!(months[12][1], "2026-01-01");
+    assert_eq!(months[47][1], "2028-12-01");
+    assert!(months.iter().all(|r| r[2] == "true"));
+
+    // The yearly table sums the months: each year's mean is the sum of its months' means.
+    let check = query_csv(
+        w,
+        "SELECT y.year, y.mean, sum(m.mean) FROM forecast_yearly y \
+         JOIN forecast_monthly m ON m.month BETWEEN y.first_month AND y.last_month \
+         GROUP BY y.year, y.mean ORDER BY y.year",
+    );
+    assert_eq!(check.len(), 4);
+    for r in &check {
+        let (a, b): (f64, f64) = (r[1].parse().unwrap(), r[2].parse().unwrap());
+        assert!((a - b).abs() <= 1e-6 * a.abs().max(1.0), "{r:?}");
+    }
+    // P(reach within 4 years) is at least each year's P(≥ target) and at most their sum.
+    let reach = query_csv(
+        w,
+        "SELECT r.p_reach, max(y.p_at_least_target), sum(y.p_at_least_target) \
+         FROM forecast_reach r CROSS JOIN forecast_yearly y GROUP BY r.p_reach",
+    );
+    let (p, mx, sm): (f64, f64, f64) = (
+        reach[0][0].parse().unwrap(),
+        reach[0][1].parse().unwrap(),
+        reach[0][2].parse().unwrap(),
+    );
+    assert!(p >= mx - 1e-12 && p <= sm + 1e-12, "{p} {mx} {sm}");
+    let first_year_total = query_csv(w, "SELECT sum(share) FROM forecast_first_year");
+    let t: f64 = first_year_total[0][0].parse().unwrap();
+    assert!((t - 1.0).abs() < 1e-9, "first-year shares sum to {t}");
+    // The sweep covers 0.30 … 0.95 in steps of 0.05.
+    let sweep = query_csv(w, "SELECT f2_rate FROM forecast_sweep ORDER BY f2_rate");
+    let grid: Vec<f64> = sweep.iter().map(|r| r[0].parse().unwrap()).collect();
+    assert_eq!(grid.len(), 14);
+    for (i, g) in grid.iter().enumerate() {
+        assert!((g - (0.30 + 0.05 * i as f64)).abs() < 1e-9);
+    }
+    assert_eq!(
+        query_csv(w, "SELECT count(*) FROM forecast_goal_seek")[0][0],
+        "2"
+    );
+
+    // The same seed on two threads gives bit-identical results.
+    let again = run("2", "baseline");
+    assert_ne!(again["run_id"], baseline["run_id"]);
+    assert_eq!(again["p_reach"], baseline["p_reach"]);
+    assert_eq!(again["years"], baseline["years"]);
+    assert_eq!(again["goal_seek"], baseline["goal_seek"]);
+
+    // The built-in claim scenario holds F2 at 87 % and says so.
+    let claim = run("2", "claim_87");
+    assert_eq!(claim["scenario"], "claim_87");
+    let r1 = query_csv(
+        w,
+        "SELECT value, source, scenario FROM forecast_assumptions WHERE name = 'r_1'",
+    );
+    assert_eq!(r1[0], vec!["0.87", "scenario", "claim_87"]);
+    // A run killed while writing its tables leaves the previous run current and readable.
+    let crashed = Command::new(env!("CARGO_BIN_EXE_conveyor"))
+        .args(["forecast", "--warehouse", w, "--paths", "500"])
+        .args(["--scenario", "baseline"])
+        .env("CONVEYOR_CRASH_AT", "forecast.files:3")
+        .output()
+        .unwrap();
+    assert!(!crashed.status.success());
+    let runs = query_csv(w, "SELECT run_id, scenario FROM forecast_runs");
+    assert_eq!(runs[0][0], claim["run_id"].as_str().unwrap());
+    assert_eq!(
+        query_csv(w, "SELECT count(*) FROM forecast_monthly")[0][0],
+        "48"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn backtest_compares_with_what_happened() {
+    let b = warehouse(40_000).await;
+    let w = b.wh.path().to_str().unwrap();
+    let out = ok(&conveyor(&[
+        "forecast",
+        "--warehouse",
+        w,
+        "--paths",
+        "1000",
+        "--backtest-cutoff",
+        "2024-07-01",
+        "--json",
+    ]));
+    let o: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(o["calibrated_through"], "2024-06-01");
+    assert_eq!(o["backtest"].as_array().unwrap().len(), 2);
+
+    // Actual sales after the cut-off, computed here straight from the counted orders.
+    let actual = query_csv(
+        w,
+        "WITH c AS (SELECT customer_id, ordered_at, CAST(amount AS DOUBLE) AS a, order_date \
+           FROM orders WHERE status IS NULL OR status NOT IN ('cancelled', 'returned')), \
+         f AS (SELECT customer_id, min(order_date) AS first FROM c GROUP BY customer_id) \
+         SELECT sum(a), sum(CASE WHEN f.first < DATE '2024-07-01' THEN a ELSE 0 END) \
+         FROM c JOIN f USING (customer_id) \
+         WHERE order_date >= DATE '2024-07-01' AND order_date < DATE '2025-01-01'",
+    );
+    let (all, existing): (f64, f64) =
+        (actual[0][0].parse().unwrap(), actual[0][1].parse().unwrap());
+    let summary = query_csv(
+        w,
+        "SELECT kind, months, total_actual, CAST(cutoff AS VARCHAR) FROM forecast_backtest_summary ORDER BY kind",
+    );
+    assert_eq!(summary.len(), 2);
+    assert_eq!(summary[0][0], "all_customers");
+    assert_eq!(summary[0][1], "6");
+    assert_eq!(summary[0][3], "2024-07-01");
+    let got_all: f64 = summary[0][2].parse().unwrap();
+    let got_existing: f64 = summary[1][2].parse().unwrap();
+    assert!((got_all - all).abs() < 1e-6 * all, "{got_all} vs {all}");
+    assert!((got_existing - existing).abs() < 1e-6 * existing);
+    assert!(existing < all);
+    // A backtest never replaces the current forecast.
+    let none = conveyor(&["query", "--warehouse", w, "SELECT * FROM forecast_monthly"]);
+    assert!(
+        !none.status.success(),
+        "no forecast was run, only a backtest"
+    );
+
+    // A cut-off that is not the first of a month is refused, saying why.
+    let bad = conveyor(&[
+        "forecast",
+        "--warehouse",
+        w,
+        "--backtest-cutoff",
+        "2024-07-15",
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("first day of a month"));
+}
+
+#[test]
+fn too_little_history_is_explained_and_the_run_skips_the_forecast() {
+    let src = tempfile::tempdir().unwrap();
+    let wh = tempfile::tempdir().unwrap();
+    common::write(
+        src.path(),
+        "orders/a.csv",
+        "order_id,customer_id,ordered_at,amount\nR1,C1,2024-05-01 10:00:00,100\nR2,C2,2024-06-02 10:00:00,200\n",
+    );
+    let (s, w) = (src.path().to_str().unwrap(), wh.path().to_str().unwrap());
+    ok(&conveyor(&["ingest", "--source", s, "--warehouse", w]));
+    let out = conveyor(&["forecast", "--warehouse", w]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("at least 3 complete months"), "{err}");
+
+    let run = ok(&conveyor(&[
+        "run",
+        "--json",
+        "--source",
+        s,
+        "--warehouse",
+        w,
+    ]));
+    let rec: serde_json::Value = serde_json::from_str(&run).unwrap();
+    assert_eq!(rec["record"]["status"], "succeeded");
+    let stages = rec["record"]["stages"].as_array().unwrap();
+    let forecast = stages.iter().find(|s| s["stage"] == "forecast").unwrap();
+    assert!(
+        forecast["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("skipped: the forecast needs at least 3 complete months"),
+        "{forecast}"
+    );
+}
