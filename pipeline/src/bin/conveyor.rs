@@ -531,7 +531,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     println!("  latest copy: {latest}");
                 }
                 if !outcome.has_forecast {
-                    println!("  no forecast yet: run `conveyor forecast`, then `conveyor report` again");
+                    println!(
+                        "  no forecast yet: run `conveyor forecast`, then `conveyor report` again"
+                    );
                 }
             }
         }

@@ -317,7 +317,10 @@ pub async fn load(config: &Config, ctx: &SessionContext) -> Result<ReportData> {
 pub async fn load_forecast(ctx: &SessionContext) -> Result<Option<Forecast>> {
     for t in FORECAST_TABLES {
         if !ctx.table_exist(*t)? {
-            tracing::info!(table = t, "forecast table not registered; report without forecast");
+            tracing::info!(
+                table = t,
+                "forecast table not registered; report without forecast"
+            );
             return Ok(None);
         }
     }

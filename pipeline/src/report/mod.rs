@@ -88,7 +88,10 @@ pub async fn run(config: &Config, opts: &ReportOptions) -> Result<ReportOutcome>
                 // new report, never half of one.
                 wh.loc
                     .store
-                    .put(&wh.loc.key(rel), PutPayload::from(html.clone().into_bytes()))
+                    .put(
+                        &wh.loc.key(rel),
+                        PutPayload::from(html.clone().into_bytes()),
+                    )
                     .await
                     .map_err(|e| Error::store(format!("{} ({rel})", wh.loc.display), e))?;
             }
@@ -108,7 +111,8 @@ pub async fn run(config: &Config, opts: &ReportOptions) -> Result<ReportOutcome>
 
 fn write_local(out: &std::path::Path, html: &str) -> Result<()> {
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
     }
     let tmp = out.with_extension("html.tmp");
     std::fs::write(&tmp, html).map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
@@ -133,7 +137,12 @@ impl From<Num> for Value {
 
 impl Num {
     fn new(metric: &'static str, value: f64, text: String) -> Num {
-        Num { metric, key: None, value: format!("{value}"), text }
+        Num {
+            metric,
+            key: None,
+            value: format!("{value}"),
+            text,
+        }
     }
 
     fn keyed(mut self, key: impl Into<String>) -> Num {
@@ -146,7 +155,10 @@ impl Num {
         format!(
             r#"<span class="num" data-metric="{}"{} data-value="{}">{}</span>"#,
             self.metric,
-            self.key.as_ref().map(|k| format!(r#" data-key="{}""#, escape(k))).unwrap_or_default(),
+            self.key
+                .as_ref()
+                .map(|k| format!(r#" data-key="{}""#, escape(k)))
+                .unwrap_or_default(),
             escape(&self.value),
             escape(&self.text)
         )
@@ -175,7 +187,14 @@ impl From<Tile> for Value {
     }
 }
 
-fn tile(lang: Lang, label: String, num: Option<Num>, metric: &'static str, target: Num, met: Option<bool>) -> Tile {
+fn tile(
+    lang: Lang,
+    label: String,
+    num: Option<Num>,
+    metric: &'static str,
+    target: Num,
+    met: Option<bool>,
+) -> Tile {
     let (status, status_text) = match met {
         Some(true) => ("met", lang.t("met")),
         Some(false) => ("not_met", lang.t("not_met")),
@@ -183,7 +202,12 @@ fn tile(lang: Lang, label: String, num: Option<Num>, metric: &'static str, targe
     };
     Tile {
         label,
-        num: num.unwrap_or(Num { metric, key: None, value: String::new(), text: "–".into() }),
+        num: num.unwrap_or(Num {
+            metric,
+            key: None,
+            value: String::new(),
+            text: "–".into(),
+        }),
         target: Some(target),
         status,
         status_text,
@@ -210,7 +234,11 @@ pub fn render(data: &ReportData, lang: Lang, generated: NaiveDate) -> Result<Str
             lang.t("kpi_ltv").to_string(),
             h.ltv_1y.map(|v| Num::new("ltv_1y", v, yen(v, lang))),
             "ltv_1y",
-            Num::new("target_ltv_365", h.target_ltv_365 as f64, yen(h.target_ltv_365 as f64, lang)),
+            Num::new(
+                "target_ltv_365",
+                h.target_ltv_365 as f64,
+                yen(h.target_ltv_365 as f64, lang),
+            ),
             h.ltv_1y.map(|v| v >= h.target_ltv_365 as f64),
         ),
         tile(
@@ -218,7 +246,11 @@ pub fn render(data: &ReportData, lang: Lang, generated: NaiveDate) -> Result<Str
             lang.t("kpi_repeat").to_string(),
             h.repeat_rate.map(|v| Num::new("repeat_rate", v, pct(v))),
             "repeat_rate",
-            Num::new("target_repeat_rate", h.target_repeat_rate, pct(h.target_repeat_rate)),
+            Num::new(
+                "target_repeat_rate",
+                h.target_repeat_rate,
+                pct(h.target_repeat_rate),
+            ),
             h.repeat_rate.map(|v| v >= h.target_repeat_rate),
         ),
     ];
@@ -230,7 +262,11 @@ pub fn render(data: &ReportData, lang: Lang, generated: NaiveDate) -> Result<Str
     }
     kpis.push(Tile {
         label: lang.t("kpi_vip").to_string(),
-        num: Num::new("vip_count", data.vip_count as f64, format!("{}{}", count(data.vip_count), lang.t("people"))),
+        num: Num::new(
+            "vip_count",
+            data.vip_count as f64,
+            format!("{}{}", count(data.vip_count), lang.t("people")),
+        ),
         target: None,
         status: "info",
         status_text: "",
@@ -325,7 +361,10 @@ pub fn render(data: &ReportData, lang: Lang, generated: NaiveDate) -> Result<Str
             sweep_note = fill(
                 lang.t("at_target_f2"),
                 &[
-                    ("f2", Num::new("target_f2_rate", h.target_f2_rate, pct(h.target_f2_rate)).html()),
+                    (
+                        "f2",
+                        Num::new("target_f2_rate", h.target_f2_rate, pct(h.target_f2_rate)).html(),
+                    ),
                     ("p", Num::new("p_reach_at_target_f2", p, pct(p)).html()),
                 ],
             );
@@ -335,26 +374,53 @@ pub fn render(data: &ReportData, lang: Lang, generated: NaiveDate) -> Result<Str
             .iter()
             .map(|g| {
                 let key = format!("{}", g.probability);
-                let now = Num::new("current_new_customers_per_month", g.current_new_customers_per_month, count(g.current_new_customers_per_month.round() as i64)).keyed(key.clone());
-                let prob = Num::new("goal_seek_probability", g.probability, pct(g.probability)).keyed(key.clone());
-                let f2 = Num::new("goal_seek_f2_rate", g.f2_rate, pct(g.f2_rate)).keyed(key.clone());
+                let now = Num::new(
+                    "current_new_customers_per_month",
+                    g.current_new_customers_per_month,
+                    count(g.current_new_customers_per_month.round() as i64),
+                )
+                .keyed(key.clone());
+                let prob = Num::new("goal_seek_probability", g.probability, pct(g.probability))
+                    .keyed(key.clone());
+                let f2 =
+                    Num::new("goal_seek_f2_rate", g.f2_rate, pct(g.f2_rate)).keyed(key.clone());
                 let html = match (g.new_customers_per_month, g.multiplier) {
                     (Some(need), mult) => {
-                        let mult = mult.unwrap_or_else(|| need / g.current_new_customers_per_month.max(f64::MIN_POSITIVE));
+                        let mult = mult.unwrap_or_else(|| {
+                            need / g.current_new_customers_per_month.max(f64::MIN_POSITIVE)
+                        });
                         fill(
                             lang.t("goal_seek"),
                             &[
                                 ("f2", f2.html()),
                                 ("prob", prob.html()),
-                                ("need", Num::new("goal_seek_new_customers", need, count(need.round() as i64)).keyed(key.clone()).html()),
+                                (
+                                    "need",
+                                    Num::new(
+                                        "goal_seek_new_customers",
+                                        need,
+                                        count(need.round() as i64),
+                                    )
+                                    .keyed(key.clone())
+                                    .html(),
+                                ),
                                 ("now", now.html()),
-                                ("mult", Num::new("goal_seek_multiplier", mult, format!("{mult:.2}")).keyed(key).html()),
+                                (
+                                    "mult",
+                                    Num::new("goal_seek_multiplier", mult, format!("{mult:.2}"))
+                                        .keyed(key)
+                                        .html(),
+                                ),
                             ],
                         )
                     }
                     (None, _) => fill(
                         lang.t("goal_seek_none"),
-                        &[("f2", f2.html()), ("prob", prob.html()), ("now", now.html())],
+                        &[
+                            ("f2", f2.html()),
+                            ("prob", prob.html()),
+                            ("now", now.html()),
+                        ],
                     ),
                 };
                 Value::from_safe_string(html)
@@ -384,7 +450,9 @@ pub fn render(data: &ReportData, lang: Lang, generated: NaiveDate) -> Result<Str
             coverage.push(context! { label => lang.t("calibrated_range"), text => format!("{} – {}", lang.date(from), lang.date(to)) });
         }
         if let Some(p) = f.paths {
-            coverage.push(context! { label => lang.t("paths"), num => Num::new("paths", p as f64, count(p)) });
+            coverage.push(
+                context! { label => lang.t("paths"), num => Num::new("paths", p as f64, count(p)) },
+            );
         }
     }
 
@@ -448,9 +516,20 @@ fn answer_html(f: &Forecast, target_f2: f64, lang: Lang) -> String {
         lang.t("answer"),
         &[
             ("f2", Num::new("answer_f2_rate", f2, pct(f2)).html()),
-            ("years", Num::new("within_years", r.within_years as f64, r.within_years.to_string()).html()),
+            (
+                "years",
+                Num::new(
+                    "within_years",
+                    r.within_years as f64,
+                    r.within_years.to_string(),
+                )
+                .html(),
+            ),
             ("until", escape(&until)),
-            ("target", Num::new("target", r.target, yen(r.target, lang)).html()),
+            (
+                "target",
+                Num::new("target", r.target, yen(r.target, lang)).html(),
+            ),
             ("p", Num::new("p_reach", r.p_reach, pct(r.p_reach)).html()),
         ],
     );
@@ -472,7 +551,10 @@ fn answer_html(f: &Forecast, target_f2: f64, lang: Lang) -> String {
             html.push_str(&fill(
                 lang.t("answer_year"),
                 &[
-                    ("year", Num::new("most_likely_year", year as f64, year.to_string()).html()),
+                    (
+                        "year",
+                        Num::new("most_likely_year", year as f64, year.to_string()).html(),
+                    ),
                     ("from", escape(&from)),
                     ("to", escape(&to)),
                 ],
@@ -489,7 +571,11 @@ fn fan_view(data: &ReportData, lang: Lang) -> Value {
         .iter()
         .map(|c| {
             let label = match c.spend_max {
-                Some(max) => format!("{}–{}", yen(c.spend_min as f64, lang), yen(max as f64, lang)),
+                Some(max) => format!(
+                    "{}–{}",
+                    yen(c.spend_min as f64, lang),
+                    yen(max as f64, lang)
+                ),
                 None => format!("{}+", yen(c.spend_min as f64, lang)),
             };
             (c.spend_bucket_order, label)
@@ -504,7 +590,13 @@ fn fan_view(data: &ReportData, lang: Lang) -> Value {
         .collect();
     freqs.sort();
     freqs.dedup();
-    let max_customers = data.fan.iter().map(|c| c.customers).max().unwrap_or(1).max(1) as f64;
+    let max_customers = data
+        .fan
+        .iter()
+        .map(|c| c.customers)
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64;
     let rows: Vec<Value> = freqs
         .iter()
         .map(|(fo, fb)| {

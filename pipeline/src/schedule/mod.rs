@@ -215,7 +215,11 @@ async fn run_stages(
         let detail = format!(
             "{}{}",
             o.path,
-            if o.has_forecast { "" } else { " (no forecast yet)" }
+            if o.has_forecast {
+                ""
+            } else {
+                " (no forecast yet)"
+            }
         );
         Ok(((), 1, detail))
     })

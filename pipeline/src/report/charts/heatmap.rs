@@ -35,7 +35,11 @@ pub fn chart(cells: &[RetentionCell], lang: Lang) -> String {
         };
         let x = LEFT + cw * c.month_offset as f64;
         let y = TOP + ch * row as f64;
-        let t = if c.month_offset == 0 { 1.0 } else { c.retention_rate / vmax };
+        let t = if c.month_offset == 0 {
+            1.0
+        } else {
+            c.retention_rate / vmax
+        };
         svg.rect(
             x,
             y,
@@ -64,12 +68,30 @@ pub fn chart(cells: &[RetentionCell], lang: Lang) -> String {
     let every = (cohorts.len() / 18).max(1);
     for (i, m) in cohorts.iter().enumerate() {
         if i % every == 0 {
-            svg.text(LEFT - 5.0, TOP + ch * i as f64 + ch - 3.0, "end", "tick small", &lang.month(*m));
+            svg.text(
+                LEFT - 5.0,
+                TOP + ch * i as f64 + ch - 3.0,
+                "end",
+                "tick small",
+                &lang.month(*m),
+            );
         }
     }
-    let step = if max_offset > 24 { 6 } else if max_offset > 12 { 3 } else { 1 };
+    let step = if max_offset > 24 {
+        6
+    } else if max_offset > 12 {
+        3
+    } else {
+        1
+    };
     for o in (0..=max_offset).step_by(step as usize) {
-        svg.text(LEFT + cw * (o as f64 + 0.5), TOP - 6.0, "middle", "tick small", &o.to_string());
+        svg.text(
+            LEFT + cw * (o as f64 + 0.5),
+            TOP - 6.0,
+            "middle",
+            "tick small",
+            &o.to_string(),
+        );
     }
     svg.text(LEFT, 12.0, "start", "axis", lang.t("months_since"));
     // Colour key.

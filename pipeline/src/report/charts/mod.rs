@@ -40,7 +40,11 @@ pub fn viridis(t: f64) -> String {
         (170, 220, 50),
         (253, 231, 37),
     ];
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let x = t * (STOPS.len() - 1) as f64;
     let i = (x.floor() as usize).min(STOPS.len() - 2);
     let f = x - i as f64;
@@ -124,11 +128,21 @@ impl Svg {
         self.body.push_str(s);
     }
 
-    pub fn line(&mut self, x1: f64, y1: f64, x2: f64, y2: f64, stroke: &str, width: f64, dash: Option<&str>) {
+    pub fn line(
+        &mut self,
+        x1: f64,
+        y1: f64,
+        x2: f64,
+        y2: f64,
+        stroke: &str,
+        width: f64,
+        dash: Option<&str>,
+    ) {
         let _ = write!(
             self.body,
             r#"<line x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}" stroke="{stroke}" stroke-width="{width}"{}/>"#,
-            dash.map(|d| format!(r#" stroke-dasharray="{d}""#)).unwrap_or_default()
+            dash.map(|d| format!(r#" stroke-dasharray="{d}""#))
+                .unwrap_or_default()
         );
     }
 
@@ -173,7 +187,8 @@ impl Svg {
         let _ = write!(
             self.body,
             r#"<path d="{d}" fill="none" stroke="{stroke}" stroke-width="{width}" stroke-linejoin="round"{}/>"#,
-            dash.map(|d| format!(r#" stroke-dasharray="{d}""#)).unwrap_or_default()
+            dash.map(|d| format!(r#" stroke-dasharray="{d}""#))
+                .unwrap_or_default()
         );
     }
 

@@ -41,29 +41,63 @@ pub fn chart(
     let y = Scale::new(0.0, ytop, H - BOTTOM, TOP);
 
     for v in &yt {
-        svg.line(LEFT, y.at(*v), W - RIGHT, y.at(*v), palette::GRID, 1.0, None);
-        svg.text(LEFT - 6.0, y.at(*v) + 4.0, "end", "tick", &yen_axis(*v, lang));
+        svg.line(
+            LEFT,
+            y.at(*v),
+            W - RIGHT,
+            y.at(*v),
+            palette::GRID,
+            1.0,
+            None,
+        );
+        svg.text(
+            LEFT - 6.0,
+            y.at(*v) + 4.0,
+            "end",
+            "tick",
+            &yen_axis(*v, lang),
+        );
     }
     // Year ticks on January (or on every month when the span is short).
     let every = if m1 - m0 > 30 { 12 } else { 3 };
     for m in m0..=m1 {
         if m.rem_euclid(every) == 0 {
             let px = x.at(m as f64);
-            svg.line(px, H - BOTTOM, px, H - BOTTOM + 4.0, palette::MUTED, 1.0, None);
+            svg.line(
+                px,
+                H - BOTTOM,
+                px,
+                H - BOTTOM + 4.0,
+                palette::MUTED,
+                1.0,
+                None,
+            );
             let label = if every == 12 {
                 match lang {
                     Lang::Ja => format!("{}年", m.div_euclid(12)),
                     Lang::En => format!("{}", m.div_euclid(12)),
                 }
             } else {
-                let d = chrono::NaiveDate::from_ymd_opt(m.div_euclid(12) as i32, m.rem_euclid(12) as u32 + 1, 1)
-                    .unwrap_or_default();
+                let d = chrono::NaiveDate::from_ymd_opt(
+                    m.div_euclid(12) as i32,
+                    m.rem_euclid(12) as u32 + 1,
+                    1,
+                )
+                .unwrap_or_default();
                 lang.month(d)
             };
             svg.text(px, H - BOTTOM + 17.0, "middle", "tick", &label);
         }
     }
-    svg.line(LEFT, H - BOTTOM, W - RIGHT, H - BOTTOM, palette::MUTED, 1.0, None);
+    svg.line(
+        LEFT,
+        H - BOTTOM,
+        W - RIGHT,
+        H - BOTTOM,
+        palette::MUTED,
+        1.0,
+        None,
+    );
 
     if !forecast.is_empty() {
         let pt = |f: &ForecastMonth, v: f64| (x.at(month_index(f.month) as f64), y.at(v));
@@ -93,8 +127,22 @@ pub fn chart(
         );
     }
     if let Some(t) = target_per_month {
-        svg.line(LEFT, y.at(t), W - RIGHT, y.at(t), palette::VERMILLION, 1.5, Some("8 4"));
-        svg.text(W - RIGHT - 4.0, y.at(t) - 5.0, "end", "label vermillion", &format!("{} {}", lang.t("target_line"), yen_axis(t, lang)));
+        svg.line(
+            LEFT,
+            y.at(t),
+            W - RIGHT,
+            y.at(t),
+            palette::VERMILLION,
+            1.5,
+            Some("8 4"),
+        );
+        svg.text(
+            W - RIGHT - 4.0,
+            y.at(t) - 5.0,
+            "end",
+            "label vermillion",
+            &format!("{} {}", lang.t("target_line"), yen_axis(t, lang)),
+        );
     }
 
     // Legend along the top.
@@ -104,11 +152,31 @@ pub fn chart(
         svg.text(lx + 22.0, 16.0, "start", "legend", label);
         lx += 24.0 + 9.0 * label.chars().count() as f64;
     };
-    legend(&mut svg, &|s, x0| s.line(x0, 12.0, x0 + 18.0, 12.0, palette::BLACK, 2.0, None), lang.t("history"));
+    legend(
+        &mut svg,
+        &|s, x0| s.line(x0, 12.0, x0 + 18.0, 12.0, palette::BLACK, 2.0, None),
+        lang.t("history"),
+    );
     if !forecast.is_empty() {
-        legend(&mut svg, &|s, x0| s.line(x0, 12.0, x0 + 18.0, 12.0, palette::BLUE, 2.0, Some("6 3")), lang.t("median"));
-        legend(&mut svg, &|s, x0| s.raw(&format!(r#"<rect x="{x0}" y="6" width="18" height="12" fill="{}" fill-opacity="0.45"/>"#, palette::BLUE)), lang.t("band_50"));
-        legend(&mut svg, &|s, x0| s.raw(&format!(r#"<rect x="{x0}" y="6" width="18" height="12" fill="{}" fill-opacity="0.35"/>"#, palette::SKY)), lang.t("band_80"));
+        legend(
+            &mut svg,
+            &|s, x0| s.line(x0, 12.0, x0 + 18.0, 12.0, palette::BLUE, 2.0, Some("6 3")),
+            lang.t("median"),
+        );
+        legend(
+            &mut svg,
+            &|s, x0| {
+                s.raw(&format!(r#"<rect x="{x0}" y="6" width="18" height="12" fill="{}" fill-opacity="0.45"/>"#, palette::BLUE))
+            },
+            lang.t("band_50"),
+        );
+        legend(
+            &mut svg,
+            &|s, x0| {
+                s.raw(&format!(r#"<rect x="{x0}" y="6" width="18" height="12" fill="{}" fill-opacity="0.35"/>"#, palette::SKY))
+            },
+            lang.t("band_80"),
+        );
     }
     svg.finish(lang.t("sales_heading"))
 }

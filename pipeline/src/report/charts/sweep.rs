@@ -30,24 +30,61 @@ pub fn interpolate(points: &[SweepPoint], f2: f64) -> Option<f64> {
 
 pub fn chart(points: &[SweepPoint], target_f2: f64, current_f2: Option<f64>, lang: Lang) -> String {
     let mut svg = Svg::new(W, H);
-    let lo = points.iter().map(|p| p.f2_rate).fold(f64::INFINITY, f64::min).min(target_f2);
-    let hi = points.iter().map(|p| p.f2_rate).fold(f64::NEG_INFINITY, f64::max).max(target_f2);
+    let lo = points
+        .iter()
+        .map(|p| p.f2_rate)
+        .fold(f64::INFINITY, f64::min)
+        .min(target_f2);
+    let hi = points
+        .iter()
+        .map(|p| p.f2_rate)
+        .fold(f64::NEG_INFINITY, f64::max)
+        .max(target_f2);
     let lo = (lo * 20.0).floor() / 20.0;
     let hi = (hi * 20.0).ceil() / 20.0;
     let x = Scale::new(lo, hi, LEFT, W - RIGHT);
     let y = Scale::new(0.0, 1.0, H - BOTTOM, TOP);
     for v in [0.0, 0.25, 0.5, 0.75, 1.0] {
         svg.line(LEFT, y.at(v), W - RIGHT, y.at(v), palette::GRID, 1.0, None);
-        svg.text(LEFT - 6.0, y.at(v) + 4.0, "end", "tick", &format!("{:.0}%", v * 100.0));
+        svg.text(
+            LEFT - 6.0,
+            y.at(v) + 4.0,
+            "end",
+            "tick",
+            &format!("{:.0}%", v * 100.0),
+        );
     }
     let mut t = lo;
     while t <= hi + 1e-9 {
-        svg.line(x.at(t), H - BOTTOM, x.at(t), H - BOTTOM + 4.0, palette::MUTED, 1.0, None);
-        svg.text(x.at(t), H - BOTTOM + 17.0, "middle", "tick", &format!("{:.0}%", t * 100.0));
+        svg.line(
+            x.at(t),
+            H - BOTTOM,
+            x.at(t),
+            H - BOTTOM + 4.0,
+            palette::MUTED,
+            1.0,
+            None,
+        );
+        svg.text(
+            x.at(t),
+            H - BOTTOM + 17.0,
+            "middle",
+            "tick",
+            &format!("{:.0}%", t * 100.0),
+        );
         t += 0.05;
     }
-    svg.text((LEFT + W - RIGHT) / 2.0, H - 6.0, "middle", "axis", lang.t("f2_axis"));
-    let line: Vec<_> = points.iter().map(|p| (x.at(p.f2_rate), y.at(p.p_reach))).collect();
+    svg.text(
+        (LEFT + W - RIGHT) / 2.0,
+        H - 6.0,
+        "middle",
+        "axis",
+        lang.t("f2_axis"),
+    );
+    let line: Vec<_> = points
+        .iter()
+        .map(|p| (x.at(p.f2_rate), y.at(p.p_reach)))
+        .collect();
     svg.path(&line, palette::BLUE, 2.5, None);
     for p in points {
         svg.circle(
@@ -59,7 +96,15 @@ pub fn chart(points: &[SweepPoint], target_f2: f64, current_f2: Option<f64>, lan
         );
     }
     // The target F2 rate.
-    svg.line(x.at(target_f2), TOP, x.at(target_f2), H - BOTTOM, palette::VERMILLION, 1.5, Some("6 4"));
+    svg.line(
+        x.at(target_f2),
+        TOP,
+        x.at(target_f2),
+        H - BOTTOM,
+        palette::VERMILLION,
+        1.5,
+        Some("6 4"),
+    );
     if let Some(p) = interpolate(points, target_f2) {
         svg.circle(x.at(target_f2), y.at(p), 6.0, palette::VERMILLION, None);
         let label = format!("F2 {} → {}", pct(target_f2), pct(p));
@@ -73,8 +118,22 @@ pub fn chart(points: &[SweepPoint], target_f2: f64, current_f2: Option<f64>, lan
         );
     }
     if let Some(c) = current_f2.filter(|c| *c >= lo && *c <= hi) {
-        svg.line(x.at(c), TOP, x.at(c), H - BOTTOM, palette::MUTED, 1.0, Some("2 3"));
-        svg.text(x.at(c) + 4.0, TOP + 10.0, "start", "label", &format!("{} {}", lang.t("current_f2"), pct(c)));
+        svg.line(
+            x.at(c),
+            TOP,
+            x.at(c),
+            H - BOTTOM,
+            palette::MUTED,
+            1.0,
+            Some("2 3"),
+        );
+        svg.text(
+            x.at(c) + 4.0,
+            TOP + 10.0,
+            "start",
+            "label",
+            &format!("{} {}", lang.t("current_f2"), pct(c)),
+        );
         if let Some(p) = interpolate(points, c) {
             svg.circle(x.at(c), y.at(p), 5.0, palette::ORANGE, None);
         }
@@ -87,7 +146,11 @@ mod tests {
     use super::*;
 
     fn pt(f2_rate: f64, p_reach: f64) -> SweepPoint {
-        SweepPoint { f2_rate, p_reach, is_scenario: false }
+        SweepPoint {
+            f2_rate,
+            p_reach,
+            is_scenario: false,
+        }
     }
 
     #[test]

@@ -17,7 +17,13 @@ pub fn chart(years: &[ForecastYear], lang: Lang) -> String {
     let y = Scale::new(0.0, 1.0, H - BOTTOM, TOP);
     for v in [0.0, 0.25, 0.5, 0.75, 1.0] {
         svg.line(LEFT, y.at(v), W - RIGHT, y.at(v), palette::GRID, 1.0, None);
-        svg.text(LEFT - 6.0, y.at(v) + 4.0, "end", "tick", &format!("{:.0}%", v * 100.0));
+        svg.text(
+            LEFT - 6.0,
+            y.at(v) + 4.0,
+            "end",
+            "tick",
+            &format!("{:.0}%", v * 100.0),
+        );
     }
     let n = years.len().max(1) as f64;
     let slot = (W - LEFT - RIGHT) / n;
@@ -25,9 +31,20 @@ pub fn chart(years: &[ForecastYear], lang: Lang) -> String {
     for (i, yr) in years.iter().enumerate() {
         let cx = LEFT + slot * (i as f64 + 0.5);
         let p = yr.p_at_least_target.clamp(0.0, 1.0);
-        let colour = if p >= 0.5 { palette::GREEN } else { palette::ORANGE };
+        let colour = if p >= 0.5 {
+            palette::GREEN
+        } else {
+            palette::ORANGE
+        };
         let label = lang.t("year_n").replace("{n}", &yr.year.to_string());
-        svg.rect(cx - bw / 2.0, y.at(p), bw, y.at(0.0) - y.at(p), colour, Some(&format!("{label}: {}", pct(p))));
+        svg.rect(
+            cx - bw / 2.0,
+            y.at(p),
+            bw,
+            y.at(0.0) - y.at(p),
+            colour,
+            Some(&format!("{label}: {}", pct(p))),
+        );
         svg.text(cx, y.at(p) - 5.0, "middle", "value", &pct(p));
         svg.text(cx, H - BOTTOM + 16.0, "middle", "tick", &label);
         svg.text(
@@ -35,9 +52,21 @@ pub fn chart(years: &[ForecastYear], lang: Lang) -> String {
             H - BOTTOM + 30.0,
             "middle",
             "tick small",
-            &format!("{} – {}", lang.month(yr.first_month), lang.month(yr.last_month)),
+            &format!(
+                "{} – {}",
+                lang.month(yr.first_month),
+                lang.month(yr.last_month)
+            ),
         );
     }
-    svg.line(LEFT, y.at(0.5), W - RIGHT, y.at(0.5), palette::BLACK, 1.2, Some("5 4"));
+    svg.line(
+        LEFT,
+        y.at(0.5),
+        W - RIGHT,
+        y.at(0.5),
+        palette::BLACK,
+        1.2,
+        Some("5 4"),
+    );
     svg.finish(lang.t("yearly_heading"))
 }
