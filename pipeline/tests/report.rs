@@ -430,7 +430,7 @@ async fn add_contract_forecast(ctx: &datafusion::prelude::SessionContext) {
          CAST(2 AS BIGINT) AS within_years, 0.4213 AS p_reach, 0.5787 AS p_never, CAST(20000 AS BIGINT) AS paths, 0.87 AS f2_rate, \
          812.5 AS new_customers_per_month, 'parameters' AS intervals_include",
         "CREATE TABLE forecast_monthly AS SELECT 'run-1' AS run_id, 'claim_87' AS scenario, CAST(i AS BIGINT) AS month_index, \
-         CAST(date_add(DATE '2024-12-01', make_interval(0, i)) AS DATE) AS month, \
+         to_date(concat(CAST(2025 + (i - 1) / 12 AS VARCHAR), '-', lpad(CAST((i - 1) % 12 + 1 AS VARCHAR), 2, '0'), '-01')) AS month, \
          3.0e7 + i * 1.0e6 AS mean, 2.0e7 + i * 5.0e5 AS p5, 2.2e7 + i * 6.0e5 AS p10, 2.6e7 + i * 8.0e5 AS p25, \
          3.0e7 + i * 1.0e6 AS p50, 3.4e7 + i * 1.2e6 AS p75, 3.8e7 + i * 1.4e6 AS p90, 4.0e7 + i * 1.5e6 AS p95, 3.0e7 + i * 1.0e6 AS expected \
          FROM unnest(range(1, 25)) AS t(i)",
