@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 need_pip=0
 python3 - <<'PY' || need_pip=1
 import importlib, sys
-for mod in ("moto.server", "flask_cors", "duckdb", "psycopg", "sqlalchemy"):
+for mod in ("moto.server", "flask_cors", "duckdb", "psycopg", "sqlalchemy", "websocket"):
     importlib.import_module(mod)
 PY
 if [ "$need_pip" = 1 ]; then
@@ -29,6 +29,10 @@ fi
 missing_apt=()
 command -v psql >/dev/null 2>&1 || missing_apt+=(postgresql-client)
 command -v openssl >/dev/null 2>&1 || missing_apt+=(openssl)
+# Headless browser for ci/check_report.py (the report must open without errors or requests).
+command -v chromium >/dev/null 2>&1 || missing_apt+=(chromium)
+# A Japanese font, so the screenshots of the Japanese report show text rather than boxes.
+if ! fc-list :lang=ja 2>/dev/null | grep -q .; then missing_apt+=(fonts-noto-cjk); fi
 if [ "${#missing_apt[@]}" -gt 0 ]; then
   echo "ci/setup.sh: installing Debian packages: ${missing_apt[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi

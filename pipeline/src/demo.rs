@@ -2,7 +2,8 @@
 //! bucket in a local folder (English CSVs plus one CP932 file with Japanese headers, a few
 //! broken rows, duplicates from overlapping exports, later status updates), ingests it
 //! into a warehouse beside it, builds the marts and the forecast, and prints the accounting,
-//! the method's headline numbers against their targets and the forecast's answer.
+//! the method's headline numbers against their targets and the forecast's answer; it ends
+//! with the executive report.
 
 use std::path::{Path, PathBuf};
 
@@ -30,6 +31,8 @@ pub struct DemoOutcome {
     pub marts: crate::marts::publish::MartsSummary,
     pub headline: crate::marts::publish::Headline,
     pub forecast: crate::forecast::ForecastOutcome,
+    /// The executive report (Japanese) written into the demo warehouse's reports/.
+    pub report: crate::report::ReportOutcome,
 }
 
 /// The demo's own configuration: exports and warehouse inside `dir`, defaults otherwise.
@@ -113,6 +116,7 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoOutcome> {
         },
     )
     .await?;
+    let report = crate::report::run(&config, &crate::report::ReportOptions::default()).await?;
     Ok(DemoOutcome {
         config,
         generated,
@@ -121,5 +125,6 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoOutcome> {
         marts,
         headline,
         forecast,
+        report,
     })
 }

@@ -10,8 +10,8 @@
 //! [`warehouse`] (layout, atomic publishing, table registration), [`marts`] (the CRM
 //! SQL marts), [`forecast`] (calibration, Monte Carlo, forecast tables), [`schedule`]
 //! (run, lock, history, cron), [`serve`] (the PostgreSQL wire protocol for BI tools),
-//! [`generate`] (synthetic exports), [`query`] (ad-hoc SQL), [`demo`] (the guided first
-//! run).
+//! [`report`] (the executive HTML report), [`generate`] (synthetic exports), [`query`]
+//! (ad-hoc SQL), [`demo`] (the guided first run).
 
 pub mod config;
 pub mod crash;
@@ -25,6 +25,7 @@ pub mod ingest;
 pub mod marts;
 pub mod progress;
 pub mod query;
+pub mod report;
 pub mod schedule;
 pub mod serve;
 pub mod storage;

@@ -148,6 +148,24 @@ enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: OutputFormat,
     },
+    /// Write the executive forecast report: one self-contained HTML file.
+    ///
+    /// Goes to <warehouse>/reports/<date>-forecast.html (date in the configured time zone)
+    /// and reports/latest-forecast.html; English files end in .en.html. Needs the marts;
+    /// without `conveyor forecast` the forecast sections say so.
+    ///
+    /// Example: conveyor report --lang en
+    Report {
+        /// Language: ja (Japanese, default) or en (English).
+        #[arg(long, value_enum, default_value = "ja")]
+        lang: pipeline::report::Lang,
+        /// Write the report to this local file instead of the warehouse's reports/.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print where it went as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run every stage once (ingest → marts → forecast → report) under the run lock.
     ///
     /// This is what cron, a systemd timer, a Kubernetes CronJob or Airflow calls. Exits 1
@@ -526,6 +544,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let batches = pipeline::query::run(&config, &sql).await?;
             println!("{}", pipeline::query::render(&batches, format)?);
         }
+        Command::Report { lang, out, json } => {
+            let config = load()?;
+            let outcome =
+                pipeline::report::run(&config, &pipeline::report::ReportOptions { lang, out })
+                    .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&outcome)?);
+            } else {
+                println!("report ({}): {}", lang.code(), outcome.path);
+                if let Some(latest) = &outcome.latest {
+                    println!("  latest copy: {latest}");
+                }
+                if !outcome.has_forecast {
+                    println!(
+                        "  no forecast yet: run `conveyor forecast`, then `conveyor report` again"
+                    );
+                }
+            }
+        }
         Command::Run { json } => {
             let config = load()?;
             let outcome = pipeline::schedule::run_once(
@@ -649,6 +686,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "  conveyor query --warehouse {} \"SELECT source_object, line, \\\"column\\\", reason FROM quarantine_orders ORDER BY 1, 2\"",
                 wh.display()
             );
+            println!("\nreport: {}", outcome.report.path);
         }
     }
     Ok(ExitCode::SUCCESS)

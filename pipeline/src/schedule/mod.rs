@@ -210,6 +210,20 @@ async fn run_stages(
         }
     })
     .await?;
+    timed(record, "report", async {
+        let o = crate::report::run(config, &crate::report::ReportOptions::default()).await?;
+        let detail = format!(
+            "{}{}",
+            o.path,
+            if o.has_forecast {
+                ""
+            } else {
+                " (no forecast yet)"
+            }
+        );
+        Ok(((), 1, detail))
+    })
+    .await?;
     Ok(Some(ingest))
 }
 

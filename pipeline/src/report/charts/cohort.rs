@@ -1,0 +1,75 @@
+//! F2 rate per first-purchase cohort (`f2_conversion`), as bars against the target line.
+
+use super::{Scale, Svg, palette};
+use crate::report::data::F2Cohort;
+use crate::report::i18n::Lang;
+use crate::report::money::pct;
+
+const W: f64 = 760.0;
+const H: f64 = 240.0;
+const LEFT: f64 = 56.0;
+const RIGHT: f64 = 16.0;
+const TOP: f64 = 16.0;
+const BOTTOM: f64 = 40.0;
+
+pub fn chart(cohorts: &[F2Cohort], target: f64, lang: Lang) -> String {
+    let mut svg = Svg::new(W, H);
+    let y = Scale::new(0.0, 1.0, H - BOTTOM, TOP);
+    for v in [0.0, 0.25, 0.5, 0.75, 1.0] {
+        svg.line(LEFT, y.at(v), W - RIGHT, y.at(v), palette::GRID, 1.0, None);
+        svg.text(
+            LEFT - 6.0,
+            y.at(v) + 4.0,
+            "end",
+            "tick",
+            &format!("{:.0}%", v * 100.0),
+        );
+    }
+    let n = cohorts.len().max(1) as f64;
+    let slot = (W - LEFT - RIGHT) / n;
+    let every = (cohorts.len() / 12).max(1);
+    for (i, c) in cohorts.iter().enumerate() {
+        let x0 = LEFT + slot * i as f64;
+        let p = c.f2_rate.clamp(0.0, 1.0);
+        svg.rect(
+            x0 + slot * 0.12,
+            y.at(p),
+            slot * 0.76,
+            y.at(0.0) - y.at(p),
+            palette::SKY,
+            Some(&format!(
+                "{}: {} ({} / {})",
+                lang.month(c.cohort_month),
+                pct(p),
+                c.f2_customers,
+                c.cohort_size
+            )),
+        );
+        if i % every == 0 {
+            svg.text(
+                x0 + slot / 2.0,
+                H - BOTTOM + 16.0,
+                "middle",
+                "tick small",
+                &lang.month(c.cohort_month),
+            );
+        }
+    }
+    svg.line(
+        LEFT,
+        y.at(target),
+        W - RIGHT,
+        y.at(target),
+        palette::VERMILLION,
+        1.5,
+        Some("8 4"),
+    );
+    svg.text(
+        W - RIGHT - 4.0,
+        y.at(target) - 5.0,
+        "end",
+        "label vermillion",
+        &format!("{} {}", lang.t("target"), pct(target)),
+    );
+    svg.finish(lang.t("f2_heading"))
+}

@@ -1,0 +1,668 @@
+//! `conveyor report`: the HTML shows the warehouse's numbers, correctly formatted, in both
+//! languages.
+//!
+//! Synthetic exports (with broken rows, so the quarantine is not empty) are ingested and the
+//! marts built with the library. The report is rendered in Japanese and English and parsed
+//! with a real HTML parser; every number that carries `data-metric` is compared with the
+//! value this test reads itself from the tables with SQL, and its text with an independent
+//! reading of the yen / percent / count format. Forecast sections are checked against
+//! forecast tables laid out as `docs/forecast_tables.md` says.
+
+mod common;
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use pipeline::config::Config;
+use pipeline::generate::{GenerateOptions, generate};
+use pipeline::report::{Lang, ReportOptions};
+use scraper::{Html, Selector};
+
+/// One number as shown: `(metric, key)` → (value attribute, text).
+type Shown = HashMap<(String, Option<String>), (f64, String)>;
+
+fn shown(doc: &Html) -> Shown {
+    let sel = Selector::parse("[data-metric]").unwrap();
+    let mut out = Shown::new();
+    for el in doc.select(&sel) {
+        let v = el.value();
+        let metric = v.attr("data-metric").unwrap().to_string();
+        let key = v.attr("data-key").map(str::to_string);
+        let raw = v.attr("data-value").unwrap();
+        if raw.is_empty() {
+            continue; // a metric not measurable yet, shown as "–"
+        }
+        let value: f64 = raw
+            .parse()
+            .unwrap_or_else(|_| panic!("{metric}: data-value {raw:?} is not a number"));
+        let text: String = el.text().collect();
+        if let Some((old, old_text)) =
+            out.insert((metric.clone(), key.clone()), (value, text.clone()))
+        {
+            assert_eq!(
+                (old, &old_text),
+                (value, &text),
+                "{metric} {key:?} shown twice differently"
+            );
+        }
+    }
+    out
+}
+
+fn get<'a>(s: &'a Shown, metric: &str, key: Option<&str>) -> &'a (f64, String) {
+    s.get(&(metric.to_string(), key.map(str::to_string)))
+        .unwrap_or_else(|| panic!("{metric} {key:?} not shown"))
+}
+
+/// Independent thousands grouping (not the library's).
+fn grouped(n: i64) -> String {
+    let s = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Pct,
+    Yen,
+    Count,
+}
+
+/// Checks that `text` is a correct rendering of `value` for `lang`.
+fn check_text(what: &str, value: f64, text: &str, kind: Kind, lang: Lang) {
+    match kind {
+        Kind::Pct => assert_eq!(text, format!("{:.1}%", value * 100.0), "{what}"),
+        Kind::Count => assert!(
+            text == grouped(value.round() as i64)
+                || text == format!("{}人", grouped(value.round() as i64)),
+            "{what}: {text} for {value}"
+        ),
+        Kind::Yen => match lang {
+            Lang::En => {
+                let r = value.round() as i64;
+                let expect = if r < 0 {
+                    format!("-¥{}", grouped(-r))
+                } else {
+                    format!("¥{}", grouped(r))
+                };
+                assert_eq!(text, expect, "{what}");
+            }
+            Lang::Ja => {
+                // Read the Japanese amount back and check it is the value at the shown precision.
+                let body = text
+                    .strip_suffix('円')
+                    .unwrap_or_else(|| panic!("{what}: {text} lacks 円"));
+                let (num, unit, half) = if let Some(n) = body.strip_suffix('億') {
+                    (n, 1e8, 0.05e8 + 1.0)
+                } else if let Some(n) = body.strip_suffix('万') {
+                    (n, 1e4, 0.5e4 + 1.0)
+                } else {
+                    (body, 1.0, 0.5 + 1e-6)
+                };
+                let n: f64 = num
+                    .replace(',', "")
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{what}: {text}"));
+                assert!(
+                    (n * unit - value).abs() <= half,
+                    "{what}: {text} is not {value}"
+                );
+                let a = value.abs();
+                let expected_unit = if a < 1e6 {
+                    1.0
+                } else if a < 1e8 - 5e3 {
+                    1e4
+                } else {
+                    1e8
+                };
+                assert_eq!(
+                    unit, expected_unit,
+                    "{what}: {text} uses the wrong unit for {value}"
+                );
+            }
+        },
+    }
+}
+
+fn assert_shown(s: &Shown, metric: &str, key: Option<&str>, expected: f64, kind: Kind, lang: Lang) {
+    let (value, text) = get(s, metric, key);
+    let tol = 1e-9 * expected.abs().max(1.0);
+    assert!(
+        (value - expected).abs() <= tol,
+        "{metric} {key:?}: shown {value}, table has {expected}"
+    );
+    check_text(&format!("{metric} {key:?}"), expected, text, kind, lang);
+}
+
+async fn f64s(config: &Config, sql: &str) -> Vec<Vec<Option<f64>>> {
+    common::rows(config, sql)
+        .await
+        .into_iter()
+        .map(|r| {
+            r.into_iter()
+                .map(|c| {
+                    if c == "NULL" {
+                        None
+                    } else {
+                        Some(c.parse().unwrap())
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+async fn one(config: &Config, sql: &str) -> f64 {
+    f64s(config, sql).await[0][0].unwrap()
+}
+
+struct Fixture {
+    _src: tempfile::TempDir,
+    wh: tempfile::TempDir,
+    config: Config,
+}
+
+async fn warehouse_with_marts() -> Fixture {
+    let src = tempfile::tempdir().unwrap();
+    let wh = tempfile::tempdir().unwrap();
+    let config = common::config(src.path(), wh.path());
+    let loc = config.open_location(&config.storage.source).unwrap();
+    generate(
+        &loc,
+        &GenerateOptions {
+            orders: 6_000,
+            seed: 7,
+            start: NaiveDate::from_ymd_opt(2023, 1, 1).unwrap(),
+            months: 24,
+            bad_share: 0.01,
+            ..GenerateOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    common::ingest(&config).await;
+    pipeline::marts::publish::run_marts(&config, None)
+        .await
+        .unwrap();
+    Fixture {
+        _src: src,
+        wh,
+        config,
+    }
+}
+
+/// Checks every mart number the report shows (the part that needs no forecast).
+async fn check_mart_numbers(config: &Config, s: &Shown, lang: Lang) {
+    let f2 = one(
+        config,
+        "SELECT f2_rate FROM f2_conversion WHERE scope = 'overall'",
+    )
+    .await;
+    assert_shown(s, "f2_rate", None, f2, Kind::Pct, lang);
+    assert_shown(s, "target_f2_rate", None, 0.87, Kind::Pct, lang);
+    let ltv = one(
+        config,
+        "SELECT avg(CAST(ltv_365 AS DOUBLE)) FROM customer_summary",
+    )
+    .await;
+    assert_shown(s, "ltv_1y", None, ltv, Kind::Yen, lang);
+    assert_shown(s, "target_ltv_365", None, 18_000.0, Kind::Yen, lang);
+    let repeat = one(
+        config,
+        "SELECT repeat_rate FROM annual_kpis WHERE NOT is_partial ORDER BY year DESC LIMIT 1",
+    )
+    .await;
+    assert_shown(s, "repeat_rate", None, repeat, Kind::Pct, lang);
+    assert_shown(s, "target_repeat_rate", None, 0.60, Kind::Pct, lang);
+    let vips = one(config, "SELECT count(*) FROM vip_customers").await;
+    assert_shown(s, "vip_count", None, vips, Kind::Count, lang);
+
+    // Coverage.
+    let customers = one(config, "SELECT count(DISTINCT customer_id) FROM orders WHERE status IS NULL OR lower(status) NOT IN ('cancelled', 'returned')").await;
+    assert_shown(s, "customers", None, customers, Kind::Count, lang);
+    let counted = one(config, "SELECT count(*) FROM orders WHERE status IS NULL OR lower(status) NOT IN ('cancelled', 'returned')").await;
+    assert_shown(s, "orders_counted", None, counted, Kind::Count, lang);
+    let rows = one(config, "SELECT count(*) FROM orders").await;
+    assert_shown(s, "order_rows", None, rows, Kind::Count, lang);
+    let quarantined = one(config, "SELECT count(*) FROM quarantine_orders").await;
+    assert!(quarantined > 0.0, "the fixture has broken rows");
+    assert_shown(s, "quarantined", None, quarantined, Kind::Count, lang);
+
+    // The last 12 months of sales.
+    let months = common::rows(config, "SELECT to_char(month, '%Y-%m'), CAST(sales AS DOUBLE) FROM monthly_kpis ORDER BY month DESC LIMIT 12").await;
+    assert_eq!(months.len(), 12);
+    for m in &months {
+        assert_shown(
+            s,
+            "month_sales",
+            Some(&m[0]),
+            m[1].parse().unwrap(),
+            Kind::Yen,
+            lang,
+        );
+    }
+    let shown_months = s.keys().filter(|(m, _)| m == "month_sales").count();
+    assert_eq!(shown_months, 12);
+
+    // F2 by cohort: every cohort.
+    let cohorts = common::rows(config, "SELECT to_char(cohort_month, '%Y-%m'), cohort_size, f2_rate FROM f2_conversion WHERE scope = 'cohort' ORDER BY 1").await;
+    assert!(cohorts.len() >= 20);
+    for c in &cohorts {
+        assert_shown(
+            s,
+            "cohort_size",
+            Some(&c[0]),
+            c[1].parse().unwrap(),
+            Kind::Count,
+            lang,
+        );
+        assert_shown(
+            s,
+            "cohort_f2_rate",
+            Some(&c[0]),
+            c[2].parse().unwrap(),
+            Kind::Pct,
+            lang,
+        );
+    }
+
+    // Fan matrix: every cell, and the cells add up to all customers.
+    let cells = common::rows(
+        config,
+        "SELECT frequency_bucket || '|' || spend_bucket, customers, sales_share FROM fan_matrix",
+    )
+    .await;
+    assert_eq!(cells.len(), 25);
+    let mut total = 0.0;
+    for c in &cells {
+        let n: f64 = c[1].parse().unwrap();
+        total += n;
+        assert_shown(s, "fan_customers", Some(&c[0]), n, Kind::Count, lang);
+        assert_shown(
+            s,
+            "fan_sales_share",
+            Some(&c[0]),
+            c[2].parse().unwrap(),
+            Kind::Pct,
+            lang,
+        );
+    }
+    assert_eq!(total, customers);
+}
+
+/// What every report must be: one file, nothing fetched, no scripts, escaped.
+fn check_self_contained(html: &str, doc: &Html, lang: Lang) {
+    let root = doc.root_element();
+    assert_eq!(root.value().attr("lang"), Some(lang.code()));
+    for sel in ["script", "link", "img", "iframe", "object", "embed"] {
+        assert_eq!(
+            doc.select(&Selector::parse(sel).unwrap()).count(),
+            0,
+            "<{sel}> in the report"
+        );
+    }
+    for attr in ["src", "href", "onload", "onclick"] {
+        let sel = Selector::parse(&format!("[{attr}]")).unwrap();
+        assert_eq!(doc.select(&sel).count(), 0, "{attr}= in the report");
+    }
+    assert!(!html.contains("url("), "CSS url() in the report");
+    assert!(!html.contains("@import"), "CSS @import in the report");
+    assert!(html.contains("@media print"), "no print styles");
+    // Charts are inline SVG with an accessible name.
+    let svgs: Vec<_> = doc.select(&Selector::parse("svg").unwrap()).collect();
+    assert!(svgs.len() >= 3);
+    for svg in svgs {
+        assert!(
+            svg.value()
+                .attr("aria-label")
+                .is_some_and(|l| !l.is_empty())
+        );
+    }
+}
+
+fn text_of(doc: &Html, css: &str) -> String {
+    doc.select(&Selector::parse(css).unwrap())
+        .map(|e| e.text().collect::<String>())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_without_forecast_shows_the_marts_and_says_what_to_run() {
+    let fx = warehouse_with_marts().await;
+    for lang in [Lang::Ja, Lang::En] {
+        let outcome = pipeline::report::run(&fx.config, &ReportOptions { lang, out: None })
+            .await
+            .unwrap();
+        assert!(!outcome.has_forecast);
+        let today = chrono::Utc::now()
+            .with_timezone(&chrono_tz::Asia::Tokyo)
+            .date_naive();
+        let suffix = if lang == Lang::Ja { "" } else { ".en" };
+        let dated = fx.wh.path().join(format!(
+            "reports/{}-forecast{suffix}.html",
+            today.format("%Y-%m-%d")
+        ));
+        let latest = fx
+            .wh
+            .path()
+            .join(format!("reports/latest-forecast{suffix}.html"));
+        let html =
+            std::fs::read_to_string(&dated).unwrap_or_else(|e| panic!("{}: {e}", dated.display()));
+        assert_eq!(
+            html,
+            std::fs::read_to_string(&latest).unwrap(),
+            "latest copy differs"
+        );
+        let doc = Html::parse_document(&html);
+        check_self_contained(&html, &doc, lang);
+        let s = shown(&doc);
+        check_mart_numbers(&fx.config, &s, lang).await;
+        // Every forecast section says there is none yet, and how to get one.
+        let empty = text_of(&doc, "[data-state=no-forecast]");
+        assert_eq!(
+            doc.select(&Selector::parse("[data-state=no-forecast]").unwrap())
+                .count(),
+            4
+        );
+        assert!(empty.contains("conveyor forecast"), "{empty}");
+        assert!(!s.keys().any(|(m, _)| m == "p_reach"));
+        let title = text_of(&doc, "h1");
+        assert_eq!(
+            title,
+            if lang == Lang::Ja {
+                "売上予測レポート"
+            } else {
+                "Sales forecast report"
+            }
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_out_writes_where_asked_and_missing_marts_are_named() {
+    let src = tempfile::tempdir().unwrap();
+    let wh = tempfile::tempdir().unwrap();
+    let config = common::config(src.path(), wh.path());
+    let err = pipeline::report::run(&config, &ReportOptions::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no marts yet") && err.contains("conveyor marts"),
+        "{err}"
+    );
+
+    let fx = warehouse_with_marts().await;
+    let out = fx.wh.path().join("elsewhere/r.html");
+    let o = pipeline::report::run(
+        &fx.config,
+        &ReportOptions {
+            lang: Lang::En,
+            out: Some(out.clone()),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(o.latest, None);
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(
+        !fx.wh.path().join("reports").exists(),
+        "--out must not write reports/"
+    );
+}
+
+/// Forecast tables with the contract's names and columns (docs/forecast_tables.md), made in
+/// the session: a 2-year horizon with some awkward values (a NULL goal-seek answer, a
+/// target F2 between sweep grid points).
+async fn add_contract_forecast(ctx: &datafusion::prelude::SessionContext) {
+    let stmts = [
+        "CREATE TABLE forecast_runs AS SELECT 'run-1' AS run_id, 'claim_87' AS scenario, CAST(20000 AS BIGINT) AS paths, \
+         DATE '2023-01-01' AS calibrated_from, DATE '2024-12-31' AS calibrated_through, DATE '2025-01-01' AS first_month",
+        "CREATE TABLE forecast_reach AS SELECT 'run-1' AS run_id, 'claim_87' AS scenario, 1000000000.0 AS target, \
+         CAST(2 AS BIGINT) AS within_years, 0.4213 AS p_reach, 0.5787 AS p_never, CAST(20000 AS BIGINT) AS paths, 0.87 AS f2_rate, \
+         812.5 AS new_customers_per_month, 'parameters' AS intervals_include",
+        "CREATE TABLE forecast_monthly AS SELECT 'run-1' AS run_id, 'claim_87' AS scenario, CAST(i AS BIGINT) AS month_index, \
+         to_date(concat(CAST(2025 + (i - 1) / 12 AS VARCHAR), '-', lpad(CAST((i - 1) % 12 + 1 AS VARCHAR), 2, '0'), '-01')) AS month, \
+         3.0e7 + i * 1.0e6 AS mean, 2.0e7 + i * 5.0e5 AS p5, 2.2e7 + i * 6.0e5 AS p10, 2.6e7 + i * 8.0e5 AS p25, \
+         3.0e7 + i * 1.0e6 AS p50, 3.4e7 + i * 1.2e6 AS p75, 3.8e7 + i * 1.4e6 AS p90, 4.0e7 + i * 1.5e6 AS p95, 3.0e7 + i * 1.0e6 AS expected \
+         FROM unnest(range(1, 25)) AS t(i)",
+        "CREATE TABLE forecast_yearly (run_id VARCHAR, scenario VARCHAR, year BIGINT, first_month DATE, last_month DATE, mean DOUBLE, \
+         p5 DOUBLE, p10 DOUBLE, p25 DOUBLE, p50 DOUBLE, p75 DOUBLE, p90 DOUBLE, p95 DOUBLE, target DOUBLE, p_at_least_target DOUBLE)",
+        "INSERT INTO forecast_yearly VALUES \
+         ('run-1', 'claim_87', 1, DATE '2025-01-01', DATE '2025-12-01', 4.3e8, 3.0e8, 3.3e8, 3.8e8, 4.25e8, 4.7e8, 5.3e8, 5.6e8, 1.0e9, 0.0), \
+         ('run-1', 'claim_87', 2, DATE '2026-01-01', DATE '2026-12-01', 9.1e8, 6.0e8, 6.6e8, 7.9e8, 912345678.9, 1.05e9, 1.21e9, 1.3e9, 1.0e9, 0.4213)",
+        "CREATE TABLE forecast_first_year (run_id VARCHAR, scenario VARCHAR, year BIGINT, share DOUBLE)",
+        "INSERT INTO forecast_first_year VALUES ('run-1', 'claim_87', 1, 0.0), ('run-1', 'claim_87', 2, 0.4213), ('run-1', 'claim_87', NULL, 0.5787)",
+        "CREATE TABLE forecast_sweep AS SELECT 'run-1' AS run_id, 'claim_87' AS scenario, CAST(f AS DOUBLE) / 100.0 AS f2_rate, \
+         power(CAST(f AS DOUBLE) / 100.0, 6) AS p_reach, 1.0e9 * CAST(f AS DOUBLE) / 100.0 AS mean_target_year_sales, f = 85 AS is_scenario \
+         FROM unnest(range(30, 96, 5)) AS t(f)",
+        "CREATE TABLE forecast_goal_seek (run_id VARCHAR, scenario VARCHAR, probability DOUBLE, f2_rate DOUBLE, \
+         current_new_customers_per_month DOUBLE, new_customers_per_month DOUBLE, multiplier DOUBLE, achieved_p_reach DOUBLE)",
+        "INSERT INTO forecast_goal_seek VALUES ('run-1', 'claim_87', 0.5, 0.87, 812.5, 1234.4, 1.5193, 0.503), \
+         ('run-1', 'claim_87', 0.8, 0.87, 812.5, NULL, NULL, NULL)",
+        "CREATE TABLE forecast_assumptions (run_id VARCHAR, scenario VARCHAR, name VARCHAR, description VARCHAR, value DOUBLE, sd DOUBLE, source VARCHAR)",
+        "INSERT INTO forecast_assumptions VALUES ('run-1', 'claim_87', 'r_1', 'F2 rate <first → second>', 0.87, NULL, 'scenario'), \
+         ('run-1', 'claim_87', 'r_2', 'F3 rate', 0.61234, 0.0123, 'calibrated'), \
+         ('run-1', 'claim_87', 'first_aov', 'first order value (yen)', 6543.21, 120.5, 'calibrated')",
+    ];
+    for s in stmts {
+        ctx.sql(s)
+            .await
+            .unwrap_or_else(|e| panic!("{s}: {e}"))
+            .collect()
+            .await
+            .unwrap();
+    }
+}
+
+/// Checks every forecast number the report shows against the forecast tables in `ctx`.
+async fn check_forecast_numbers(ctx: &datafusion::prelude::SessionContext, html: &str, lang: Lang) {
+    let q = |sql: &'static str| {
+        let ctx = ctx.clone();
+        async move { common::to_strings(&ctx.sql(sql).await.unwrap().collect().await.unwrap()) }
+    };
+    let doc = Html::parse_document(html);
+    let s = shown(&doc);
+    assert_eq!(
+        doc.select(&Selector::parse("[data-state=no-forecast]").unwrap())
+            .count(),
+        0
+    );
+
+    // The answer sentence: P(reach), the target, the horizon and the likeliest year.
+    let reach = &q("SELECT p_reach, target, within_years, f2_rate FROM forecast_reach").await[0];
+    let answer = Selector::parse(".answer [data-metric]").unwrap();
+    let in_answer: Vec<_> = doc
+        .select(&answer)
+        .map(|e| e.value().attr("data-metric").unwrap().to_string())
+        .collect();
+    for m in ["p_reach", "target", "within_years", "answer_f2_rate"] {
+        assert!(
+            in_answer.iter().any(|x| x == m),
+            "{m} not in the answer sentence"
+        );
+    }
+    assert_shown(
+        &s,
+        "p_reach",
+        None,
+        reach[0].parse().unwrap(),
+        Kind::Pct,
+        lang,
+    );
+    assert_shown(
+        &s,
+        "target",
+        None,
+        reach[1].parse().unwrap(),
+        Kind::Yen,
+        lang,
+    );
+    assert_eq!(
+        get(&s, "within_years", None).0,
+        reach[2].parse::<f64>().unwrap()
+    );
+    assert_shown(
+        &s,
+        "answer_f2_rate",
+        None,
+        reach[3].parse().unwrap(),
+        Kind::Pct,
+        lang,
+    );
+    let likeliest = q("SELECT year FROM forecast_first_year WHERE year IS NOT NULL AND share > 0 ORDER BY share DESC, year LIMIT 1").await;
+    match likeliest.first() {
+        Some(y) => assert_eq!(
+            get(&s, "most_likely_year", None).0,
+            y[0].parse::<f64>().unwrap()
+        ),
+        None => assert!(!in_answer.iter().any(|x| x == "most_likely_year")),
+    }
+
+    // P(reach) by year and the yearly range.
+    let years = q("SELECT year, p_at_least_target, p10, p50, p90 FROM forecast_yearly").await;
+    assert!(!years.is_empty());
+    for y in years {
+        let k = Some(y[0].as_str());
+        assert_shown(
+            &s,
+            "p_at_least_target",
+            k,
+            y[1].parse().unwrap(),
+            Kind::Pct,
+            lang,
+        );
+        assert_shown(&s, "yearly_p10", k, y[2].parse().unwrap(), Kind::Yen, lang);
+        assert_shown(&s, "yearly_p50", k, y[3].parse().unwrap(), Kind::Yen, lang);
+        assert_shown(&s, "yearly_p90", k, y[4].parse().unwrap(), Kind::Yen, lang);
+    }
+
+    // The sweep at the target F2 (0.87, between the grid points around it).
+    let grid: Vec<(f64, f64)> = q("SELECT f2_rate, p_reach FROM forecast_sweep ORDER BY f2_rate")
+        .await
+        .iter()
+        .map(|r| (r[0].parse().unwrap(), r[1].parse().unwrap()))
+        .collect();
+    let i = grid.iter().position(|(f, _)| *f >= 0.87).unwrap();
+    let ((f0, p0), (f1, p1)) = (grid[i - 1], grid[i]);
+    let at87 = p0 + (p1 - p0) * (0.87 - f0) / (f1 - f0);
+    assert_shown(&s, "p_reach_at_target_f2", None, at87, Kind::Pct, lang);
+
+    // Goal seek: the needed acquisition where reachable, none where not.
+    for g in q("SELECT CAST(probability AS VARCHAR), new_customers_per_month, multiplier, current_new_customers_per_month FROM forecast_goal_seek").await {
+        let k = Some(g[0].as_str());
+        assert_shown(&s, "goal_seek_probability", k, g[0].parse().unwrap(), Kind::Pct, lang);
+        assert_shown(&s, "current_new_customers_per_month", k, g[3].parse().unwrap(), Kind::Count, lang);
+        if g[1] == "NULL" {
+            assert!(!s.contains_key(&("goal_seek_new_customers".to_string(), Some(g[0].clone()))));
+        } else {
+            assert_shown(&s, "goal_seek_new_customers", k, g[1].parse().unwrap(), Kind::Count, lang);
+            if g[2] != "NULL" {
+                assert_eq!(get(&s, "goal_seek_multiplier", k).0, g[2].parse::<f64>().unwrap());
+            }
+        }
+    }
+
+    // Assumptions and their sources.
+    for a in q("SELECT name, value, sd, source FROM forecast_assumptions").await {
+        if a[1] != "NULL" {
+            assert_eq!(
+                get(&s, "assumption", Some(&a[0])).0,
+                a[1].parse::<f64>().unwrap(),
+                "{}",
+                a[0]
+            );
+        }
+        match a[2].as_str() {
+            "NULL" => assert!(!s.contains_key(&("assumption_sd".to_string(), Some(a[0].clone())))),
+            sd => assert_eq!(
+                get(&s, "assumption_sd", Some(&a[0])).0,
+                sd.parse::<f64>().unwrap()
+            ),
+        }
+        let src = doc
+            .select(&Selector::parse(&format!("[data-source=\"{}\"]", a[3])).unwrap())
+            .count();
+        assert!(src >= 1, "source {} not shown", a[3]);
+    }
+    let paths = &q("SELECT paths FROM forecast_runs").await[0][0];
+    assert_shown(&s, "paths", None, paths.parse().unwrap(), Kind::Count, lang);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_with_contract_forecast_tables_shows_their_numbers() {
+    let fx = warehouse_with_marts().await;
+    let (ctx, _) = pipeline::warehouse::open_session(&fx.config).await.unwrap();
+    add_contract_forecast(&ctx).await;
+    let data = pipeline::report::data::load(&fx.config, &ctx)
+        .await
+        .unwrap();
+    assert!(data.forecast.is_some());
+    for lang in [Lang::Ja, Lang::En] {
+        let html =
+            pipeline::report::render(&data, lang, NaiveDate::from_ymd_opt(2026, 11, 23).unwrap())
+                .unwrap();
+        let doc = Html::parse_document(&html);
+        check_self_contained(&html, &doc, lang);
+        check_mart_numbers(&fx.config, &shown(&doc), lang).await;
+        check_forecast_numbers(&ctx, &html, lang).await;
+        let s = shown(&doc);
+        // Hand-picked cases: year 2 is the only year reached; ¥1B in 億; an unreachable goal.
+        assert_eq!(get(&s, "most_likely_year", None).0, 2.0);
+        if lang == Lang::Ja {
+            assert_eq!(get(&s, "target", None).1, "10億円");
+            assert_eq!(get(&s, "yearly_p50", Some("2")).1, "9.1億円");
+        } else {
+            assert_eq!(get(&s, "target", None).1, "¥1,000,000,000");
+        }
+        assert!(!s.contains_key(&(
+            "goal_seek_new_customers".to_string(),
+            Some("0.8".to_string())
+        )));
+        // Text from the tables is escaped, not interpreted.
+        assert!(html.contains("F2 rate &lt;first → second&gt;"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_after_conveyor_forecast_shows_the_latest_run() {
+    let fx = warehouse_with_marts().await;
+    let run = pipeline::forecast::run_forecast(
+        &fx.config,
+        &pipeline::forecast::ForecastOptions {
+            paths: Some(2_000),
+            seed: Some(11),
+            threads: Some(2),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let (ctx, _) = pipeline::warehouse::open_session(&fx.config).await.unwrap();
+    for lang in [Lang::Ja, Lang::En] {
+        let o = pipeline::report::run(&fx.config, &ReportOptions { lang, out: None })
+            .await
+            .unwrap();
+        assert!(o.has_forecast);
+        assert_eq!(o.forecast_run_id.as_deref(), Some(run.run_id.as_str()));
+        let latest = fx.wh.path().join(if lang == Lang::Ja {
+            "reports/latest-forecast.html"
+        } else {
+            "reports/latest-forecast.en.html"
+        });
+        let html = std::fs::read_to_string(latest).unwrap();
+        let doc = Html::parse_document(&html);
+        check_self_contained(&html, &doc, lang);
+        check_mart_numbers(&fx.config, &shown(&doc), lang).await;
+        check_forecast_numbers(&ctx, &html, lang).await;
+        assert!(html.contains(&run.run_id));
+    }
+}
