@@ -34,7 +34,17 @@ pub fn version_string() -> String {
 }
 
 /// Registers the functions drivers call that DataFusion answers differently.
+/// `to_regtype(name)` resolves a type name to its oid; psycopg (under SQLAlchemy) asks it
+/// for `hstore` and other extension types, which this server never has: it answers NULL,
+/// as PostgreSQL does for an unknown type.
 pub fn register_functions(ctx: &SessionContext) {
+    ctx.register_udf(create_udf(
+        "to_regtype",
+        vec![DataType::Utf8],
+        DataType::Int32,
+        Volatility::Immutable,
+        Arc::new(|_args: &[ColumnarValue]| Ok(ColumnarValue::Scalar(ScalarValue::Int32(None)))),
+    ));
     let version = version_string();
     ctx.register_udf(create_udf(
         "version",

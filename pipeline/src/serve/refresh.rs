@@ -96,7 +96,7 @@ async fn fingerprint(wh: &Warehouse) -> Result<Fingerprint> {
         .try_collect()
         .await
         .map_err(|e| Error::store(wh.loc.display.clone(), e))?;
-    let latest = wh.loc.key("forecasts/latest.json");
+    let latest = wh.loc.key(crate::forecast::store::LATEST);
     match store.head(&latest).await {
         Ok(m) => out.push((
             m.location.to_string(),
