@@ -27,7 +27,8 @@ pub fn yen_en(v: f64) -> String {
 }
 
 /// Yen for Japanese readers: 億円 from one hundred million up (one decimal, `10億円`,
-/// `1.2億円`), 万円 from ten thousand up (`3,400万円`), else `円`.
+/// `1.2億円`), 万円 from one million up (`3,400万円`), else exact `円` (`18,000円`: a
+/// rounded `2万円` would hide that ¥17,600 misses a ¥18,000 target).
 pub fn yen_ja(v: f64) -> String {
     let sign = if v < 0.0 { "-" } else { "" };
     let a = v.abs();
@@ -39,7 +40,7 @@ pub fn yen_ja(v: f64) -> String {
         } else {
             format!("{sign}{}.{frac}億円", thousands(whole))
         }
-    } else if a >= 1e4 {
+    } else if a >= 1e6 {
         format!("{sign}{}万円", thousands((a / 1e4).round() as i128))
     } else {
         format!("{sign}{}円", thousands(a.round() as i128))
@@ -57,7 +58,8 @@ mod tests {
         assert_eq!(yen_ja(1e9), "10億円");
         assert_eq!(yen_ja(123_456_789.0), "1.2億円");
         assert_eq!(yen_ja(34_000_000.0), "3,400万円");
-        assert_eq!(yen_ja(18_000.0), "2万円");
+        assert_eq!(yen_ja(18_000.0), "18,000円");
+        assert_eq!(yen_ja(1_250_000.0), "125万円");
         assert_eq!(yen_ja(9_999.0), "9,999円");
         assert_eq!(yen_ja(-250_000_000.0), "-2.5億円");
     }

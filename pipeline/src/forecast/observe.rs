@@ -238,7 +238,7 @@ pub async fn observe(
         }
     }
     let Some(&first_month) = new_by_month.keys().next() else {
-        return Err(Error::Other(format!(
+        return Err(Error::NotEnoughHistory(format!(
             "no counted orders up to {}: the forecast needs order history (run `conveyor ingest` first)",
             month_start(last_month).format("%Y-%m")
         )));
