@@ -163,30 +163,6 @@ def clients(host, port, user, password, warehouse):
     except psycopg.OperationalError as e:
         assert "password authentication failed" in str(e), str(e)
 
-    # --- SQLAlchemy's PostgreSQL dialect: the inspector Superset and friends use.
-    engine = sqlalchemy.create_engine(
-        f"postgresql+psycopg://{user}:{password}@{host}:{port}/conveyor?sslmode=disable"
-    )
-    insp = sqlalchemy.inspect(engine)
-    tables = set(insp.get_table_names())
-    want_tables = {r[0] for r in db.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
-    missing = want_tables - tables
-    assert not missing, f"SQLAlchemy does not list {missing}; it lists {sorted(tables)}"
-    cols = {c["name"]: c["type"] for c in insp.get_columns("cohort_retention")}
-    duck_cols = [r[0] for r in db.execute("DESCRIBE cohort_retention").fetchall()]
-    assert list(cols) == duck_cols, f"columns {list(cols)} != {duck_cols}"
-    types = sqlalchemy.types
-    for name, want in [("cohort_month", types.Date), ("month_offset", types.BigInteger),
-                       ("retention_rate", types.Float), ("revenue", types.Numeric),
-                       ("is_partial", types.Boolean)]:
-        assert isinstance(cols[name], want), f"{name} is {cols[name]!r}, wanted {want.__name__}"
-    with engine.connect() as c:
-        got = c.execute(sqlalchemy.text(
-            "SELECT count(*) FROM vip_customers WHERE vip_rank <= :n"), {"n": 10}).scalar()
-        assert got == db.execute("SELECT count(*) FROM vip_customers WHERE vip_rank <= 10").fetchone()[0]
-    engine.dispose()
-
     # --- 20 concurrent clients x 50 queries each.
     months = [r[0] for r in db.execute(
         "SELECT DISTINCT order_month FROM orders ORDER BY 1").fetchall()]
@@ -216,6 +192,36 @@ def clients(host, port, user, password, warehouse):
     print("clients: all checks passed")
 
 
+def inspector(host, port, user, password, warehouse):
+    """SQLAlchemy's PostgreSQL dialect: the inspector Superset and friends use."""
+    db = duck(warehouse)
+    # --- SQLAlchemy's PostgreSQL dialect: the inspector Superset and friends use.
+    engine = sqlalchemy.create_engine(
+        f"postgresql+psycopg://{user}:{password}@{host}:{port}/conveyor?sslmode=disable"
+    )
+    insp = sqlalchemy.inspect(engine)
+    tables = set(insp.get_table_names())
+    want_tables = {r[0] for r in db.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
+    missing = want_tables - tables
+    assert not missing, f"SQLAlchemy does not list {missing}; it lists {sorted(tables)}"
+    cols = {c["name"]: c["type"] for c in insp.get_columns("cohort_retention")}
+    duck_cols = [r[0] for r in db.execute("DESCRIBE cohort_retention").fetchall()]
+    assert list(cols) == duck_cols, f"columns {list(cols)} != {duck_cols}"
+    types = sqlalchemy.types
+    for name, want in [("cohort_month", types.Date), ("month_offset", types.BigInteger),
+                       ("retention_rate", types.Float), ("revenue", types.Numeric),
+                       ("is_partial", types.Boolean)]:
+        assert isinstance(cols[name], want), f"{name} is {cols[name]!r}, wanted {want.__name__}"
+    with engine.connect() as c:
+        got = c.execute(sqlalchemy.text(
+            "SELECT count(*) FROM vip_customers WHERE vip_rank <= :n"), {"n": 10}).scalar()
+        assert got == db.execute("SELECT count(*) FROM vip_customers WHERE vip_rank <= 10").fetchone()[0]
+    engine.dispose()
+
+    print("inspector: all checks passed")
+
+
 def fresh(host, port, user, password, warehouse):
     db = duck(warehouse)
     q = "SELECT count(*), sum(amount) FROM orders"
@@ -236,6 +242,8 @@ if __name__ == "__main__":
     mode, args = sys.argv[1], sys.argv[2:]
     if mode == "clients":
         clients(*args)
+    elif mode == "inspector":
+        inspector(*args)
     elif mode == "fresh":
         fresh(*args)
     elif mode == "duckdb":
