@@ -122,12 +122,9 @@ mod tests {
     use futures::StreamExt;
 
     fn rows(n: usize) -> SendableRowStream {
-        Box::pin(futures::stream::iter((0..n).map(|_| {
-            Ok(DataRow {
-                data: bytes::BytesMut::new(),
-                field_count: 0,
-            })
-        })))
+        Box::pin(futures::stream::iter(
+            (0..n).map(|_| Ok(DataRow::new(bytes::BytesMut::new(), 0))),
+        ))
     }
 
     fn code(e: &PgWireError) -> String {
