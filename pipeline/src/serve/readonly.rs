@@ -230,10 +230,6 @@ mod tests {
             ("DELETE FROM orders", "DELETE"),
             ("CREATE TABLE t (a INT)", "CREATE TABLE"),
             ("CREATE OR REPLACE VIEW v AS SELECT 1", "CREATE VIEW"),
-            (
-                "CREATE EXTERNAL TABLE t STORED AS CSV LOCATION '/tmp/x.csv'",
-                "CREATE TABLE",
-            ),
             ("DROP TABLE orders", "DROP TABLE"),
             ("DROP VIEW IF EXISTS v", "DROP VIEW"),
             ("ALTER TABLE orders ADD COLUMN x INT", "ALTER TABLE"),
