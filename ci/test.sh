@@ -27,7 +27,7 @@ demo_dir="target/ci-demo"
 target_dir="${CARGO_TARGET_DIR:-target}"
 "$target_dir/debug/conveyor" demo --dir "$demo_dir" > target/ci-demo.log
 tail -n 4 target/ci-demo.log
-CONVEYOR_WAREHOUSE="$demo_dir/warehouse" python3 notebooks/run_all.py
+CONVEYOR_WAREHOUSE="$PWD/$demo_dir/warehouse" python3 notebooks/run_all.py
 
 echo "== report in headless Chromium"
 CONVEYOR="$target_dir/debug/conveyor" python3 ci/check_report.py
