@@ -30,20 +30,28 @@ pub fn yen_en(v: f64) -> String {
 /// `1.2億円`), 万円 from one million up (`3,400万円`), else exact `円` (`18,000円`: a
 /// rounded `2万円` would hide that ¥17,600 misses a ¥18,000 target).
 pub fn yen_ja(v: f64) -> String {
-    let sign = if v < 0.0 { "-" } else { "" };
-    let a = v.abs();
-    if a >= 1e8 {
-        let tenths = (a / 1e7).round() as i128;
-        let (whole, frac) = (tenths / 10, tenths % 10);
-        if frac == 0 {
-            format!("{sign}{}億円", thousands(whole))
-        } else {
-            format!("{sign}{}.{frac}億円", thousands(whole))
-        }
-    } else if a >= 1e6 {
-        format!("{sign}{}万円", thousands((a / 1e4).round() as i128))
+    // No sign on an amount that rounds to zero yen.
+    let sign = if v < 0.0 && v.abs().round() != 0.0 {
+        "-"
     } else {
-        format!("{sign}{}円", thousands(a.round() as i128))
+        ""
+    };
+    let a = v.abs();
+    if a < 1e6 {
+        return format!("{sign}{}円", thousands(a.round() as i128));
+    }
+    // Rounding to 万 may carry into 億 (99,995,000 → 1億円, not 10,000万円).
+    let man = (a / 1e4).round();
+    if man < 1e4 {
+        return format!("{sign}{}万円", thousands(man as i128));
+    }
+    // 億 with one decimal, dropping a trailing ".0" (10億円, not 10.0億円).
+    let tenths = (a / 1e7).round() as i128;
+    let (whole, frac) = (tenths / 10, tenths % 10);
+    if frac == 0 {
+        format!("{sign}{}億円", thousands(whole))
+    } else {
+        format!("{sign}{}.{frac}億円", thousands(whole))
     }
 }
 

@@ -5,16 +5,12 @@
 //! starts at 100万. English readers get "¥" with thousands separators, and axis labels get a
 //! compact form ("¥1.2B", "¥340M", "¥18K"). Forecast money is a projection in `DOUBLE` yen;
 //! every function rounds half away from zero at the precision it shows.
-//!
-//! Unlike the one-line CLI summaries (`crate::format::yen_ja`, which writes ¥18,000 as
-//! "2万円"), the report keeps amounts under 100万 exact: an LTV of ¥17,600 against a
-//! ¥18,000 target must not read as "2万円".
+//! The amounts themselves are written by `crate::format` (`yen_ja`, `yen_en`), shared with
+//! the CLI's summaries; under 100万 they stay exact: an LTV of ¥17,600 against a ¥18,000
+//! target must not read as "2万円".
 
 use super::i18n::Lang;
 use crate::format::thousands;
-
-const MAN: f64 = 1e4;
-const OKU: f64 = 1e8;
 
 /// A yen amount for the reader: `1.2億円` / `3,400万円` / `18,000円` in Japanese, `¥1,234,567`
 /// in English.
@@ -24,35 +20,16 @@ pub fn yen(value: f64, lang: Lang) -> String {
     }
     match lang {
         Lang::En => crate::format::yen_en(value),
-        Lang::Ja => yen_ja(value),
+        Lang::Ja => crate::format::yen_ja(value),
     }
 }
 
+/// "-" for an amount that does not round to zero.
 fn sign(value: f64) -> &'static str {
     if value < 0.0 && value.abs().round() != 0.0 {
         "-"
     } else {
         ""
-    }
-}
-
-fn yen_ja(value: f64) -> String {
-    let s = sign(value);
-    let a = value.abs();
-    if a < 1_000_000.0 {
-        return format!("{s}{}円", thousands(a.round() as i128));
-    }
-    let man = (a / MAN).round();
-    if man < 10_000.0 {
-        return format!("{s}{}万円", thousands(man as i128));
-    }
-    // 億 with one decimal, dropping a trailing ".0" (10億円, not 10.0億円).
-    let tenths = (a / OKU * 10.0).round() as i128;
-    let (whole, frac) = (tenths / 10, tenths % 10);
-    if frac == 0 {
-        format!("{s}{}億円", thousands(whole))
-    } else {
-        format!("{s}{}.{frac}億円", thousands(whole))
     }
 }
 
