@@ -28,6 +28,7 @@ pub mod query;
 pub mod report;
 pub mod schedule;
 pub mod serve;
+pub mod shutdown;
 pub mod storage;
 pub mod warehouse;
 

@@ -276,7 +276,7 @@ pub async fn schedule(config: &Config, opts: &ScheduleOptions) -> Result<u64> {
     let crons = parse_crons(&config.schedule.cron)?;
     let tz = config.time_zone()?;
     let mut runs = 0u64;
-    let shutdown = shutdown_signal();
+    let shutdown = crate::shutdown::shutdown_signal();
     tokio::pin!(shutdown);
     loop {
         if opts.max_runs.is_some_and(|m| runs >= m) {
@@ -332,28 +332,6 @@ pub async fn schedule(config: &Config, opts: &ScheduleOptions) -> Result<u64> {
             }
         }
         runs += 1;
-    }
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

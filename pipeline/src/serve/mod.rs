@@ -112,7 +112,7 @@ impl Server {
 
     /// Accepts connections until SIGINT/SIGTERM; each connection runs in its own task.
     pub async fn run(self) -> Result<()> {
-        let shutdown = shutdown_signal();
+        let shutdown = crate::shutdown::shutdown_signal();
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -140,27 +140,5 @@ impl Server {
                 }
             }
         }
-    }
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }
