@@ -79,7 +79,8 @@ impl Refresher {
     }
 }
 
-/// Pointer objects of the warehouse: every table state and the latest forecast.
+/// Pointer objects of the warehouse: every table state and the forecast and backtest
+/// pointers.
 async fn fingerprint(wh: &Warehouse) -> Result<Fingerprint> {
     let store = &wh.loc.store;
     let prefix = wh.loc.key(&format!("{META_DIR}/tables"));
@@ -96,16 +97,20 @@ async fn fingerprint(wh: &Warehouse) -> Result<Fingerprint> {
         .try_collect()
         .await
         .map_err(|e| Error::store(wh.loc.display.clone(), e))?;
-    let latest = wh.loc.key(crate::forecast::store::LATEST);
-    match store.head(&latest).await {
-        Ok(m) => out.push((
-            m.location.to_string(),
-            m.size,
-            m.e_tag,
-            m.last_modified.timestamp_nanos_opt().unwrap_or_default(),
-        )),
-        Err(object_store::Error::NotFound { .. }) => {}
-        Err(e) => return Err(Error::store(wh.loc.display.clone(), e)),
+    for pointer in [
+        crate::forecast::store::LATEST,
+        crate::forecast::store::LATEST_BACKTEST,
+    ] {
+        match store.head(&wh.loc.key(pointer)).await {
+            Ok(m) => out.push((
+                m.location.to_string(),
+                m.size,
+                m.e_tag,
+                m.last_modified.timestamp_nanos_opt().unwrap_or_default(),
+            )),
+            Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(Error::store(wh.loc.display.clone(), e)),
+        }
     }
     out.sort();
     Ok(out)
