@@ -352,11 +352,9 @@ async fn sqlalchemy_inspector_lists_tables_and_columns() {
     assert!(out.contains("all checks passed"), "{out}");
 }
 
-/// Known gap (issue #6 stays open): after a pipeline run republishes, the server reloads
-/// its tables but the reloaded `orders` answers with no rows until restart. Run with
-/// `cargo test -p pipeline --test serve -- --ignored` while working on it.
+/// After a pipeline run republishes, the running server answers with the new numbers from
+/// the next query on (no restart).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "reload after republish serves an empty orders table (issue #6)"]
 async fn republished_tables_are_served_without_restart() {
     let dir = tempfile::tempdir().unwrap();
     let config = common::config(&dir.path().join("exports"), &dir.path().join("warehouse"));

@@ -1,12 +1,13 @@
 //! Fresh data without restarts.
 //!
 //! A pipeline run publishes a table by replacing `_conveyor/tables/<t>.json`, and a forecast
-//! by replacing `forecasts/latest.json`. Before each statement the server lists those
+//! or a backtest by replacing `forecasts/latest.json` or `forecasts/latest-backtest.json`. Before each statement the server lists those
 //! pointer objects (one LIST and one HEAD: cheap next to any query) and compares their
 //! (name, size, e_tag, modification time) with what it last loaded. When anything differs it
 //! builds a new session the same way every reader does ([`crate::warehouse::open_session`])
 //! and swaps its `public` schema into the served session in one step, so a query sees
-//! either all the old tables or all the new ones, never a mix or a missing table.
+//! either all the old tables or all the new ones, never a mix or a missing table, and then
+//! forgets the cached folder listings (which would still name the old files).
 //! Queries already running keep the providers they planned with.
 
 use std::sync::Arc;
@@ -70,6 +71,13 @@ impl Refresher {
             .catalog(CATALOG)
             .ok_or_else(|| Error::Other(format!("the served session has no catalog {CATALOG}")))?;
         catalog.register_schema(SCHEMA, schema)?;
+        // DataFusion caches each table folder's listing for the life of the runtime (no
+        // TTL by default). A republished table has new file names and the old ones are
+        // deleted, so a stale listing would match none of the new version's files and the
+        // table would read as empty: forget every listing once the new tables are in.
+        if let Some(cache) = ctx.runtime_env().cache_manager.get_list_files_cache() {
+            cache.clear();
+        }
         tracing::info!(
             tables = now.len(),
             "reloaded tables after a pipeline run published new versions"
