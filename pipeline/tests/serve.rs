@@ -326,12 +326,10 @@ async fn tls_with_a_self_signed_certificate() {
     assert!(err.contains("serve.tls_cert"), "{err}");
 }
 
-/// Known gap (issue #6 stays open): SQLAlchemy's `Inspector.get_columns` sends a catalog
-/// query with `REGCLASS` casts, `json_build_object` and `pg_get_serial_sequence` that the
-/// pg_catalog layer cannot plan yet; `get_table_names` and plain queries work. Run with
-/// `cargo test -p pipeline --test serve -- --ignored` while working on it.
+/// SQLAlchemy's inspector (what Superset uses to add a dataset): tables, columns with
+/// sensible types, keys and indexes (none), and a full table reflection, compared with
+/// DuckDB reading the same Parquet files.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "SQLAlchemy get_columns catalog query not supported yet (issue #6)"]
 async fn sqlalchemy_inspector_lists_tables_and_columns() {
     let dir = tempfile::tempdir().unwrap();
     let config = common::config(&dir.path().join("exports"), &dir.path().join("warehouse"));

@@ -213,6 +213,17 @@ def inspector(host, port, user, password, warehouse):
                        ("retention_rate", types.Float), ("revenue", types.Numeric),
                        ("is_partial", types.Boolean)]:
         assert isinstance(cols[name], want), f"{name} is {cols[name]!r}, wanted {want.__name__}"
+    # What Superset asks when a dataset is added: keys, indexes, constraints (Parquet tables
+    # have none) and a full reflection of the table.
+    assert insp.get_pk_constraint("cohort_retention")["constrained_columns"] == []
+    assert insp.get_foreign_keys("cohort_retention") == []
+    assert insp.get_indexes("cohort_retention") == []
+    assert insp.get_unique_constraints("cohort_retention") == []
+    assert insp.get_schema_names() == ["public"]
+    assert insp.has_table("orders") and not insp.has_table("no_such_table")
+    orders = sqlalchemy.Table("orders", sqlalchemy.MetaData(), autoload_with=engine)
+    duck_orders = [r[0] for r in db.execute("DESCRIBE orders").fetchall()]
+    assert [c.name for c in orders.columns] == duck_orders, f"{list(orders.columns)} != {duck_orders}"
     with engine.connect() as c:
         got = c.execute(sqlalchemy.text(
             "SELECT count(*) FROM vip_customers WHERE vip_rank <= :n"), {"n": 10}).scalar()

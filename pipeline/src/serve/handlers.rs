@@ -75,9 +75,10 @@ impl SimpleQueryHandler for Service {
     {
         let started = Instant::now();
         let limits = self.limits;
+        let query = super::reflection::rewrite_sql(query);
         let responses = tokio::time::timeout(
             limits.timeout,
-            SimpleQueryHandler::do_query(&*self.inner, client, query),
+            SimpleQueryHandler::do_query(&*self.inner, client, &query),
         )
         .await
         .map_err(|_| timeout_error(limits.timeout))??;

@@ -13,6 +13,7 @@
 //! - [`limits`]: per-statement timeout (57014) and row cap (54000);
 //! - [`refresh`]: tables reloaded when a pipeline run publishes new versions;
 //! - [`compat`]: the few statements drivers send that need a canned answer;
+//! - [`reflection`]: what SQLAlchemy's key and index reflection needs from `pg_catalog`;
 //! - [`params`]: bound parameters keep the type the client declared;
 //! - [`tls`]: rustls from `tls_cert`/`tls_key`;
 //! - [`handlers`]: the wiring of all of the above into pgwire.
@@ -26,6 +27,7 @@ pub mod handlers;
 pub mod limits;
 pub mod params;
 pub mod readonly;
+pub mod reflection;
 pub mod refresh;
 pub mod tls;
 
@@ -69,6 +71,7 @@ impl Server {
         setup_pg_catalog(&ctx, refresh::CATALOG, EmptyContextProvider)
             .map_err(|e| Error::DataFusion(*e))?;
         compat::register_functions(&ctx);
+        reflection::install(&ctx, refresh::CATALOG).await?;
         let ctx = Arc::new(ctx);
         let refresher = Arc::new(Refresher::new(config.clone(), wh).await?);
         let limits = Limits {

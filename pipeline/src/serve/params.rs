@@ -8,6 +8,13 @@
 //! for a parameter DataFusion inferred as decimal, the parameter keeps the client's type
 //! (`Int64`/`Float64`) and DataFusion's type coercion compares it with the column exactly
 //! as it would a literal.
+//!
+//! It also keeps parameter positions intact. datafusion-pg-catalog answers the correlated
+//! subqueries of SQLAlchemy's column reflection (`identity_options`, `default`) with
+//! `NULL`, and the placeholders inside them vanish from the plan; datafusion-postgres then
+//! lines the client's values up with the placeholders that are left, so value 1 was
+//! decoded with the type of `$10`. Every placeholder the client sent stays referenced here,
+//! by a filter that is always true (`$k IS NULL OR TRUE`, folded away by the optimiser).
 
 use std::sync::Arc;
 
@@ -15,7 +22,7 @@ use async_trait::async_trait;
 use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::logical_expr::expr::Placeholder;
-use datafusion::logical_expr::{Expr, LogicalPlan};
+use datafusion::logical_expr::{Expr, Filter, LogicalPlan, lit};
 use datafusion_postgres::Parser;
 use pgwire::api::portal::Format;
 use pgwire::api::results::FieldInfo;
@@ -78,6 +85,32 @@ pub fn retype_placeholders(
         .map_err(|e| PgWireError::ApiError(Box::new(e)))
 }
 
+/// Makes `plan` reference every placeholder `$1..$n`, where `n` is the number of
+/// parameters the client declared or the highest one the plan uses, so parameter values
+/// line up by position however many placeholders a rewrite removed.
+pub fn keep_parameter_positions(plan: LogicalPlan, declared: usize) -> PgWireResult<LogicalPlan> {
+    let api = |e: datafusion::error::DataFusionError| PgWireError::ApiError(Box::new(e));
+    let used = plan.get_parameter_types().map_err(api)?;
+    let highest = used
+        .keys()
+        .filter_map(|id| id.strip_prefix('$')?.parse::<usize>().ok())
+        .max()
+        .unwrap_or(0);
+    let missing: Vec<String> = (1..=highest.max(declared))
+        .map(|n| format!("${n}"))
+        .filter(|id| !used.contains_key(id))
+        .collect();
+    if missing.is_empty() {
+        return Ok(plan);
+    }
+    let predicate = missing.into_iter().fold(lit(true), |acc, id| {
+        acc.or(Expr::Placeholder(Placeholder { id, field: None }).is_null())
+    });
+    Ok(LogicalPlan::Filter(
+        Filter::try_new(predicate, Arc::new(plan)).map_err(api)?,
+    ))
+}
+
 #[async_trait]
 impl QueryParser for TypedParamsParser {
     type Statement = DfStatement;
@@ -91,9 +124,11 @@ impl QueryParser for TypedParamsParser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        match self.inner.parse_sql(client, sql, types).await? {
+        let sql = super::reflection::rewrite_sql(sql);
+        match self.inner.parse_sql(client, &sql, types).await? {
             Some((text, Some((statement, plan)))) => {
                 let plan = retype_placeholders(plan, types)?;
+                let plan = keep_parameter_positions(plan, types.len())?;
                 Ok(Some((text, Some((statement, plan)))))
             }
             other => Ok(other),
@@ -116,7 +151,44 @@ impl QueryParser for TypedParamsParser {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datafusion::common::ScalarValue;
     use datafusion::prelude::SessionContext;
+
+    #[tokio::test]
+    async fn placeholders_a_rewrite_removed_keep_their_positions() {
+        let ctx = SessionContext::new();
+        ctx.sql("CREATE TABLE t AS SELECT 5 AS n, 'x' AS name")
+            .await
+            .unwrap();
+        // As after a rewrite dropped the subquery that held $1 and $2.
+        let plan = ctx
+            .state()
+            .create_logical_plan("SELECT name FROM t WHERE n > $3")
+            .await
+            .unwrap();
+        let plan = keep_parameter_positions(plan, 4).unwrap();
+        let types = plan.get_parameter_types().unwrap();
+        let mut ids: Vec<_> = types.keys().cloned().collect();
+        ids.sort();
+        assert_eq!(ids, ["$1", "$2", "$3", "$4"]);
+        assert_eq!(types["$3"], Some(DataType::Int64));
+        let plan = plan
+            .with_param_values(vec![
+                ScalarValue::Utf8(Some("always".into())),
+                ScalarValue::Utf8(None),
+                ScalarValue::Int64(Some(4)),
+                ScalarValue::Utf8(Some("cycle".into())),
+            ])
+            .unwrap();
+        let batches = ctx
+            .execute_logical_plan(plan)
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 1);
+    }
 
     #[tokio::test]
     async fn an_integer_parameter_against_a_decimal_column_keeps_its_type() {
@@ -135,8 +207,8 @@ mod tests {
         assert_eq!(types["$2"], Some(DataType::Utf8));
         let plan = plan
             .with_param_values(vec![
-                datafusion::common::ScalarValue::Int64(Some(1000)),
-                datafusion::common::ScalarValue::Utf8(Some("x".into())),
+                ScalarValue::Int64(Some(1000)),
+                ScalarValue::Utf8(Some("x".into())),
             ])
             .unwrap();
         let batches = ctx
