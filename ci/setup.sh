@@ -29,6 +29,10 @@ fi
 missing_apt=()
 command -v psql >/dev/null 2>&1 || missing_apt+=(postgresql-client)
 command -v openssl >/dev/null 2>&1 || missing_apt+=(openssl)
+# pgjdbc (Metabase's, Tableau's and DBeaver's driver) and a JDK to run its test client
+# with Java's single-file launcher (which needs the compiler), for the serve tests.
+command -v javac >/dev/null 2>&1 || missing_apt+=(default-jdk-headless)
+[ -f /usr/share/java/postgresql.jar ] || missing_apt+=(libpostgresql-jdbc-java)
 # Headless browser for ci/check_report.py (the report must open without errors or requests).
 command -v chromium >/dev/null 2>&1 || missing_apt+=(chromium)
 # A Japanese font, so the screenshots of the Japanese report show text rather than boxes.

@@ -124,6 +124,26 @@ fn python(args: &[&str]) -> String {
     ok(out, &format!("serve_clients.py {}", args[0]))
 }
 
+/// The pgjdbc client (tests/ServeJdbc.java), run by Java's single-file launcher with
+/// Debian's driver jar (both installed by ci/setup.sh).
+fn jdbc(port: u16, min_amount: i64) -> String {
+    let out = Command::new("java")
+        .arg("-cp")
+        .arg("/usr/share/java/postgresql.jar")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ServeJdbc.java"))
+        .args([
+            port.to_string(),
+            USER.to_string(),
+            PASSWORD.to_string(),
+            min_amount.to_string(),
+        ])
+        .output()
+        .expect(
+            "java runs (ci/setup.sh installs default-jdk-headless and libpostgresql-jdbc-java)",
+        );
+    ok(out, "ServeJdbc.java")
+}
+
 async fn build_warehouse(config: &Config, orders: u64, seed: u64, start: &str) {
     // 12 monthly exports from `start`, loaded and turned into marts by the library.
     let source = config.open_location(&config.storage.source).unwrap();
@@ -324,6 +344,72 @@ async fn tls_with_a_self_signed_certificate() {
         .err()
         .expect("bad cert, no server");
     assert!(err.contains("serve.tls_cert"), "{err}");
+}
+
+/// pgjdbc, the driver of Metabase, Tableau and DBeaver: a database sync (tables, columns
+/// with their PostgreSQL types, no keys) and a prepared statement, against DuckDB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jdbc_metadata_and_prepared_statements() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config(&dir.path().join("exports"), &dir.path().join("warehouse"));
+    build_warehouse(&config, 3000, 11, "2024-01-01").await;
+    let wh = config.storage.warehouse.clone();
+    let config_path = write_config(dir.path(), &config, "");
+    let server = serve(&config_path, Some(PASSWORD)).unwrap();
+    let out = jdbc(server.port, 5000);
+    let facts = |kind: &str| -> Vec<String> {
+        out.lines()
+            .filter_map(|l| l.strip_prefix(kind).and_then(|r| r.strip_prefix(' ')))
+            .map(str::to_string)
+            .collect()
+    };
+    let tables = facts("table");
+    let want_tables = python(&[
+        "duckdb",
+        &wh,
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY 1",
+    ]);
+    for t in want_tables.lines() {
+        assert!(
+            tables.iter().any(|x| x == t),
+            "pgjdbc does not list {t}: {tables:?}"
+        );
+    }
+    let columns = facts("column");
+    let names: Vec<&str> = columns
+        .iter()
+        .map(|c| c.split(' ').next().unwrap())
+        .collect();
+    let want_names = python(&[
+        "duckdb",
+        &wh,
+        "SELECT column_name FROM (DESCRIBE cohort_retention)",
+    ]);
+    assert_eq!(names, want_names.lines().collect::<Vec<_>>());
+    for want in [
+        "cohort_month date",
+        "month_offset int8",
+        "retention_rate float8",
+        "revenue numeric",
+        "is_partial bool",
+    ] {
+        assert!(
+            columns.iter().any(|c| c == want),
+            "no {want:?} in {columns:?}"
+        );
+    }
+    assert!(facts("pk").is_empty() && facts("fk").is_empty(), "{out}");
+    let want = python(&[
+        "duckdb",
+        &wh,
+        "SELECT count(*), sum(amount) FROM orders WHERE amount >= 5000",
+    ]);
+    let whole = |s: &str| s.split('.').next().unwrap().to_string();
+    let got: Vec<String> = facts("query")[0].split(' ').map(whole).collect();
+    let want: Vec<String> = want.trim().split('\t').map(whole).collect();
+    assert_eq!(got, want, "{out}");
+    assert!(got[0].parse::<u64>().unwrap() > 0);
+    drop(server);
 }
 
 /// SQLAlchemy's inspector (what Superset uses to add a dataset): tables, columns with

@@ -6,14 +6,21 @@
 //! `generate_subscripts`, so the queries could not be planned and a tool's "add dataset"
 //! failed. Two repairs, both exact for the tables Conveyor serves:
 //!
-//! - `pg_catalog.pg_index` is served as an empty table whose vector columns are arrays:
-//!   Parquet tables have no indexes, and the static rows describe PostgreSQL's own system
-//!   catalogs, which are not here. Every other `pg_catalog` table is untouched.
+//! - `pg_catalog.pg_index` and `pg_constraint` are served as empty tables whose vector
+//!   columns are arrays: Parquet tables have no indexes or constraints, and the static
+//!   rows describe PostgreSQL's own system catalogs, which are not here.
 //! - `generate_subscripts(a, d)` is rewritten to `unnest(range(1, array_length(a, d) + 1))`
 //!   (with the length cast to BIGINT), the subscripts of a 1-based array, before
 //!   DataFusion plans the statement.
 //! - `pg_get_indexdef(index, column, pretty)` answers NULL, as PostgreSQL does for an oid
 //!   that is no index.
+//! - `information_schema._pg_expandarray(keys)`, which pgjdbc's `getPrimaryKeys` (Metabase,
+//!   Tableau, DBeaver) applies to `pg_index.indkey`, plans: it only ever sees the rows of
+//!   the empty `pg_index`, and refuses any other input with a clear error rather than
+//!   answer wrongly.
+//! - `pg_settings` also has `max_index_keys` (PostgreSQL's compiled-in 32), which pgjdbc
+//!   reads before `getImportedKeys`, Metabase's foreign-key sync, and the other read-only
+//!   settings drivers look up.
 //! - `pg_class.reloptions` (storage parameters, which the index query selects) reads as
 //!   NULL, "no options": datafusion-pg-catalog's `pg_class` has no such column.
 
@@ -23,7 +30,8 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray, new_null_array};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{SchemaProvider, TableProvider};
 use datafusion::common::ScalarValue;
 use datafusion::datasource::MemTable;
@@ -33,40 +41,35 @@ use datafusion::logical_expr::{
 };
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::{
-    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, visit_expressions_mut,
+    AccessExpr, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
-/// `pg_index` columns that hold a vector (`int2vector`, `oidvector`) in PostgreSQL.
-const VECTOR_COLUMNS: [(&str, DataType); 4] = [
+/// Columns of `pg_index` and `pg_constraint` that hold a vector or an array in PostgreSQL
+/// (`int2vector`, `oidvector`, `int2[]`, `oid[]`), with their element type.
+const ARRAY_COLUMNS: [(&str, DataType); 11] = [
     ("indkey", DataType::Int16),
     ("indcollation", DataType::Int32),
     ("indclass", DataType::Int32),
     ("indoption", DataType::Int16),
+    ("conkey", DataType::Int16),
+    ("confkey", DataType::Int16),
+    ("conpfeqop", DataType::Int32),
+    ("conppeqop", DataType::Int32),
+    ("conffeqop", DataType::Int32),
+    ("confdelsetcols", DataType::Int16),
+    ("conexclop", DataType::Int32),
 ];
 
-/// Installs the repairs on a session that already has its `pg_catalog` (from
-/// `setup_pg_catalog`) in `catalog`.
-pub async fn install(ctx: &SessionContext, catalog: &str) -> Result<()> {
-    ctx.register_udf(ScalarUDF::new_from_impl(NoIndexDef::default()));
-    let Some(cat) = ctx.catalog(catalog) else {
-        return Err(DataFusionError::Plan(format!("no catalog {catalog}")));
-    };
-    let Some(pg) = cat.schema("pg_catalog") else {
-        return Err(DataFusionError::Plan(format!(
-            "{catalog} has no pg_catalog"
-        )));
-    };
-    let Some(index) = pg.table("pg_index").await? else {
-        return Err(DataFusionError::Plan("pg_catalog has no pg_index".into()));
-    };
-    let fields: Vec<Field> = index
+/// `table`'s columns with [`ARRAY_COLUMNS`] as lists, and no rows.
+fn empty_with_arrays(table: &dyn TableProvider) -> Result<Arc<dyn TableProvider>> {
+    let fields: Vec<Field> = table
         .schema()
         .fields()
         .iter()
         .map(
-            |f| match VECTOR_COLUMNS.iter().find(|(n, _)| n == f.name()) {
+            |f| match ARRAY_COLUMNS.iter().find(|(n, _)| n == f.name()) {
                 Some((name, item)) => Field::new(
                     *name,
                     DataType::List(Arc::new(Field::new_list_field(item.clone(), true))),
@@ -76,16 +79,73 @@ pub async fn install(ctx: &SessionContext, catalog: &str) -> Result<()> {
             },
         )
         .collect();
-    let empty: Arc<dyn TableProvider> = Arc::new(MemTable::try_new(
+    Ok(Arc::new(MemTable::try_new(
         Arc::new(Schema::new(fields)),
         vec![vec![]],
-    )?);
-    let overlay = Overlay {
-        inner: pg,
-        tables: HashMap::from([("pg_index".to_string(), empty)]),
+    )?))
+}
+
+/// Installs the repairs on a session that already has its `pg_catalog` (from
+/// `setup_pg_catalog`) in `catalog`.
+pub async fn install(ctx: &SessionContext, catalog: &str) -> Result<()> {
+    ctx.register_udf(ScalarUDF::new_from_impl(NoIndexDef::default()));
+    ctx.register_udf(ScalarUDF::new_from_impl(ExpandIndexKeys::default()));
+    let Some(cat) = ctx.catalog(catalog) else {
+        return Err(DataFusionError::Plan(format!("no catalog {catalog}")));
     };
+    let Some(pg) = cat.schema("pg_catalog") else {
+        return Err(DataFusionError::Plan(format!(
+            "{catalog} has no pg_catalog"
+        )));
+    };
+    let mut tables = HashMap::new();
+    for name in ["pg_index", "pg_constraint"] {
+        let Some(table) = pg.table(name).await? else {
+            return Err(DataFusionError::Plan(format!("pg_catalog has no {name}")));
+        };
+        tables.insert(name.to_string(), empty_with_arrays(table.as_ref())?);
+    }
+    let Some(settings) = pg.table("pg_settings").await? else {
+        return Err(DataFusionError::Plan(
+            "pg_catalog has no pg_settings".into(),
+        ));
+    };
+    tables.insert(
+        "pg_settings".to_string(),
+        settings_table(settings.schema())?,
+    );
+    let overlay = Overlay { inner: pg, tables };
     cat.register_schema("pg_catalog", Arc::new(overlay))?;
     Ok(())
+}
+
+/// Read-only server settings, as PostgreSQL 16 reports them.
+const SETTINGS: [(&str, &str); 6] = [
+    ("standard_conforming_strings", "on"),
+    ("max_index_keys", "32"),
+    ("max_identifier_length", "63"),
+    ("server_version", "16.6"),
+    ("server_encoding", "UTF8"),
+    ("integer_datetimes", "on"),
+];
+
+/// `pg_settings` with [`SETTINGS`]: `name` and `setting` filled, every other column NULL.
+fn settings_table(schema: SchemaRef) -> Result<Arc<dyn TableProvider>> {
+    let columns: Vec<ArrayRef> = schema
+        .fields()
+        .iter()
+        .map(|f| -> ArrayRef {
+            match f.name().as_str() {
+                "name" => Arc::new(StringArray::from_iter_values(SETTINGS.map(|s| s.0))),
+                "setting" | "reset_val" => {
+                    Arc::new(StringArray::from_iter_values(SETTINGS.map(|s| s.1)))
+                }
+                _ => new_null_array(f.data_type(), SETTINGS.len()),
+            }
+        })
+        .collect();
+    let batch = RecordBatch::try_new(schema.clone(), columns)?;
+    Ok(Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))
 }
 
 /// `pg_get_indexdef(index [, column, pretty])`: NULL, there being no index. Takes any
@@ -121,6 +181,56 @@ impl ScalarUDFImpl for NoIndexDef {
     }
 }
 
+/// `information_schema._pg_expandarray(a)`: in PostgreSQL a set of `(x, n)` records, one
+/// per element. Here it is only needed over `pg_index` keys, of which there are none.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ExpandIndexKeys {
+    signature: Signature,
+}
+
+impl Default for ExpandIndexKeys {
+    fn default() -> Self {
+        ExpandIndexKeys {
+            signature: Signature::any(1, Volatility::Immutable),
+        }
+    }
+}
+
+impl ExpandIndexKeys {
+    fn fields() -> datafusion::arrow::datatypes::Fields {
+        vec![
+            Field::new("x", DataType::Int64, true),
+            Field::new("n", DataType::Int64, true),
+        ]
+        .into()
+    }
+}
+
+impl ScalarUDFImpl for ExpandIndexKeys {
+    fn name(&self) -> &str {
+        "_pg_expandarray"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Struct(Self::fields()))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        if args.number_rows > 0 {
+            return Err(DataFusionError::NotImplemented(
+                "_pg_expandarray is only available over pg_index keys, and Conveyor's tables have no indexes".into(),
+            ));
+        }
+        Ok(ColumnarValue::Array(Arc::new(
+            datafusion::arrow::array::StructArray::new_null(Self::fields(), 0),
+        )))
+    }
+}
+
 /// A schema that answers some names itself and passes every other to `inner`.
 #[derive(Debug)]
 struct Overlay {
@@ -151,7 +261,10 @@ impl SchemaProvider for Overlay {
 /// itself).
 pub fn rewrite_sql(sql: &str) -> Cow<'_, str> {
     let lower = sql.to_ascii_lowercase();
-    if !lower.contains("generate_subscripts") && !lower.contains("reloptions") {
+    if !["generate_subscripts", "reloptions", "_pg_expandarray"]
+        .iter()
+        .any(|w| lower.contains(w))
+    {
         return Cow::Borrowed(sql);
     }
     let Ok(mut statements) = Parser::parse_sql(&PostgreSqlDialect {}, sql) else {
@@ -160,7 +273,10 @@ pub fn rewrite_sql(sql: &str) -> Cow<'_, str> {
     let mut changed = false;
     for statement in &mut statements {
         let _ = visit_expressions_mut(statement, |e| {
-            if let Some(replacement) = subscripts(e).or_else(|| reloptions(e)) {
+            if let Some(replacement) = subscripts(e)
+                .or_else(|| reloptions(e))
+                .or_else(|| record_field(e))
+            {
                 *e = replacement;
                 changed = true;
             }
@@ -179,6 +295,33 @@ pub fn rewrite_sql(sql: &str) -> Cow<'_, str> {
     )
 }
 
+/// `get_field(e, 'n')` if `e` is a field of a parenthesised record, `(e).n`, which
+/// DataFusion's SQL planner does not read.
+fn record_field(e: &Expr) -> Option<Expr> {
+    let Expr::CompoundFieldAccess { root, access_chain } = e else {
+        return None;
+    };
+    let Expr::Nested(inner) = root.as_ref() else {
+        return None;
+    };
+    let mut text = inner.to_string();
+    for access in access_chain {
+        let AccessExpr::Dot(Expr::Identifier(field)) = access else {
+            return None;
+        };
+        text = format!("get_field({text}, '{}')", field.value.replace('\'', "''"));
+    }
+    parse_expr(&text)
+}
+
+fn parse_expr(text: &str) -> Option<Expr> {
+    Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(text)
+        .ok()?
+        .parse_expr()
+        .ok()
+}
+
 /// `NULL` (as `text[]`) if `e` is a column named `reloptions`.
 fn reloptions(e: &Expr) -> Option<Expr> {
     let last = match e {
@@ -189,11 +332,7 @@ fn reloptions(e: &Expr) -> Option<Expr> {
     if !last.value.eq_ignore_ascii_case("reloptions") {
         return None;
     }
-    Parser::new(&PostgreSqlDialect {})
-        .try_with_sql("CAST(NULL AS TEXT[])")
-        .ok()?
-        .parse_expr()
-        .ok()
+    parse_expr("CAST(NULL AS TEXT[])")
 }
 
 /// The replacement of `e` if it is `[pg_catalog.]generate_subscripts(a, d)`.
@@ -217,12 +356,9 @@ fn subscripts(e: &Expr) -> Option<Expr> {
     let [array, dim] = args.as_slice() else {
         return None;
     };
-    let text = format!("unnest(range(1, CAST(array_length({array}, {dim}) AS BIGINT) + 1))");
-    Parser::new(&PostgreSqlDialect {})
-        .try_with_sql(&text)
-        .ok()?
-        .parse_expr()
-        .ok()
+    parse_expr(&format!(
+        "unnest(range(1, CAST(array_length({array}, {dim}) AS BIGINT) + 1))"
+    ))
 }
 
 #[cfg(test)]
@@ -241,6 +377,12 @@ mod tests {
         assert_eq!(
             rewrite_sql("SELECT c.relname, pg_catalog.pg_class.reloptions FROM pg_class c"),
             "SELECT c.relname, CAST(NULL AS TEXT[]) FROM pg_class c"
+        );
+        assert_eq!(
+            rewrite_sql(
+                "SELECT (information_schema._pg_expandarray(i.indkey)).n AS k, (r.keys).x FROM t"
+            ),
+            "SELECT get_field(information_schema._pg_expandarray(i.indkey), 'n') AS k, get_field(r.keys, 'x') FROM t"
         );
     }
 
