@@ -82,6 +82,6 @@ echo "row counts (duckdb):"
 sed 's/^/  /' "$out/duck.time.stdout"
 echo "row counts (conveyor):"
 for t in customer_summary cohort_retention f2_conversion; do
-  n=$("$CONVEYOR" query --warehouse "$WH" "SELECT count(*) AS n FROM $t" --format csv 2>/dev/null | tail -1 || echo "?")
+  n=$("$CONVEYOR" query --warehouse "$WH" "SELECT count(*) AS n FROM $t" --format csv 2>/dev/null | grep -v "^$" | tail -1 || echo "?")
   echo "  $t $n"
 done
