@@ -34,7 +34,33 @@ pub struct Config {
     pub schedule: crate::schedule::ScheduleConfig,
     pub forecast: crate::forecast::ForecastConfig,
     pub serve: ServeConfig,
+    pub engine: EngineConfig,
 }
+
+/// How much the query engine (DataFusion) may hold in memory. Sorts and most aggregations
+/// beyond the limit spill to temporary files instead of growing; what cannot spill
+/// (hash-join build sides, some aggregations) fails with "Resources exhausted" naming the
+/// limit.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineConfig {
+    /// Memory limit in MiB for each command's queries; 0 = no limit.
+    pub memory_limit_mib: u64,
+    /// Folder for spill files; default: the system's temporary folder.
+    pub spill_dir: Option<std::path::PathBuf>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            memory_limit_mib: DEFAULT_MEMORY_LIMIT_MIB,
+            spill_dir: None,
+        }
+    }
+}
+
+/// The default engine memory limit.
+pub const DEFAULT_MEMORY_LIMIT_MIB: u64 = 0;
 
 /// Where exports are read from and where the warehouse lives. Both are object-store URLs
 /// (`file://`, `s3://`, `gs://`, `az://`, `memory://`) or plain local paths.

@@ -119,6 +119,16 @@ goal_seek_max_multiplier = 1000.0
 # base_new_customers = 12000
 # growth = 0.01
 
+[engine]
+# Memory the query engine may hold per command, in MiB (0 = no limit). Sorts and most
+# aggregations beyond it spill to temporary files; what cannot spill (hash-join build sides,
+# some aggregations) fails with "Resources exhausted" naming the limit instead of growing.
+# Useful for `serve`, so one heavy BI query cannot take the machine down. The marts of 50M
+# orders need about 14 GiB today (BENCHMARKS.md).
+memory_limit_mib = 0
+# Where spill files go (default: the system's temporary folder).
+# spill_dir = "/var/tmp/conveyor"
+
 [serve]
 # `conveyor serve`: the warehouse over the PostgreSQL wire protocol, for BI tools and psql.
 # Listen address: loopback by default; "0.0.0.0" exposes it to the network (use TLS then).

@@ -103,6 +103,27 @@ pub async fn register_all(
     Ok(names)
 }
 
+/// The runtime of every session: memory limit and spill folder from `[engine]`.
+fn runtime(
+    engine: &crate::config::EngineConfig,
+) -> Result<Arc<datafusion::execution::runtime_env::RuntimeEnv>> {
+    use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+    use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+    let mut builder = RuntimeEnvBuilder::new();
+    if engine.memory_limit_mib > 0 {
+        let bytes =
+            usize::try_from(engine.memory_limit_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+        builder = builder.with_memory_limit(bytes, 1.0);
+    }
+    if let Some(dir) = &engine.spill_dir {
+        builder = builder.with_disk_manager_builder(
+            DiskManagerBuilder::default()
+                .with_mode(DiskManagerMode::Directories(vec![dir.clone()])),
+        );
+    }
+    Ok(builder.build_arc()?)
+}
+
 /// A DataFusion session over the warehouse: every committed table registered (ingested
 /// datasets with their known schema, marts and forecasts with the schema in their files),
 /// each dataset's quarantine as `quarantine_<dataset>`, and the session time zone set to
@@ -115,7 +136,7 @@ pub async fn open_session(config: &crate::config::Config) -> Result<(SessionCont
         .with_information_schema(true)
         .with_default_catalog_and_schema("conveyor", "public");
     session_config.options_mut().execution.time_zone = Some(tz.name().to_string());
-    let ctx = SessionContext::new_with_config(session_config);
+    let ctx = SessionContext::new_with_config_rt(session_config, runtime(&config.engine)?);
     register_store(&ctx, &wh);
     let orders_schema = crate::dataset::ORDERS.arrow_schema(tz.name(), scale);
     // The orders table exists (empty) even before the first ingest.
@@ -152,4 +173,26 @@ pub async fn open_session(config: &crate::config::Config) -> Result<(SessionCont
     }
     crate::forecast::store::register_latest(&ctx, &wh).await?;
     Ok((ctx, wh))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::execution::memory_pool::MemoryLimit;
+
+    #[test]
+    fn the_engine_memory_limit_bounds_the_pool() {
+        let mut engine = crate::config::EngineConfig::default();
+        let unlimited = runtime(&engine).unwrap();
+        assert!(matches!(
+            unlimited.memory_pool.memory_limit(),
+            MemoryLimit::Infinite
+        ));
+        engine.memory_limit_mib = 3;
+        let limited = runtime(&engine).unwrap();
+        assert!(matches!(
+            limited.memory_pool.memory_limit(),
+            MemoryLimit::Finite(b) if b == 3 * 1024 * 1024
+        ));
+    }
 }
