@@ -23,11 +23,13 @@ cargo test --workspace
 # The analyst notebooks run headless against a fresh demo warehouse (built by the binary
 # the tests just built), failing on any error.
 echo "== notebooks"
-demo_dir="target/ci-demo"
 target_dir="${CARGO_TARGET_DIR:-target}"
-"$target_dir/debug/conveyor" demo --dir "$demo_dir" > target/ci-demo.log
-tail -n 4 target/ci-demo.log
-CONVEYOR_WAREHOUSE="$PWD/$demo_dir/warehouse" python3 notebooks/run_all.py
+mkdir -p "$target_dir"
+demo_dir="$(cd "$target_dir" && pwd)/ci-demo"
+rm -rf "$demo_dir"
+"$target_dir/debug/conveyor" demo --dir "$demo_dir" > "$demo_dir.log"
+tail -n 4 "$demo_dir.log"
+CONVEYOR_WAREHOUSE="$demo_dir/warehouse" python3 notebooks/run_all.py
 
 echo "== report in headless Chromium"
 CONVEYOR="$target_dir/debug/conveyor" python3 ci/check_report.py
