@@ -151,21 +151,37 @@ impl QueryParser for TypedParamsParser {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datafusion::arrow::record_batch::RecordBatch;
     use datafusion::common::ScalarValue;
     use datafusion::prelude::SessionContext;
 
+    /// A session with table `t` made by `create_as`, and `sql` planned in it.
+    async fn plan_over(create_as: &str, sql: &str) -> (SessionContext, LogicalPlan) {
+        let ctx = SessionContext::new();
+        ctx.sql(&format!("CREATE TABLE t AS {create_as}"))
+            .await
+            .unwrap();
+        let plan = ctx.state().create_logical_plan(sql).await.unwrap();
+        (ctx, plan)
+    }
+
+    async fn run(ctx: &SessionContext, plan: LogicalPlan) -> Vec<RecordBatch> {
+        ctx.execute_logical_plan(plan)
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap()
+    }
+
     #[tokio::test]
     async fn placeholders_a_rewrite_removed_keep_their_positions() {
-        let ctx = SessionContext::new();
-        ctx.sql("CREATE TABLE t AS SELECT 5 AS n, 'x' AS name")
-            .await
-            .unwrap();
         // As after a rewrite dropped the subquery that held $1 and $2.
-        let plan = ctx
-            .state()
-            .create_logical_plan("SELECT name FROM t WHERE n > $3")
-            .await
-            .unwrap();
+        let (ctx, plan) = plan_over(
+            "SELECT 5 AS n, 'x' AS name",
+            "SELECT name FROM t WHERE n > $3",
+        )
+        .await;
         let plan = keep_parameter_positions(plan, 4).unwrap();
         let types = plan.get_parameter_types().unwrap();
         let mut ids: Vec<_> = types.keys().cloned().collect();
@@ -180,27 +196,17 @@ mod tests {
                 ScalarValue::Utf8(Some("cycle".into())),
             ])
             .unwrap();
-        let batches = ctx
-            .execute_logical_plan(plan)
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
+        let batches = run(&ctx, plan).await;
         assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 1);
     }
 
     #[tokio::test]
     async fn an_integer_parameter_against_a_decimal_column_keeps_its_type() {
-        let ctx = SessionContext::new();
-        ctx.sql("CREATE TABLE t AS SELECT CAST(1500 AS DECIMAL(18, 0)) AS amount, 'x' AS name")
-            .await
-            .unwrap();
-        let plan = ctx
-            .state()
-            .create_logical_plan("SELECT count(*) FROM t WHERE amount >= $1 AND name = $2")
-            .await
-            .unwrap();
+        let (ctx, plan) = plan_over(
+            "SELECT CAST(1500 AS DECIMAL(18, 0)) AS amount, 'x' AS name",
+            "SELECT count(*) FROM t WHERE amount >= $1 AND name = $2",
+        )
+        .await;
         let plan = retype_placeholders(plan, &[Some(Type::INT8), Some(Type::TEXT)]).unwrap();
         let types = plan.get_parameter_types().unwrap();
         assert_eq!(types["$1"], Some(DataType::Int64));
@@ -211,13 +217,7 @@ mod tests {
                 ScalarValue::Utf8(Some("x".into())),
             ])
             .unwrap();
-        let batches = ctx
-            .execute_logical_plan(plan)
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
+        let batches = run(&ctx, plan).await;
         let count = batches[0]
             .column(0)
             .as_any()
