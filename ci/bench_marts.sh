@@ -62,11 +62,23 @@ read -r c_s c_rss < <(measure "$out/conveyor.time" "$CONVEYOR" marts --warehouse
 sed -e "s|__ORDERS_GLOB__|$WH/orders/*/*.parquet|" -e "s|__OUT_DIR__|$out/duck|" \
   ci/bench_marts_duckdb.sql >"$out/duck.sql"
 cat >"$out/duck.py" <<PY
+import re, time
 import duckdb
 con = duckdb.connect()
-con.execute(open("$out/duck.sql").read())
+spent = {}
+for stmt in open("$out/duck.sql").read().split(";\n"):
+    body = "\n".join(l for l in stmt.splitlines() if not l.strip().startswith("--")).strip()
+    if not body:
+        continue
+    started = time.perf_counter()
+    con.execute(body)
+    m = re.search(r"(?:TEMP TABLE|COPY)\s+(\w+)", body)
+    name = m.group(1) if m else "setup"
+    spent[name] = spent.get(name, 0.0) + time.perf_counter() - started
 for t in ("customer_summary", "cohort_retention", "f2_conversion"):
     print(t, con.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
+for name, s in spent.items():
+    print("seconds", name, f"{s:.2f}")
 PY
 read -r d_s d_rss < <(measure "$out/duck.time" python3 "$out/duck.py")
 
@@ -78,8 +90,16 @@ python3 -c "import sys; c,d,cr,dr=map(float,sys.argv[1:]); print(f'time ratio co
   "$c_s" "$d_s" "$c_rss" "$d_rss"
 
 echo
+echo "per mart, seconds (conveyor: its own report; duckdb: CREATE TABLE + COPY of that mart):"
+for t in customer_summary cohort_retention f2_conversion; do
+  c=$(awk -v t="$t" '$1 == t {print $NF}' "$out/conveyor.time.stdout" | tr -d s)
+  d=$(awk -v t="$t" '$1 == "seconds" && $2 == t {print $3}' "$out/duck.time.stdout")
+  printf '  %-20s conveyor %8s   duckdb %8s\n' "$t" "${c:-?}" "${d:-?}"
+done
+
+echo
 echo "row counts (duckdb):"
-sed 's/^/  /' "$out/duck.time.stdout"
+grep -v '^seconds ' "$out/duck.time.stdout" | sed 's/^/  /'
 echo "row counts (conveyor):"
 for t in customer_summary cohort_retention f2_conversion; do
   n=$("$CONVEYOR" query --warehouse "$WH" "SELECT count(*) AS n FROM $t" --format csv 2>/dev/null | grep -v "^$" | tail -1 || echo "?")
