@@ -15,16 +15,7 @@ const BOTTOM: f64 = 40.0;
 pub fn chart(cohorts: &[F2Cohort], target: f64, lang: Lang) -> String {
     let mut svg = Svg::new(W, H);
     let y = Scale::new(0.0, 1.0, H - BOTTOM, TOP);
-    for v in [0.0, 0.25, 0.5, 0.75, 1.0] {
-        svg.line(LEFT, y.at(v), W - RIGHT, y.at(v), palette::GRID, 1.0, None);
-        svg.text(
-            LEFT - 6.0,
-            y.at(v) + 4.0,
-            "end",
-            "tick",
-            &format!("{:.0}%", v * 100.0),
-        );
-    }
+    svg.percent_grid(&y, LEFT, W - RIGHT);
     let n = cohorts.len().max(1) as f64;
     let slot = (W - LEFT - RIGHT) / n;
     let every = (cohorts.len() / 12).max(1);

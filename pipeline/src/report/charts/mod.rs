@@ -124,6 +124,21 @@ impl Svg {
         }
     }
 
+    /// Horizontal grid lines at 0, 25, 50, 75 and 100 % of `y`, from `left` to `right`,
+    /// each labelled at the left margin.
+    pub fn percent_grid(&mut self, y: &Scale, left: f64, right: f64) {
+        for v in [0.0, 0.25, 0.5, 0.75, 1.0] {
+            self.line(left, y.at(v), right, y.at(v), palette::GRID, 1.0, None);
+            self.text(
+                left - 6.0,
+                y.at(v) + 4.0,
+                "end",
+                "tick",
+                &format!("{:.0}%", v * 100.0),
+            );
+        }
+    }
+
     pub fn raw(&mut self, s: &str) {
         self.body.push_str(s);
     }

@@ -44,16 +44,7 @@ pub fn chart(points: &[SweepPoint], target_f2: f64, current_f2: Option<f64>, lan
     let hi = (hi * 20.0).ceil() / 20.0;
     let x = Scale::new(lo, hi, LEFT, W - RIGHT);
     let y = Scale::new(0.0, 1.0, H - BOTTOM, TOP);
-    for v in [0.0, 0.25, 0.5, 0.75, 1.0] {
-        svg.line(LEFT, y.at(v), W - RIGHT, y.at(v), palette::GRID, 1.0, None);
-        svg.text(
-            LEFT - 6.0,
-            y.at(v) + 4.0,
-            "end",
-            "tick",
-            &format!("{:.0}%", v * 100.0),
-        );
-    }
+    svg.percent_grid(&y, LEFT, W - RIGHT);
     let mut t = lo;
     while t <= hi + 1e-9 {
         svg.line(
