@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use pipeline::config::Config;
-use pipeline::generate::{FileFormat, GenerateOptions, Shape};
+use pipeline::generate::GenerateOptions;
 
 const USER: &str = "bi";
 const PASSWORD_ENV: &str = "CONVEYOR_TEST_SERVE_PASSWORD";
@@ -144,6 +144,23 @@ fn jdbc(port: u16, min_amount: i64) -> String {
     ok(out, "ServeJdbc.java")
 }
 
+/// A warehouse of one customer's two orders (ingested, marts built) under `dir`, served.
+async fn serve_two_orders(dir: &Path) -> (Config, Served) {
+    let config = common::config(&dir.join("exports"), &dir.join("warehouse"));
+    common::write(
+        &dir.join("exports"),
+        "orders/a.csv",
+        "order_id,customer_id,ordered_at,amount\nR1,C1,2024-05-01 10:00:00,100\nR2,C1,2024-06-02 10:00:00,250\n",
+    );
+    common::ingest(&config).await;
+    pipeline::marts::publish::run_marts(&config, None)
+        .await
+        .unwrap();
+    let config_path = write_config(dir, &config, "");
+    let server = serve(&config_path, Some(PASSWORD)).unwrap();
+    (config, server)
+}
+
 async fn build_warehouse(config: &Config, orders: u64, seed: u64, start: &str) {
     // 12 monthly exports from `start`, loaded and turned into marts by the library.
     let source = config.open_location(&config.storage.source).unwrap();
@@ -154,13 +171,8 @@ async fn build_warehouse(config: &Config, orders: u64, seed: u64, start: &str) {
             seed,
             start: chrono::NaiveDate::parse_from_str(start, "%Y-%m-%d").unwrap(),
             months: 12,
-            shape: Shape::English,
-            format: FileFormat::Csv,
-            japanese_last_months: 0,
-            bad_share: 0.0,
-            duplicate_share: 0.0,
-            update_share: 0.0,
             prefix: config.datasets.orders.prefix.clone(),
+            ..GenerateOptions::default()
         },
     )
     .await
@@ -418,18 +430,7 @@ async fn jdbc_metadata_and_prepared_statements() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlalchemy_inspector_lists_tables_and_columns() {
     let dir = tempfile::tempdir().unwrap();
-    let config = common::config(&dir.path().join("exports"), &dir.path().join("warehouse"));
-    common::write(
-        &dir.path().join("exports"),
-        "orders/a.csv",
-        "order_id,customer_id,ordered_at,amount\nR1,C1,2024-05-01 10:00:00,100\nR2,C1,2024-06-02 10:00:00,250\n",
-    );
-    common::ingest(&config).await;
-    pipeline::marts::publish::run_marts(&config, None)
-        .await
-        .unwrap();
-    let config_path = write_config(dir.path(), &config, "");
-    let server = serve(&config_path, Some(PASSWORD)).unwrap();
+    let (config, server) = serve_two_orders(dir.path()).await;
     let wh = config.storage.warehouse.clone();
     let port = server.port.to_string();
     let out = python(&["inspector", "127.0.0.1", &port, USER, PASSWORD, &wh]);
@@ -441,18 +442,7 @@ async fn sqlalchemy_inspector_lists_tables_and_columns() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn republished_tables_are_served_without_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let config = common::config(&dir.path().join("exports"), &dir.path().join("warehouse"));
-    common::write(
-        &dir.path().join("exports"),
-        "orders/a.csv",
-        "order_id,customer_id,ordered_at,amount\nR1,C1,2024-05-01 10:00:00,100\nR2,C1,2024-06-02 10:00:00,250\n",
-    );
-    common::ingest(&config).await;
-    pipeline::marts::publish::run_marts(&config, None)
-        .await
-        .unwrap();
-    let config_path = write_config(dir.path(), &config, "");
-    let server = serve(&config_path, Some(PASSWORD)).unwrap();
+    let (config, server) = serve_two_orders(dir.path()).await;
     let wh = config.storage.warehouse.clone();
     let port_s = server.port.to_string();
     // Republish: a later year of exports, ingest and marts again; the running server
