@@ -71,6 +71,14 @@ def check_rows(label, got, want):
         )
 
 
+def check_param_query(conn, db, label, sql, value):
+    """`sql` with one parameter `{}`, run by the server (psycopg) and by DuckDB; the
+    server's rows, once they are checked equal."""
+    got = conn.execute(sql.format("%s"), (value,)).fetchall()
+    check_rows(label, got, db.execute(sql.format("?"), [value]).fetchall())
+    return got
+
+
 def expect_error(conn, sql, sqlstate, *words):
     try:
         conn.execute(sql)
@@ -103,9 +111,7 @@ def clients(host, port, user, password, warehouse):
         for month in cohorts[:3]:
             sql = ("SELECT month_offset, cohort_size, active_customers, retention_rate, revenue "
                    "FROM cohort_retention WHERE cohort_month = {} ORDER BY month_offset")
-            got = conn.execute(sql.format("%s"), (month,)).fetchall()
-            want = db.execute(sql.format("?"), [month]).fetchall()
-            check_rows(f"cohort {month}", got, want)
+            got = check_param_query(conn, db, f"cohort {month}", sql, month)
             assert isinstance(got[0][4], decimal.Decimal), f"revenue is {type(got[0][4])}"
 
         some = db.execute(
@@ -114,9 +120,7 @@ def clients(host, port, user, password, warehouse):
         for (cid,) in some:
             sql = ("SELECT customer_id, order_count, total_amount, first_order_date, is_vip "
                    "FROM customer_summary WHERE customer_id = {}")
-            got = conn.execute(sql.format("%s"), (cid,)).fetchall()
-            want = db.execute(sql.format("?"), [cid]).fetchall()
-            check_rows(f"customer {cid}", got, want)
+            got = check_param_query(conn, db, f"customer {cid}", sql, cid)
             assert isinstance(got[0][3], datetime.date), f"first_order_date is {type(got[0][3])}"
 
         # A join of two marts, as a dashboard would write it.
