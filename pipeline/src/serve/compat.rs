@@ -13,7 +13,6 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::BooleanArray;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{DFSchema, ParamValues, ScalarValue};
 use datafusion::logical_expr::{ColumnarValue, EmptyRelation, LogicalPlan, Volatility, create_udf};
@@ -37,24 +36,8 @@ pub fn version_string() -> String {
 /// Registers the functions drivers call that DataFusion answers differently.
 /// `to_regtype(name)` resolves a type name to its oid; psycopg (under SQLAlchemy) asks it
 /// for `hstore` and other extension types, which this server never has: it answers NULL,
-/// as PostgreSQL does for an unknown type. `pg_type_is_visible(oid)` is true: the only
-/// types here are PostgreSQL's built-ins in `pg_catalog`, which is always on the search
-/// path (SQLAlchemy's inspector asks it while reflecting domains).
+/// as PostgreSQL does for an unknown type.
 pub fn register_functions(ctx: &SessionContext) {
-    ctx.register_udf(create_udf(
-        "pg_type_is_visible",
-        vec![DataType::Int32],
-        DataType::Boolean,
-        Volatility::Stable,
-        Arc::new(|args: &[ColumnarValue]| {
-            Ok(match &args[0] {
-                ColumnarValue::Array(oids) => {
-                    ColumnarValue::Array(Arc::new(BooleanArray::from(vec![true; oids.len()])))
-                }
-                ColumnarValue::Scalar(_) => ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))),
-            })
-        }),
-    ));
     ctx.register_udf(create_udf(
         "to_regtype",
         vec![DataType::Utf8],

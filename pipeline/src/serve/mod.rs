@@ -13,7 +13,7 @@
 //! - [`limits`]: per-statement timeout (57014) and row cap (54000);
 //! - [`refresh`]: tables reloaded when a pipeline run publishes new versions;
 //! - [`compat`]: the few statements drivers send that need a canned answer;
-//! - [`reflection`]: what SQLAlchemy's key and index reflection needs from `pg_catalog`;
+//! - [`reflection`]: what SQLAlchemy's and pgjdbc's catalog reflection needs from `pg_catalog`;
 //! - [`params`]: bound parameters keep the type the client declared;
 //! - [`tls`]: rustls from `tls_cert`/`tls_key`;
 //! - [`handlers`]: the wiring of all of the above into pgwire.

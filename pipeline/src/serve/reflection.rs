@@ -1,11 +1,14 @@
-//! What SQLAlchemy's PostgreSQL reflection (Superset, and every tool built on SQLAlchemy)
-//! needs beyond datafusion-pg-catalog: primary keys, unique constraints and indexes.
+//! What catalog reflection needs beyond datafusion-pg-catalog: SQLAlchemy's PostgreSQL
+//! dialect (Superset, and every tool built on SQLAlchemy) and pgjdbc's `DatabaseMetaData`
+//! (Metabase, Tableau, DBeaver) asking for domains, keys, constraints and indexes.
 //!
-//! Those queries `unnest` the key vectors of `pg_index` and number them with
+//! The key and index queries `unnest` the key vectors of `pg_index` and number them with
 //! `generate_subscripts`. datafusion-pg-catalog stores the vectors as text and has no
 //! `generate_subscripts`, so the queries could not be planned and a tool's "add dataset"
-//! failed. Two repairs, both exact for the tables Conveyor serves:
+//! failed. The repairs, all exact for the tables Conveyor serves:
 //!
+//! - `pg_type_is_visible(oid)` is true: the only types here are PostgreSQL's built-ins in
+//!   `pg_catalog`, which is always on the search path (asked while reflecting domains).
 //! - `pg_catalog.pg_index` and `pg_constraint` are served as empty tables whose vector
 //!   columns are arrays: Parquet tables have no indexes or constraints, and the static
 //!   rows describe PostgreSQL's own system catalogs, which are not here.
@@ -30,14 +33,14 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray, new_null_array};
+use datafusion::arrow::array::{ArrayRef, BooleanArray, RecordBatch, StringArray, new_null_array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{SchemaProvider, TableProvider};
 use datafusion::common::ScalarValue;
 use datafusion::datasource::MemTable;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility, create_udf,
 };
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::{
@@ -88,6 +91,20 @@ fn empty_with_arrays(table: &dyn TableProvider) -> Result<Arc<dyn TableProvider>
 /// Installs the repairs on a session that already has its `pg_catalog` (from
 /// `setup_pg_catalog`) in `catalog`.
 pub async fn install(ctx: &SessionContext, catalog: &str) -> Result<()> {
+    ctx.register_udf(create_udf(
+        "pg_type_is_visible",
+        vec![DataType::Int32],
+        DataType::Boolean,
+        Volatility::Stable,
+        Arc::new(|args: &[ColumnarValue]| {
+            Ok(match &args[0] {
+                ColumnarValue::Array(oids) => {
+                    ColumnarValue::Array(Arc::new(BooleanArray::from(vec![true; oids.len()])))
+                }
+                ColumnarValue::Scalar(_) => ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))),
+            })
+        }),
+    ));
     ctx.register_udf(ScalarUDF::new_from_impl(NoIndexDef::default()));
     ctx.register_udf(ScalarUDF::new_from_impl(ExpandIndexKeys::default()));
     let Some(cat) = ctx.catalog(catalog) else {
