@@ -87,6 +87,16 @@ impl Refresher {
     }
 }
 
+/// What identifies one version of an object.
+fn identity(m: object_store::ObjectMeta) -> (String, u64, Option<String>, i64) {
+    (
+        m.location.to_string(),
+        m.size,
+        m.e_tag,
+        m.last_modified.timestamp_nanos_opt().unwrap_or_default(),
+    )
+}
+
 /// Pointer objects of the warehouse: every table state and the forecast and backtest
 /// pointers.
 async fn fingerprint(wh: &Warehouse) -> Result<Fingerprint> {
@@ -94,14 +104,7 @@ async fn fingerprint(wh: &Warehouse) -> Result<Fingerprint> {
     let prefix = wh.loc.key(&format!("{META_DIR}/tables"));
     let mut out: Fingerprint = store
         .list(Some(&prefix))
-        .map_ok(|m| {
-            (
-                m.location.to_string(),
-                m.size,
-                m.e_tag,
-                m.last_modified.timestamp_nanos_opt().unwrap_or_default(),
-            )
-        })
+        .map_ok(identity)
         .try_collect()
         .await
         .map_err(|e| Error::store(wh.loc.display.clone(), e))?;
@@ -110,12 +113,7 @@ async fn fingerprint(wh: &Warehouse) -> Result<Fingerprint> {
         crate::forecast::store::LATEST_BACKTEST,
     ] {
         match store.head(&wh.loc.key(pointer)).await {
-            Ok(m) => out.push((
-                m.location.to_string(),
-                m.size,
-                m.e_tag,
-                m.last_modified.timestamp_nanos_opt().unwrap_or_default(),
-            )),
+            Ok(m) => out.push(identity(m)),
             Err(object_store::Error::NotFound { .. }) => {}
             Err(e) => return Err(Error::store(wh.loc.display.clone(), e)),
         }
