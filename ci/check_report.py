@@ -33,6 +33,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT_DIR = os.path.join(ROOT, "target")
 A4_WIDTH_PX = 794  # 210 mm at 96 px per inch
 A4_HEIGHT_PX = 1123
+CALL_TIMEOUT_S = 180
 
 
 def fail(msg):
@@ -107,11 +108,18 @@ class Browser:
         self.events = []
 
     def call(self, method, **params):
+        """Sends one command and waits for its answer (up to CALL_TIMEOUT_S; printing a PDF on a
+        busy 2-core CI machine takes seconds). wait_for and drain shorten the socket timeout, so it
+        is set again here on every call."""
         self.next_id += 1
         my_id = self.next_id
+        self.ws.settimeout(CALL_TIMEOUT_S)
         self.ws.send(json.dumps({"id": my_id, "method": method, "params": params}))
         while True:
-            msg = json.loads(self.ws.recv())
+            try:
+                msg = json.loads(self.ws.recv())
+            except (websocket.WebSocketTimeoutException, TimeoutError):
+                fail(f"{method}: no answer from chromium within {CALL_TIMEOUT_S} s")
             if msg.get("id") == my_id:
                 if "error" in msg:
                     fail(f"{method}: {msg['error']}")
