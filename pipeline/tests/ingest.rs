@@ -530,3 +530,74 @@ async fn generated_mess_balances_against_the_generators_truth() {
         truth.bad_rows.to_string()
     );
 }
+
+/// Sets an object's modification time (the listing reads objects oldest first).
+fn set_mtime(path: &std::path::Path, secs: u64) {
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+        .unwrap();
+}
+
+#[tokio::test]
+async fn rows_staged_on_disk_dedupe_and_update_like_rows_in_memory() {
+    // `[ingest] memory_rows = 1`: every staged chunk goes to a spill file, so the merge
+    // reads its rows back from disk. One run reads both files (May first): D1 is updated by
+    // June's file and moves to June, D2 is a duplicate inside May's file, D3 is new.
+    let src = tempfile::tempdir().unwrap();
+    let wh = tempfile::tempdir().unwrap();
+    let spill = tempfile::tempdir().unwrap();
+    let mut cfg = config(src.path(), wh.path());
+    cfg.ingest.memory_rows = 1;
+    cfg.engine.spill_dir = Some(spill.path().join("ingest"));
+    write(
+        src.path(),
+        "orders/2024-05.csv",
+        format!(
+            "{HEADER}D1,C1,2024-05-01 10:00:00,1000,pending\nD2,C2,2024-05-02 10:00:00,2000,completed\nD2,C2,2024-05-02 10:00:00,2000,completed\nD4,C4,2024-05-04 09:00:00,400,completed\n"
+        ),
+    );
+    write(
+        src.path(),
+        "orders/2024-06.csv",
+        format!(
+            "{HEADER}D1,C1,2024-06-01 10:00:00,1000,shipped\nD3,C1,2024-06-03 10:00:00,500,completed\n"
+        ),
+    );
+    set_mtime(&src.path().join("orders/2024-05.csv"), 1_700_000_000);
+    set_mtime(&src.path().join("orders/2024-06.csv"), 1_700_000_100);
+    let run = ingest(&cfg).await;
+    assert_eq!(
+        (
+            run.rows_read,
+            run.rows_loaded,
+            run.rows_duplicate,
+            run.rows_updated,
+            run.table_rows
+        ),
+        (6, 5, 1, 1, 4)
+    );
+    let got = rows(
+        &cfg,
+        "SELECT order_id, status, order_month, CAST(amount AS VARCHAR) FROM orders ORDER BY order_id",
+    )
+    .await;
+    assert_eq!(
+        got,
+        vec![
+            vec!["D1", "shipped", "2024-06", "1000"],
+            vec!["D2", "completed", "2024-05", "2000"],
+            vec!["D3", "completed", "2024-06", "500"],
+            vec!["D4", "completed", "2024-05", "400"],
+        ]
+    );
+    assert_eq!(
+        std::fs::read_dir(spill.path().join("ingest"))
+            .unwrap()
+            .count(),
+        0,
+        "the run's spill folder is removed"
+    );
+}

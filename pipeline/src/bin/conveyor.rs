@@ -12,6 +12,11 @@ use pipeline::generate::{FileFormat, GenerateOptions, Shape};
 use pipeline::ingest::{IngestOptions, IngestSummary};
 use pipeline::query::OutputFormat;
 
+/// mimalloc rather than the system allocator: ingest and the query engine allocate from
+/// many threads, where glibc's per-thread arenas keep freed memory and grew peak RSS.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Conveyor: order exports → Parquet warehouse → belt-conveyor CRM marts → ¥1B forecast.
 ///
 /// Start with `conveyor demo`: it generates a messy demo export bucket under ./demo,

@@ -279,6 +279,9 @@ pub struct IngestConfig {
     pub row_group_rows: usize,
     /// zstd level for warehouse Parquet files.
     pub zstd_level: i32,
+    /// Rows of one run held in memory before they are staged to local spill files (in
+    /// `[engine] spill_dir`); bounds ingest memory on large loads.
+    pub memory_rows: usize,
 }
 
 impl Default for IngestConfig {
@@ -286,6 +289,7 @@ impl Default for IngestConfig {
         IngestConfig {
             row_group_rows: 256 * 1024,
             zstd_level: 3,
+            memory_rows: 1_000_000,
         }
     }
 }
@@ -374,6 +378,12 @@ impl Config {
         if self.ingest.row_group_rows == 0 {
             return Err(config_err(
                 "ingest.row_group_rows",
+                "must be at least 1".into(),
+            ));
+        }
+        if self.ingest.memory_rows == 0 {
+            return Err(config_err(
+                "ingest.memory_rows",
                 "must be at least 1".into(),
             ));
         }

@@ -54,6 +54,9 @@ delimiter = ","
 # Rows per Parquet row group, and the zstd level of warehouse files.
 row_group_rows = 262144
 zstd_level = 3
+# Rows of one run held in memory; beyond this they are staged in spill files under
+# [engine] spill_dir (or the system temporary folder). About 150 MB per million rows.
+memory_rows = 1000000
 
 [marts]
 # The instant the marts describe; default: the latest counted order.

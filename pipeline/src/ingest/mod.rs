@@ -19,15 +19,18 @@ pub mod parquet;
 pub mod quarantine;
 pub mod rows;
 pub mod source;
+pub mod staging;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Instant;
 
 use datafusion::arrow::array::BooleanArray;
-use datafusion::arrow::array::{Array, RecordBatch, StringArray, UInt64Array};
+use datafusion::arrow::array::{Array, RecordBatch, StringArray};
 use datafusion::arrow::compute::{
     concat_batches, filter_record_batch, sort_to_indices, take_record_batch,
 };
+use futures::StreamExt;
 use object_store::ObjectStoreExt;
 use serde::Serialize;
 use xxhash_rust::xxh3::xxh3_128;
@@ -41,6 +44,7 @@ use crate::warehouse::{ManifestEntry, Publisher, TableState, Warehouse};
 use index::{KeyIndex, Outcome};
 use rows::{ParsedChunk, Quarantined, RowContext, month_label};
 use source::{Format, SourceObject};
+use staging::{MonthRows, Staging};
 
 /// An object that could not be read at all.
 #[derive(Debug, Clone, Serialize)]
@@ -76,13 +80,6 @@ pub struct IngestSummary {
 pub struct IngestOptions {
     /// Show a progress bar (on a terminal).
     pub progress: bool,
-}
-
-/// Rows of one month kept from this run, with each row's sequence number.
-#[derive(Default)]
-struct Staged {
-    batches: Vec<RecordBatch>,
-    seqs: Vec<Vec<u64>>,
 }
 
 /// Ingests one dataset.
@@ -156,15 +153,34 @@ pub async fn ingest(
     let progress =
         crate::progress::bytes_bar(opts.progress, todo.iter().map(|o| o.size).sum(), "ingest");
     let delimiter = dataset.delimiter_byte(&format!("datasets.{}.delimiter", spec.name))?;
-    let mut staged: BTreeMap<i32, Staged> = BTreeMap::new();
+    let mut staging = Staging::new(
+        &ctx.schema,
+        config.ingest.memory_rows,
+        config.engine.spill_dir.as_deref(),
+    );
     let mut touched: BTreeSet<i32> = BTreeSet::new();
     let mut quarantined: Vec<Quarantined> = Vec::new();
     let mut manifest = previous.manifest.clone();
     let mut seq: u64 = 0;
 
-    for (n, obj) in todo.iter().enumerate() {
+    // Objects are fetched and parsed `workers` at a time on other threads, and come back
+    // here in listing order, where the key index classifies their rows one object after
+    // the other (so "the later object wins" does not depend on timing).
+    let workers = parallelism();
+    let mut loads = futures::stream::iter(todo.iter().cloned())
+        .map(|obj| {
+            let (source, dataset, ctx) = (source.clone(), dataset.clone(), ctx.clone());
+            async move {
+                let parsed = read_object(&source, &obj, &dataset, delimiter, &ctx).await;
+                (obj, parsed)
+            }
+        })
+        .buffered(workers);
+    let mut n = 0u64;
+    while let Some((obj, parsed)) = loads.next().await {
+        n += 1;
         progress.set_message(obj.name.clone());
-        let parsed = match read_object(&source, obj, dataset, delimiter, &ctx).await {
+        let parsed = match parsed {
             Ok(chunks) => chunks,
             Err(message) => {
                 tracing::warn!(object = %obj.name, %message, "object could not be read");
@@ -200,37 +216,44 @@ pub async fn ingest(
             entry.rows_read += rows_read;
             entry.rows_quarantined += q.len() as u64;
             quarantined.extend(q);
-            let mut keep = Vec::with_capacity(batch.num_rows());
-            let mut keep_seq = Vec::with_capacity(batch.num_rows());
+            // Kept rows, grouped by month, with their sequence numbers.
+            let mut by_month: BTreeMap<i32, (Vec<u32>, Vec<u64>)> = BTreeMap::new();
             for r in 0..batch.num_rows() {
                 seq += 1;
-                match index.observe(key_hash[r], content_hash[r], month[r], seq) {
-                    Outcome::New => {
-                        entry.rows_loaded += 1;
-                        keep.push(r);
+                let seq32 = u32::try_from(seq).map_err(|_| {
+                    Error::Other(format!(
+                        "one ingest run can load at most {} rows; load the source in parts \
+                         (one prefix at a time)",
+                        u32::MAX
+                    ))
+                })?;
+                let keep = match index.observe(key_hash[r], content_hash[r], month[r], seq32) {
+                    Outcome::New => true,
+                    Outcome::Duplicate => {
+                        entry.rows_duplicate += 1;
+                        false
                     }
-                    Outcome::Duplicate => entry.rows_duplicate += 1,
                     Outcome::Updated { old_month } => {
-                        entry.rows_loaded += 1;
                         entry.rows_updated += 1;
                         touched.insert(old_month);
-                        keep.push(r);
+                        true
                     }
+                };
+                if keep {
+                    entry.rows_loaded += 1;
+                    let (rows_idx, seqs) = by_month.entry(month[r]).or_default();
+                    rows_idx.push(r as u32);
+                    seqs.push(seq);
                 }
-                keep_seq.push(seq);
             }
-            // Route kept rows to their month.
-            let mut by_month: BTreeMap<i32, Vec<u32>> = BTreeMap::new();
-            for &r in &keep {
-                by_month.entry(month[r]).or_default().push(r as u32);
-            }
-            for (m, rows_idx) in by_month {
-                let idx = datafusion::arrow::array::UInt32Array::from(rows_idx.clone());
-                let part = take_record_batch(&batch, &idx)?;
-                let s = staged.entry(m).or_default();
-                s.batches.push(part);
-                s.seqs
-                    .push(rows_idx.iter().map(|&r| keep_seq[r as usize]).collect());
+            for (m, (rows_idx, seqs)) in by_month {
+                let part = if rows_idx.len() == batch.num_rows() {
+                    batch.clone()
+                } else {
+                    let idx = datafusion::arrow::array::UInt32Array::from(rows_idx);
+                    take_record_batch(&batch, &idx)?
+                };
+                staging.push(m, part, seqs)?;
                 touched.insert(m);
             }
         }
@@ -243,8 +266,9 @@ pub async fn ingest(
         manifest.push(entry);
         summary.objects_loaded += 1;
         progress.inc(obj.size);
-        crate::crash::point("ingest.objects", n as u64 + 1);
+        crate::crash::point("ingest.objects", n);
     }
+    drop(loads);
     progress.finish_and_clear();
 
     if summary.objects_loaded == 0 {
@@ -277,30 +301,56 @@ pub async fn ingest(
     let key_col = spec.key_index();
     let time_col = spec.time_index();
     let mut total_rows: u64 = previous.rows;
-    for m in &touched {
-        let label = month_label(*m);
-        let mut existing = Vec::new();
-        for f in files_by_month.get(&label).into_iter().flatten() {
-            existing.extend(parquet_io::decode(fetch_rel(&wh, f).await?)?);
-        }
-        let before: u64 = existing.iter().map(|b| b.num_rows() as u64).sum();
-        let staged_m = staged.remove(m).unwrap_or_default();
-        let merged = merge_month(&ctx, &index, *m, existing, staged_m, key_col, time_col)?;
-        let after = merged.num_rows() as u64;
+    if staging.spilled_rows() > 0 {
+        tracing::info!(rows = staging.spilled_rows(), "ingest: rows staged on disk");
+    }
+    // Months are merged, sorted and encoded `workers` at a time on other threads, and
+    // written here in month order.
+    let index = Arc::new(index);
+    let mut months = futures::stream::iter(touched.iter().copied())
+        .map(|m| {
+            let label = month_label(m);
+            let files = files_by_month.get(&label).cloned().unwrap_or_default();
+            let staged = staging.take(m);
+            let (wh, ctx, index) = (&wh, ctx.clone(), index.clone());
+            async move {
+                let staged = staged?;
+                let mut existing = Vec::new();
+                for f in &files {
+                    existing.extend(parquet_io::decode(fetch_rel(wh, f).await?)?);
+                }
+                let before: u64 = existing.iter().map(|b| b.num_rows() as u64).sum();
+                tokio::task::spawn_blocking(move || -> Result<_> {
+                    let merged = merge_month(&ctx, &index, m, existing, staged, key_col, time_col)?;
+                    let after = merged.num_rows() as u64;
+                    let bytes = if after > 0 {
+                        Some(parquet_io::encode(&ctx.schema, &[merged], write_opts)?)
+                    } else {
+                        None
+                    };
+                    Ok((label, before, after, bytes))
+                })
+                .await
+                .map_err(|e| Error::Other(format!("merging month {m} failed: {e}")))?
+            }
+        })
+        .buffered(workers);
+    while let Some(done) = months.next().await {
+        let (label, before, after, bytes) = done?;
         total_rows = total_rows + after - before;
-        if after > 0 {
-            let bytes = parquet_io::encode(&ctx.schema, &[merged], write_opts)?;
+        if let Some(bytes) = bytes {
             publisher
                 .write_data(&format!("{}={label}", spec.partition_column), 0, bytes)
                 .await?;
             summary.partitions_written += 1;
         }
     }
+    drop(months);
 
     let index_rel = publisher
         .write_side_file(
             &format!("{}/index/{}/index", crate::warehouse::META_DIR, spec.name),
-            parquet_io::encode(&index::schema(), &[index.to_batch()?], write_opts)?,
+            index.encode(write_opts)?,
         )
         .await?;
     let mut quarantine_files = previous.quarantine_files.clone();
@@ -370,26 +420,41 @@ async fn read_object(
     let bytes = source::fetch(source, obj)
         .await
         .map_err(|e| e.to_string())?;
-    let bytes = if gz {
-        bytes::Bytes::from(source::gunzip(&bytes)?)
-    } else {
-        bytes
-    };
-    let parsed = match format {
-        Format::Csv => csv::read(
-            &bytes,
-            &obj.name,
-            &csv::CsvOptions {
-                delimiter,
-                encoding: dataset.encoding,
-                columns: &dataset.columns,
-            },
-            ctx,
-        )?,
-        Format::Jsonl => jsonl::read(&bytes, &obj.name, &dataset.columns, ctx)?,
-        Format::Parquet => parquet::read(bytes, &obj.name, &dataset.columns, ctx)?,
-    };
-    parsed.map_err(|e| e.to_string())
+    let (name, columns, encoding, ctx) = (
+        obj.name.clone(),
+        dataset.columns.clone(),
+        dataset.encoding,
+        ctx.clone(),
+    );
+    tokio::task::spawn_blocking(move || {
+        let bytes = if gz {
+            bytes::Bytes::from(source::gunzip(&bytes)?)
+        } else {
+            bytes
+        };
+        let parsed = match format {
+            Format::Csv => csv::read(
+                &bytes,
+                &name,
+                &csv::CsvOptions {
+                    delimiter,
+                    encoding,
+                    columns: &columns,
+                },
+                &ctx,
+            )?,
+            Format::Jsonl => jsonl::read(&bytes, &name, &columns, &ctx)?,
+            Format::Parquet => parquet::read(bytes, &name, &columns, &ctx)?,
+        };
+        parsed.map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| format!("could not be parsed: {e}"))?
+}
+
+/// Threads for reading objects and writing months: the machine's cores.
+fn parallelism() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 /// The new contents of one month: existing rows still current, plus this run's rows that
@@ -399,7 +464,7 @@ fn merge_month(
     index: &KeyIndex,
     month: i32,
     existing: Vec<RecordBatch>,
-    staged: Staged,
+    staged: MonthRows,
     key_col: usize,
     time_col: usize,
 ) -> Result<RecordBatch> {
@@ -424,11 +489,14 @@ fn merge_month(
             .as_any()
             .downcast_ref::<StringArray>()
             .ok_or_else(|| Error::Other("key column is not text".into()))?;
-        let seqs = UInt64Array::from(seqs);
         let mask: BooleanArray = (0..b.num_rows())
             .map(|r| {
                 let k = xxh3_128(keys.value(r).as_bytes());
-                Some(index.get(k).is_some_and(|e| e.seq == seqs.value(r)))
+                Some(
+                    index
+                        .get(k)
+                        .is_some_and(|e| u64::from(e.seq) == seqs.value(r)),
+                )
             })
             .collect();
         parts.push(filter_record_batch(&b, &mask)?);

@@ -28,13 +28,23 @@ impl Default for WriteOptions {
 
 /// Encodes batches as one Parquet file in memory.
 pub fn encode(schema: &SchemaRef, batches: &[RecordBatch], opts: WriteOptions) -> Result<Bytes> {
+    encode_each(schema, batches.iter().cloned().map(Ok), opts)
+}
+
+/// Encodes batches produced one at a time (so only one is alive at once) as one Parquet
+/// file in memory.
+pub fn encode_each(
+    schema: &SchemaRef,
+    batches: impl IntoIterator<Item = Result<RecordBatch>>,
+    opts: WriteOptions,
+) -> Result<Bytes> {
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(opts.zstd_level)?))
         .set_max_row_group_row_count(Some(opts.row_group_rows.max(1)))
         .build();
     let mut writer = ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props))?;
     for b in batches {
-        writer.write(b)?;
+        writer.write(&b?)?;
     }
     Ok(Bytes::from(writer.into_inner()?))
 }
