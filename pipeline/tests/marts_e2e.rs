@@ -269,6 +269,66 @@ impl Cust {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_mart_matches_a_plain_rust_computation() {
+    check_every_mart(SessionContext::new()).await;
+}
+
+/// The same marts under a memory pool far smaller than their working set, shared fairly
+/// like `[engine] memory_limit_mib` does, with small batches: sorts and aggregations must
+/// spill to disk and still give exactly the same numbers. (With spilling disabled the same
+/// pool is too small: the first test below shows the spill path is really taken.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_mart_matches_when_the_engine_must_spill() {
+    let ctx = tight_session(false);
+    register_orders(&ctx, &generate(42));
+    let cfg = MartsConfig {
+        as_of: Some("2025-04-20T12:00:00+09:00".into()),
+        ..Default::default()
+    };
+    let err = build_marts(&ctx, &cfg, "Asia/Tokyo", None, &mut Collect::default())
+        .await
+        .expect_err("the pool is too small without spilling")
+        .to_string();
+    assert!(
+        err.contains("sql/marts/") && err.to_lowercase().contains("memory"),
+        "{err}"
+    );
+    check_every_mart(tight_session(true)).await;
+}
+
+/// A session with a 512 KiB fair pool, 64-row batches and 2 partitions; spilling to a
+/// temporary folder, or not at all.
+fn tight_session(spill: bool) -> SessionContext {
+    use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+    use datafusion::execution::memory_pool::FairSpillPool;
+    use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+    let mode = if spill {
+        DiskManagerMode::OsTmpDirectory
+    } else {
+        DiskManagerMode::Disabled
+    };
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_pool(Arc::new(FairSpillPool::new(512 * 1024)))
+        .with_disk_manager_builder(DiskManagerBuilder::default().with_mode(mode))
+        .build_arc()
+        .unwrap();
+    let mut config = datafusion::prelude::SessionConfig::new()
+        .with_batch_size(64)
+        .with_target_partitions(2);
+    // What a sort keeps back for merging its spill files (10 MB by default).
+    config.options_mut().execution.sort_spill_reservation_bytes = 16 * 1024;
+    SessionContext::new_with_config_rt(config, runtime)
+}
+
+fn register_orders(ctx: &SessionContext, orders: &[Order]) {
+    let batch = orders_batch(orders);
+    ctx.register_table(
+        "orders",
+        Arc::new(MemTable::try_new(batch.schema(), vec![vec![batch]]).unwrap()),
+    )
+    .unwrap();
+}
+
+async fn check_every_mart(ctx: SessionContext) {
     let orders = generate(42);
     assert!(orders.len() > 2000, "{} orders", orders.len());
     let as_of = Tokyo.with_ymd_and_hms(2025, 4, 20, 12, 0, 0).unwrap();
@@ -280,13 +340,7 @@ async fn every_mart_matches_a_plain_rust_computation() {
         ..Default::default()
     };
 
-    let ctx = SessionContext::new();
-    let batch = orders_batch(&orders);
-    ctx.register_table(
-        "orders",
-        Arc::new(MemTable::try_new(batch.schema(), vec![vec![batch]]).unwrap()),
-    )
-    .unwrap();
+    register_orders(&ctx, &orders);
     let mut sink = Collect::default();
     let runs = build_marts(&ctx, &cfg, "Asia/Tokyo", None, &mut sink)
         .await

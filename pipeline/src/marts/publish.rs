@@ -7,13 +7,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::prelude::SessionContext;
 use serde::Serialize;
 
 use super::{MartRun, MartSink, SinkError, build_marts};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::warehouse::parquet_io::{self, WriteOptions};
-use crate::warehouse::{Publisher, TableState, Warehouse};
+use crate::warehouse::{Publisher, TableEntry, TableState, Warehouse, register_table};
 
 struct WarehouseSink<'a> {
     wh: &'a Warehouse,
@@ -34,16 +36,47 @@ impl MartSink for WarehouseSink<'_> {
         let bytes = parquet_io::encode(&schema, batches, self.opts).map_err(boxed)?;
         let mut publisher = Publisher::new(self.wh, mart, &format!("marts/{mart}"));
         publisher.write_data("", 0, bytes).await.map_err(boxed)?;
-        publisher
+        self.commit(publisher, rows).await.map_err(boxed)?;
+        Ok(())
+    }
+
+    /// Streams the mart into its Parquet file as it is computed, publishes it, and
+    /// registers the published file for the marts that read it.
+    async fn write_stream(
+        &mut self,
+        ctx: &SessionContext,
+        mart: &str,
+        schema: SchemaRef,
+        stream: SendableRecordBatchStream,
+    ) -> std::result::Result<u64, SinkError> {
+        let boxed = |e: Error| -> SinkError { Box::new(e) };
+        let mut publisher = Publisher::new(self.wh, mart, &format!("marts/{mart}"));
+        let (_, rows) = publisher
+            .write_data_stream("", 0, &schema, stream, self.opts)
+            .await
+            .map_err(boxed)?;
+        let state = self.commit(publisher, rows).await.map_err(boxed)?;
+        let entry = TableEntry {
+            name: mart.to_string(),
+            state,
+            file_schema: Some(schema),
+        };
+        register_table(ctx, self.wh, entry).await.map_err(boxed)?;
+        Ok(rows)
+    }
+}
+
+impl WarehouseSink<'_> {
+    async fn commit(&mut self, publisher: Publisher<'_>, rows: u64) -> Result<TableState> {
+        let state = publisher
             .commit(TableState {
                 rows,
                 ..Default::default()
             })
-            .await
-            .map_err(boxed)?;
+            .await?;
         self.published += 1;
         crate::crash::point("marts.published", self.published);
-        Ok(())
+        Ok(state)
     }
 }
 

@@ -1,12 +1,14 @@
 //! Running the marts: resolve `as_of`, register `counted_orders`, then build each mart in
 //! dependency order inside the caller's DataFusion `SessionContext`.
 //!
-//! Each result is materialised once (kept in memory and registered under the mart's name, so
-//! later marts read it instead of recomputing it — `customer_summary` is the base the others
-//! read) and handed to the caller's [`MartSink`]. The runner never writes files: persisting,
-//! atomicity and run history belong to the caller.
+//! Each result is computed once, streamed to the caller's [`MartSink`], and registered under
+//! the mart's name by the sink, so later marts read it instead of recomputing it
+//! (`customer_summary` is the base the others read). The warehouse sink writes the stream
+//! to Parquet and registers the written file, so a mart of 30M customers is never held in
+//! memory; the default sink keeps results in memory. The runner never writes files:
+//! persisting, atomicity and run history belong to the sink.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -19,7 +21,9 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::MemTable;
 use datafusion::error::DataFusionError;
 use datafusion::execution::context::{SQLOptions, SessionContext};
-use datafusion::physical_plan::collect_partitioned;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{SendableRecordBatchStream, execute_stream};
+use futures::StreamExt;
 
 use super::catalog::{self, MartSql};
 use super::config::MartsConfig;
@@ -32,14 +36,37 @@ pub const COUNTED_ORDERS: &str = "counted_orders";
 /// Receives each mart's result as soon as it is built (to persist it, typically).
 #[async_trait]
 pub trait MartSink: Send {
-    /// Called once per built mart, in dependency order. `batches` may be empty (a mart with no
-    /// rows still has a schema). An error stops the run.
+    /// Called once per built mart, in dependency order, by the default
+    /// [`MartSink::write_stream`]. `batches` may be empty (a mart with no rows still has a
+    /// schema). An error stops the run.
     async fn write(
         &mut self,
         mart: &str,
         schema: SchemaRef,
         batches: &[RecordBatch],
     ) -> Result<(), SinkError>;
+
+    /// Consumes one mart's result as it is computed, persists it, and registers the mart in
+    /// `ctx` under its name, for the marts that read it. Returns the rows written.
+    ///
+    /// The default collects the rows in memory, registers them as an in-memory table and
+    /// calls [`MartSink::write`]: right for tests and small data. A sink that persists can
+    /// stream instead and register what it wrote, so no mart is ever held in memory whole.
+    async fn write_stream(
+        &mut self,
+        ctx: &SessionContext,
+        mart: &str,
+        schema: SchemaRef,
+        stream: SendableRecordBatchStream,
+    ) -> Result<u64, SinkError> {
+        let batches = datafusion::physical_plan::common::collect(stream).await?;
+        let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+        let table = MemTable::try_new(schema.clone(), vec![batches.clone()])?;
+        ctx.deregister_table(mart)?;
+        ctx.register_table(mart, Arc::new(table))?;
+        self.write(mart, schema, &batches).await?;
+        Ok(rows)
+    }
 }
 
 /// A sink that drops results (the marts stay registered in the `SessionContext`).
@@ -60,7 +87,8 @@ pub struct MartRun {
     pub name: String,
     /// Rows in the result.
     pub rows: u64,
-    /// Time to plan and compute the result (the sink's time excluded).
+    /// Time to plan and compute the result and hand it to the sink (a streaming sink writes
+    /// while the result is computed, so this includes writing it).
     pub duration: Duration,
 }
 
@@ -91,26 +119,39 @@ pub async fn build_marts<S: MartSink + ?Sized>(
     let mut runs = Vec::with_capacity(marts.len());
     for mart in &marts {
         let started = Instant::now();
-        let (schema, partitions) = run_one(ctx, cfg, &params, mart).await?;
-        let rows: u64 = partitions
-            .iter()
-            .flatten()
-            .map(|b| b.num_rows() as u64)
-            .sum();
-        let batches: Vec<RecordBatch> = partitions.iter().flatten().cloned().collect();
-        let table = MemTable::try_new(schema.clone(), partitions)
-            .map_err(|source| sql_error(mart, source))?;
-        ctx.deregister_table(mart.name.as_str())
-            .and_then(|_| ctx.register_table(mart.name.as_str(), Arc::new(table)))
-            .map_err(|source| sql_error(mart, source))?;
+        let (schema, stream) = run_one(ctx, cfg, &params, mart).await?;
+        // An error while computing surfaces inside the sink; keep the original so the
+        // message still names the SQL file (and position, when known).
+        let failed: Arc<Mutex<Option<DataFusionError>>> = Arc::default();
+        let seen = failed.clone();
+        let stream = RecordBatchStreamAdapter::new(
+            schema.clone(),
+            stream.map(move |r| {
+                r.map_err(|e| {
+                    let shown = DataFusionError::Execution(e.to_string());
+                    *seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                    shown
+                })
+            }),
+        );
+        let written = sink
+            .write_stream(ctx, &mart.name, schema, Box::pin(stream))
+            .await;
+        let rows = match written {
+            Ok(rows) => rows,
+            Err(source) => {
+                let original = failed.lock().unwrap_or_else(|p| p.into_inner()).take();
+                return Err(match original {
+                    Some(e) => sql_error(mart, e),
+                    None => MartsError::Sink {
+                        mart: mart.name.clone(),
+                        source,
+                    },
+                });
+            }
+        };
         let duration = started.elapsed();
         tracing::info!(mart = %mart.name, rows, ?duration, "mart built");
-        sink.write(&mart.name, schema, &batches)
-            .await
-            .map_err(|source| MartsError::Sink {
-                mart: mart.name.clone(),
-                source,
-            })?;
         runs.push(MartRun {
             name: mart.name.clone(),
             rows,
@@ -273,7 +314,7 @@ async fn run_one(
     cfg: &MartsConfig,
     params: &RunParams,
     mart: &MartSql,
-) -> Result<(SchemaRef, Vec<Vec<RecordBatch>>), MartsError> {
+) -> Result<(SchemaRef, SendableRecordBatchStream), MartsError> {
     let sql = render::render(&mart.file, &mart.template, cfg, params)?;
     // Plan on a copy of the session state with span collection on, so planning errors carry
     // a line and column; the caller's settings are left untouched.
@@ -299,13 +340,8 @@ async fn run_one(
         .await
         .map_err(|e| sql_error(mart, e))?;
     let schema = physical.schema();
-    let mut partitions = collect_partitioned(physical, task_ctx)
-        .await
-        .map_err(|e| sql_error(mart, e))?;
-    if partitions.is_empty() {
-        partitions.push(Vec::new());
-    }
-    Ok((schema, partitions))
+    let stream = execute_stream(physical, task_ctx).map_err(|e| sql_error(mart, e))?;
+    Ok((schema, stream))
 }
 
 /// Wraps a DataFusion error with the mart's file and, when known, the line and column.

@@ -31,6 +31,12 @@ pub fn register_store(ctx: &SessionContext, wh: &Warehouse) {
 /// Registers one table under `entry.name`, replacing any previous registration.
 pub async fn register_table(ctx: &SessionContext, wh: &Warehouse, entry: TableEntry) -> Result<()> {
     register_store(ctx, wh);
+    // DataFusion caches folder listings for the life of the runtime. A table published
+    // during this session (a mart read by the next mart) has files an earlier listing of
+    // its folder does not name, so forget the listings before registering.
+    if let Some(cache) = ctx.runtime_env().cache_manager.get_list_files_cache() {
+        cache.clear();
+    }
     let state = &entry.state;
     let partition_cols: Vec<(String, DataType)> = state
         .partition_column
@@ -111,9 +117,18 @@ fn runtime(
     use datafusion::execution::runtime_env::RuntimeEnvBuilder;
     let mut builder = RuntimeEnvBuilder::new();
     if engine.memory_limit_mib > 0 {
+        use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
         let bytes =
             usize::try_from(engine.memory_limit_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
-        builder = builder.with_memory_limit(bytes, 1.0);
+        // A fair pool: every operator that can spill gets an equal share and spills past
+        // it. With a greedy pool, the window's sorts took the whole limit while the
+        // customer aggregation still ran, and the aggregation failed instead of spilling.
+        // The tracking wrapper names the largest consumers when a query does not fit.
+        let pool = TrackConsumersPool::new(
+            FairSpillPool::new(bytes),
+            std::num::NonZeroUsize::new(5).expect("5 > 0"),
+        );
+        builder = builder.with_memory_pool(Arc::new(pool));
     }
     if let Some(dir) = &engine.spill_dir {
         builder = builder.with_disk_manager_builder(

@@ -1,13 +1,20 @@
-//! Reading and writing whole Parquet objects: zstd, row groups of a configured size,
+//! Reading and writing Parquet objects (whole in memory, or streamed to the store): zstd, row groups of a configured size,
 //! statistics on, so DuckDB, Polars, pandas and DataFusion prune row groups.
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::execution::SendableRecordBatchStream;
 use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::arrow::AsyncArrowWriter;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::WriterProperties;
+use futures::StreamExt;
+use object_store::ObjectStore;
+use object_store::path::Path as ObjectPath;
 
 use crate::error::Result;
 
@@ -38,15 +45,41 @@ pub fn encode_each(
     batches: impl IntoIterator<Item = Result<RecordBatch>>,
     opts: WriteOptions,
 ) -> Result<Bytes> {
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(opts.zstd_level)?))
-        .set_max_row_group_row_count(Some(opts.row_group_rows.max(1)))
-        .build();
-    let mut writer = ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props))?;
+    let mut writer = ArrowWriter::try_new(Vec::new(), schema.clone(), Some(properties(opts)?))?;
     for b in batches {
         writer.write(&b?)?;
     }
     Ok(Bytes::from(writer.into_inner()?))
+}
+
+/// Streams `batches` into one Parquet object `key` of `store` (a multipart upload once it
+/// is large), holding about one row group in memory. Returns the rows written. On error
+/// the upload is abandoned; the caller's publish step never names the object, and the next
+/// run sweeps it.
+pub async fn write_stream(
+    store: Arc<dyn ObjectStore>,
+    key: ObjectPath,
+    schema: &SchemaRef,
+    mut batches: SendableRecordBatchStream,
+    opts: WriteOptions,
+) -> Result<u64> {
+    let sink = object_store::buffered::BufWriter::new(store, key);
+    let mut writer = AsyncArrowWriter::try_new(sink, schema.clone(), Some(properties(opts)?))?;
+    let mut rows = 0u64;
+    while let Some(batch) = batches.next().await {
+        let batch = batch?;
+        rows += batch.num_rows() as u64;
+        writer.write(&batch).await?;
+    }
+    writer.close().await?;
+    Ok(rows)
+}
+
+fn properties(opts: WriteOptions) -> Result<WriterProperties> {
+    Ok(WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(opts.zstd_level)?))
+        .set_max_row_group_row_count(Some(opts.row_group_rows.max(1)))
+        .build())
 }
 
 /// Decodes a whole Parquet file held in memory.

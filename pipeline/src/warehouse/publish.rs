@@ -4,9 +4,12 @@
 use std::collections::HashSet;
 
 use bytes::Bytes;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::execution::SendableRecordBatchStream;
 use futures::TryStreamExt;
 use object_store::{ObjectStoreExt, PutPayload};
 
+use super::parquet_io::{self, WriteOptions};
 use super::{META_DIR, TableState, Warehouse};
 use crate::error::{Error, Result};
 
@@ -67,6 +70,29 @@ impl<'a> Publisher<'a> {
         self.files.push(rel.clone());
         crate::crash::point("publish.files", self.files.len() as u64);
         Ok(rel)
+    }
+
+    /// Streams a Parquet data file of this version from `batches`; returns its path and rows.
+    pub async fn write_data_stream(
+        &mut self,
+        dir: &str,
+        part: usize,
+        schema: &SchemaRef,
+        batches: SendableRecordBatchStream,
+        opts: WriteOptions,
+    ) -> Result<(String, u64)> {
+        let rel = self.file_name(dir, part);
+        let rows = parquet_io::write_stream(
+            self.wh.loc.store.clone(),
+            self.wh.loc.key(&rel),
+            schema,
+            batches,
+            opts,
+        )
+        .await?;
+        self.files.push(rel.clone());
+        crate::crash::point("publish.files", self.files.len() as u64);
+        Ok((rel, rows))
     }
 
     /// Carries a file of the previous version into this one unchanged (server-side copy).
