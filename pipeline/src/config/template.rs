@@ -123,11 +123,11 @@ goal_seek_max_multiplier = 1000.0
 # growth = 0.01
 
 [engine]
-# Memory the query engine may hold per command, in MiB (0 = no limit). Sorts and most
-# aggregations beyond it spill to temporary files; what cannot spill (hash-join build sides,
-# some aggregations) fails with "Resources exhausted" naming the limit instead of growing.
-# Useful for `serve`, so one heavy BI query cannot take the machine down. The marts of 50M
-# orders need about 14 GiB today (BENCHMARKS.md).
+# Memory the query engine may hold per command, in MiB (0 = no limit). Sorts and
+# aggregations share it fairly and spill to temporary files past their share; what cannot
+# spill (hash-join build sides) fails with "Resources exhausted" instead of growing. The
+# marts of 50M orders take about 10 GiB unlimited and fit 6144 (6.1 GiB RSS, slower:
+# BENCHMARKS.md). For `serve`, it keeps one heavy BI query from taking the machine down.
 memory_limit_mib = 0
 # Where spill files go (default: the system's temporary folder).
 # spill_dir = "/var/tmp/conveyor"
