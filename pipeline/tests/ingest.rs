@@ -235,13 +235,7 @@ async fn duplicates_updates_and_incremental_reruns() {
         "orders/2024-01-late.csv",
         format!("{HEADER}L1,C9,2024-01-15 12:00:00,700,completed\n"),
     );
-    let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000);
-    std::fs::File::options()
-        .write(true)
-        .open(&late)
-        .unwrap()
-        .set_modified(old)
-        .unwrap();
+    set_mtime(&late, 1_600_000_000);
     let third = ingest(&cfg).await;
     assert_eq!(
         (third.objects_loaded, third.rows_loaded, third.table_rows),
