@@ -24,15 +24,16 @@
 //! tests to check the cohort engine in distribution and to generate order histories for the
 //! calibration test ([`simulate_customer_histories`]).
 
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-use rand_distr::{Binomial, Distribution, Gamma, Poisson, StandardNormal};
+use rand::Rng;
+use rand_distr::{Distribution, Gamma, StandardNormal};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, SimError};
+use crate::exact;
+use crate::lockstep::{Chunk, LANES, run_chunk};
 use crate::model::{ModelParams, Noise, PointParams, p_alive};
-use crate::normal::FastNormal;
+pub(crate) use crate::rng::path_rngs;
 
 /// When the cohort engine switches from exact draws to normal approximations.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -95,141 +96,40 @@ impl Paths {
     }
 }
 
-/// Per-path RNGs: stream `2i` for parameters, `2i+1` for dynamics.
-pub(crate) fn path_rngs(seed: u64, index: usize) -> (ChaCha8Rng, ChaCha8Rng) {
-    let mut a = ChaCha8Rng::seed_from_u64(seed);
-    a.set_stream(2 * index as u64);
-    let mut b = ChaCha8Rng::seed_from_u64(seed);
-    b.set_stream(2 * index as u64 + 1);
-    (a, b)
-}
-
-/// xoshiro256++ (Blackman & Vigna): the dynamics generator. ChaCha8 derives each path's
-/// streams from `(seed, path index)`; the dynamics stream's first four words seed this much
-/// cheaper generator, which draws the ~15 normals a path needs per month.
-#[derive(Debug, Clone)]
-pub(crate) struct Xoshiro256pp {
-    s: [u64; 4],
-}
-
-impl Xoshiro256pp {
-    pub(crate) fn from_rng<R: rand::RngCore>(rng: &mut R) -> Self {
-        let mut s = [0u64; 4];
-        for w in &mut s {
-            *w = rng.next_u64();
-        }
-        if s == [0; 4] {
-            s[0] = 0x9E37_79B9_7F4A_7C15;
-        }
-        Xoshiro256pp { s }
-    }
-}
-
-impl rand::RngCore for Xoshiro256pp {
-    #[inline]
-    fn next_u64(&mut self) -> u64 {
-        let s = &mut self.s;
-        let result = (s[0].wrapping_add(s[3])).rotate_left(23).wrapping_add(s[0]);
-        let t = s[1] << 17;
-        s[2] ^= s[0];
-        s[3] ^= s[1];
-        s[1] ^= s[2];
-        s[0] ^= s[3];
-        s[2] ^= t;
-        s[3] = s[3].rotate_left(45);
-        result
-    }
-
-    #[inline]
-    fn next_u32(&mut self) -> u32 {
-        (self.next_u64() >> 32) as u32
-    }
-
-    fn fill_bytes(&mut self, dst: &mut [u8]) {
-        for chunk in dst.chunks_mut(8) {
-            let v = self.next_u64().to_le_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
-        }
-    }
-}
-
-/// Round a non-negative-ish real to the nearest integer in `[0, max]` without libm
-/// (`round` is a library call on baseline x86-64): truncation of `x + 0.5`.
-#[inline]
-fn round_clamp(x: f64, max: f64) -> f64 {
-    let y = x + 0.5;
-    if y <= 0.0 {
-        0.0
-    } else {
-        ((y as i64) as f64).min(max)
-    }
-}
-
-/// `Bin(n, p)` for an integer-valued `n`: exact for small variance, rounded normal otherwise.
-#[inline]
-fn binomial<R: Rng>(rng: &mut R, nrm: &FastNormal, n: f64, p: f64, min_var: f64) -> f64 {
-    if n <= 0.0 || p <= 0.0 {
-        return 0.0;
-    }
-    if p >= 1.0 {
-        return n;
-    }
-    let var = n * p * (1.0 - p);
-    if var >= min_var {
-        let z = nrm.sample(rng);
-        round_clamp(n * p + var.sqrt() * z, n)
-    } else {
-        Binomial::new(n as u64, p).map_or(0.0, |d| d.sample(rng) as f64)
-    }
-}
-
-/// `Poisson(λ)`: exact for small `λ`, rounded normal otherwise.
-#[inline]
-fn poisson<R: Rng>(rng: &mut R, nrm: &FastNormal, lambda: f64, min_var: f64) -> f64 {
-    if lambda <= 0.0 {
-        return 0.0;
-    }
-    if lambda >= min_var {
-        let z = nrm.sample(rng);
-        round_clamp(lambda + lambda.sqrt() * z, f64::INFINITY)
-    } else {
-        Poisson::new(lambda).map_or(0.0, |d| d.sample(rng))
-    }
-}
-
-/// New customers in a month with mean `mean` under `noise`.
-#[inline]
-fn new_customers<R: Rng>(
-    rng: &mut R,
-    nrm: &FastNormal,
-    mean: f64,
-    noise: Noise,
-    min_var: f64,
-) -> f64 {
-    match noise {
-        Noise::Poisson => poisson(rng, nrm, mean, min_var),
+/// New customers in a month with mean `mean` under `noise`, drawn exactly (per-customer
+/// engine).
+fn new_customers<R: Rng>(rng: &mut R, mean: f64, noise: Noise) -> f64 {
+    let lambda = match noise {
+        Noise::Poisson => mean,
         Noise::NegativeBinomial { dispersion } => {
             if mean <= 0.0 {
                 return 0.0;
             }
-            let lambda = Gamma::new(dispersion, mean / dispersion).map_or(mean, |g| g.sample(rng));
-            poisson(rng, nrm, lambda, min_var)
+            Gamma::new(dispersion, mean / dispersion).map_or(mean, |g| g.sample(rng))
         }
+    };
+    if lambda <= 0.0 {
+        0.0
+    } else {
+        exact::poisson(rng, lambda)
     }
 }
 
 /// Precomputed constants for summing lognormal order values with a given mean and sigma.
 #[derive(Debug, Clone, Copy)]
-struct LnSum {
-    mean: f64,
+pub(crate) struct LnSum {
+    /// Mean order value `m`.
+    pub(crate) mean: f64,
     mu: f64,
     sigma: f64,
-    sd1: f64,
-    min_n: f64,
+    /// Sd of one order value, `m·sqrt(e^{σ²}−1)`.
+    pub(crate) sd1: f64,
+    /// Fewest orders whose sum is drawn as a normal.
+    pub(crate) min_n: f64,
 }
 
 impl LnSum {
-    fn new(mean: f64, sigma: f64, min_orders: f64) -> Self {
+    pub(crate) fn new(mean: f64, sigma: f64, min_orders: f64) -> Self {
         let ratio = (sigma * sigma).exp_m1();
         LnSum {
             mean,
@@ -247,93 +147,9 @@ impl LnSum {
         (self.mu + self.sigma * z).exp()
     }
 
-    /// Sum of `n` order values (n integer-valued).
-    #[inline]
-    fn sum<R: Rng>(&self, rng: &mut R, nrm: &FastNormal, n: f64) -> f64 {
-        if n <= 0.0 {
-            return 0.0;
-        }
-        if n >= self.min_n {
-            let z = nrm.sample(rng);
-            (n * self.mean + n.sqrt() * self.sd1 * z).max(0.0)
-        } else {
-            (0..n as u64).map(|_| self.one(rng)).sum()
-        }
-    }
-
-    /// Sum of `n` orders of `self` plus `m` orders of `other`. When both sums are in the
-    /// normal regime one normal with the summed mean and variance is drawn (the sum of two
-    /// independent normals), saving a draw per month.
-    #[inline]
-    fn sum2<R: Rng>(&self, rng: &mut R, nrm: &FastNormal, n: f64, other: &LnSum, m: f64) -> f64 {
-        if n >= self.min_n && m >= other.min_n {
-            let z = nrm.sample(rng);
-            let mean = n * self.mean + m * other.mean;
-            let var = n * self.sd1 * self.sd1 + m * other.sd1 * other.sd1;
-            (mean + var.sqrt() * z).max(0.0)
-        } else {
-            self.sum(rng, nrm, n) + other.sum(rng, nrm, m)
-        }
-    }
-}
-
-/// Reusable per-thread buffers.
-#[derive(Default)]
-struct Scratch {
-    point: PointParams,
-    alive: Vec<f64>,
-    orders: Vec<f64>,
-}
-
-/// Run the cohort dynamics of one path with drawn parameters `pt`, writing monthly sales.
-fn run_cohort_path<R: Rng>(
-    m: &ModelParams,
-    pt: &PointParams,
-    approx: &Approximation,
-    rng: &mut R,
-    alive: &mut Vec<f64>,
-    orders: &mut Vec<f64>,
-    out: &mut [f64],
-) {
-    let k = pt.repeat_rate.len();
-    let v = approx.normal_min_variance;
-    let nrm = &FastNormal::new();
-    alive.clear();
-    alive.resize(k, 0.0);
-    orders.clear();
-    orders.resize(k, 0.0);
-    for c in &m.initial {
-        let s = c.stage.min(k) - 1;
-        let p = p_alive(pt.repeat_rate[s], pt.hazard[s], c.months_since_order);
-        alive[s] += binomial(rng, nrm, c.customers as f64, p, v);
-    }
-    let first = LnSum::new(
-        pt.first_aov,
-        pt.first_sigma,
-        approx.lognormal_sum_min_orders,
-    );
-    let repeat = LnSum::new(
-        pt.repeat_aov,
-        pt.repeat_sigma,
-        approx.lognormal_sum_min_orders,
-    );
-    let r = &pt.repeat_rate;
-    let q = &pt.hazard;
-    for (t, sales) in out.iter_mut().enumerate() {
-        let mut repeat_orders = 0.0;
-        for s in 0..k {
-            let o = binomial(rng, nrm, alive[s], q[s], v);
-            alive[s] -= o;
-            orders[s] = o;
-            repeat_orders += o;
-        }
-        for (s, &o) in orders.iter().enumerate() {
-            let next = (s + 1).min(k - 1);
-            alive[next] += binomial(rng, nrm, o, r[next], v);
-        }
-        let n = new_customers(rng, nrm, pt.new_customers[t], pt.noise, v);
-        alive[0] += binomial(rng, nrm, n, r[0], v);
-        *sales = first.sum2(rng, nrm, n, &repeat, repeat_orders);
+    /// Sum of `n` order values (n integer-valued), drawn one by one.
+    pub(crate) fn sum_exact<R: Rng>(&self, rng: &mut R, n: f64) -> f64 {
+        (0..n as u64).map(|_| self.one(rng)).sum()
     }
 }
 
@@ -361,21 +177,10 @@ pub fn simulate(m: &ModelParams, opts: &SimOptions) -> Result<Paths> {
     let h = m.horizon_months;
     let mut sales = vec![0.0; opts.paths * h];
     sales
-        .par_chunks_mut(h)
+        .par_chunks_mut(LANES * h)
         .enumerate()
-        .for_each_init(Scratch::default, |sc, (i, out)| {
-            let (mut prng, mut crng) = path_rngs(opts.seed, i);
-            let mut drng = Xoshiro256pp::from_rng(&mut crng);
-            m.draw_into(&mut prng, &mut sc.point);
-            run_cohort_path(
-                m,
-                &sc.point,
-                &opts.approximation,
-                &mut drng,
-                &mut sc.alive,
-                &mut sc.orders,
-                out,
-            );
+        .for_each_init(Chunk::default, |c, (j, out)| {
+            run_chunk(m, opts, j * LANES, c, out);
         });
     Ok(Paths {
         horizon: h,
@@ -393,26 +198,18 @@ where
 {
     check_options(m, opts)?;
     let h = m.horizon_months;
-    Ok((0..opts.paths)
+    Ok((0..opts.paths.div_ceil(LANES))
         .into_par_iter()
         .map_init(
-            || (Scratch::default(), vec![0.0; h]),
-            |(sc, buf), i| {
-                let (mut prng, mut crng) = path_rngs(opts.seed, i);
-                let mut drng = Xoshiro256pp::from_rng(&mut crng);
-                m.draw_into(&mut prng, &mut sc.point);
-                run_cohort_path(
-                    m,
-                    &sc.point,
-                    &opts.approximation,
-                    &mut drng,
-                    &mut sc.alive,
-                    &mut sc.orders,
-                    buf,
-                );
-                f(buf)
+            || (Chunk::default(), vec![0.0; LANES * h]),
+            |(c, buf), j| {
+                let first = j * LANES;
+                let out = &mut buf[..LANES.min(opts.paths - first) * h];
+                run_chunk(m, opts, first, c, out);
+                out.chunks(h).map(&f).collect::<Vec<T>>()
             },
         )
+        .flat_map_iter(|v| v)
         .collect())
 }
 
@@ -483,13 +280,7 @@ fn run_customer_path<R: Rng>(m: &ModelParams, pt: &PointParams, rng: &mut R, out
         }
     }
     for t in 0..h {
-        let n = new_customers(
-            rng,
-            &FastNormal::new(),
-            pt.new_customers[t],
-            pt.noise,
-            f64::INFINITY,
-        );
+        let n = new_customers(rng, pt.new_customers[t], pt.noise);
         for _ in 0..n as u64 {
             out[t] += first.one(rng);
             if rng.random::<f64>() < pt.repeat_rate[0] {
@@ -533,13 +324,7 @@ pub fn simulate_customer_histories(
     let repeat = LnSum::new(pt.repeat_aov, pt.repeat_sigma, f64::INFINITY);
     let mut out = Vec::new();
     for t in 0..h {
-        let n = new_customers(
-            &mut rng,
-            &FastNormal::new(),
-            pt.new_customers[t],
-            pt.noise,
-            f64::INFINITY,
-        );
+        let n = new_customers(&mut rng, pt.new_customers[t], pt.noise);
         for _ in 0..n as u64 {
             let mut orders = vec![(t, first.one(&mut rng))];
             if rng.random::<f64>() < pt.repeat_rate[0] {
@@ -555,6 +340,9 @@ pub fn simulate_customer_histories(
 
 #[cfg(test)]
 mod tests {
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
     use super::*;
     use crate::model::{Param, StageParams};
 

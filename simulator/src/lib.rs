@@ -30,9 +30,13 @@ pub mod backtest;
 pub mod calibrate;
 pub mod engine;
 pub mod error;
+mod exact;
 pub mod expectation;
+mod lockstep;
 pub mod model;
 mod normal;
+mod rng;
+mod simd;
 pub mod summary;
 pub mod sweep;
 

@@ -1,0 +1,405 @@
+//! The cohort engine's hot loop: four paths stepped in lockstep, one per vector lane.
+//!
+//! [`run_chunk`] draws the parameters of paths `first..first+4` one path at a time (scalar),
+//! lays them out lane by lane, and runs the monthly dynamics of all four together with the
+//! [`Lanes`] operations: AVX2 registers when the CPU has them (runtime detection), plain
+//! arrays otherwise, with bit-identical results.
+//!
+//! Every binomial, Poisson count and order-value sum of the model is one *draw slot*: each
+//! slot takes exactly one 64-bit number from the lane's *normal stream* (a standard normal,
+//! `normal.rs`), whether the lane uses it or not, so all lanes advance together without
+//! masking. The normal approximation of the slot is computed branch-free for all lanes; a
+//! lane whose count is zero or certain takes that value, and a lane whose variance is below
+//! the threshold (rare: small stages in the first months) is redrawn exactly by scalar code
+//! from its own *exact stream* (`exact.rs`, and lognormal order values one by one). Both
+//! streams are seeded from the path's ChaCha8 dynamics stream, so a path's numbers depend
+//! only on `(seed, path index)`, not on which paths share its chunk.
+
+use rand_distr::{Distribution, Gamma};
+
+use crate::engine::{Approximation, LnSum, SimOptions};
+use crate::exact;
+use crate::model::{ModelParams, Noise, PointParams, p_alive};
+use crate::normal::{NormalTable, normal_lanes};
+use crate::rng::{Xoshiro4, Xoshiro256pp, path_rngs};
+#[cfg(target_arch = "x86_64")]
+use crate::simd::Avx2;
+use crate::simd::{Lanes, Portable};
+
+/// Paths per chunk (vector lanes).
+pub(crate) const LANES: usize = 4;
+
+type L4 = [f64; 4];
+
+/// Reusable per-thread buffers: the chunk's drawn parameters and state, lane-interleaved
+/// (`q[s][l]` is stage `s`'s hazard in lane `l`).
+#[derive(Default)]
+pub(crate) struct Chunk {
+    point: PointParams,
+    q: Vec<L4>,
+    omq: Vec<L4>,
+    r: Vec<L4>,
+    omr: Vec<L4>,
+    alive: Vec<L4>,
+    orders: Vec<L4>,
+    new_mean: Vec<L4>,
+    init_p: Vec<L4>,
+}
+
+/// One lane's generators and order-value constants.
+struct Lane {
+    normal: Xoshiro256pp,
+    exact: Xoshiro256pp,
+    first: LnSum,
+    repeat: LnSum,
+}
+
+/// Simulate paths `first..first + out.len() / horizon` (at most [`LANES`]) into `out`
+/// (path-major). A chunk with fewer paths still computes four lanes and drops the extra ones.
+pub(crate) fn run_chunk(
+    m: &ModelParams,
+    opts: &SimOptions,
+    first: usize,
+    c: &mut Chunk,
+    out: &mut [f64],
+) {
+    debug_assert!(out.len().is_multiple_of(m.horizon_months));
+    debug_assert!(out.len() <= LANES * m.horizon_months);
+    let mut lanes = c.setup(m, opts, first);
+    let t = NormalTable::get();
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        unsafe { run_avx2(m, &opts.approximation, t, c, &mut lanes, out) };
+        return;
+    }
+    run_lanes::<Portable>(m, &opts.approximation, t, c, &mut lanes, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn run_avx2(
+    m: &ModelParams,
+    approx: &Approximation,
+    t: &NormalTable,
+    c: &mut Chunk,
+    lanes: &mut [Lane; LANES],
+    out: &mut [f64],
+) {
+    run_lanes::<Avx2>(m, approx, t, c, lanes, out);
+}
+
+impl Chunk {
+    /// Draw the four paths' parameters and seed their generators.
+    fn setup(&mut self, m: &ModelParams, opts: &SimOptions, first: usize) -> [Lane; LANES] {
+        let k = m.stages.len();
+        let h = m.horizon_months;
+        for v in [&mut self.q, &mut self.omq, &mut self.r, &mut self.omr] {
+            v.resize(k, [0.0; 4]);
+        }
+        for v in [&mut self.alive, &mut self.orders] {
+            v.clear();
+            v.resize(k, [0.0; 4]);
+        }
+        self.new_mean.resize(h, [0.0; 4]);
+        self.init_p.resize(m.initial.len(), [0.0; 4]);
+        let min_orders = opts.approximation.lognormal_sum_min_orders;
+        std::array::from_fn(|l| {
+            let (mut prng, mut crng) = path_rngs(opts.seed, first + l);
+            m.draw_into(&mut prng, &mut self.point);
+            let pt = &self.point;
+            for s in 0..k {
+                self.q[s][l] = pt.hazard[s];
+                self.omq[s][l] = 1.0 - pt.hazard[s];
+                self.r[s][l] = pt.repeat_rate[s];
+                self.omr[s][l] = 1.0 - pt.repeat_rate[s];
+            }
+            for (row, &v) in self.new_mean.iter_mut().zip(&pt.new_customers) {
+                row[l] = v;
+            }
+            for (row, c) in self.init_p.iter_mut().zip(&m.initial) {
+                let s = c.stage.min(k) - 1;
+                row[l] = p_alive(pt.repeat_rate[s], pt.hazard[s], c.months_since_order);
+            }
+            Lane {
+                normal: Xoshiro256pp::from_rng(&mut crng),
+                exact: Xoshiro256pp::from_rng(&mut crng),
+                first: LnSum::new(pt.first_aov, pt.first_sigma, min_orders),
+                repeat: LnSum::new(pt.repeat_aov, pt.repeat_sigma, min_orders),
+            }
+        })
+    }
+}
+
+/// The monthly dynamics of the four lanes (see `engine.rs` for the model).
+#[inline(always)]
+fn run_lanes<V: Lanes>(
+    m: &ModelParams,
+    approx: &Approximation,
+    t: &NormalTable,
+    c: &mut Chunk,
+    lanes: &mut [Lane; LANES],
+    out: &mut [f64],
+) {
+    let k = c.q.len();
+    let h = m.horizon_months;
+    let valid = out.len() / h;
+    let zero = V::splat(0.0);
+    let min_var = V::splat(approx.normal_min_variance);
+    let mut g = Xoshiro4::<V>::new(&[
+        lanes[0].normal.clone(),
+        lanes[1].normal.clone(),
+        lanes[2].normal.clone(),
+        lanes[3].normal.clone(),
+    ]);
+    let mut normal = || normal_lanes::<V>(t, g.next());
+    let sums = SumConsts::<V>::new(lanes);
+
+    for (coh, p) in m.initial.iter().zip(&c.init_p) {
+        let s = coh.stage.min(k) - 1;
+        let p = V::load(p);
+        let n = V::splat(coh.customers as f64);
+        let b = binomial(n, p, V::splat(1.0).sub(p), normal(), min_var, lanes);
+        c.alive[s] = V::load(&c.alive[s]).add(b).store();
+    }
+    let r0 = V::load(&c.r[0]);
+    let omr0 = V::load(&c.omr[0]);
+    for month in 0..h {
+        let mut repeat = zero;
+        for s in 0..k {
+            let a = V::load(&c.alive[s]);
+            let q = V::load(&c.q[s]);
+            let o = binomial(a, q, V::load(&c.omq[s]), normal(), min_var, lanes);
+            c.alive[s] = a.sub(o).store();
+            c.orders[s] = o.store();
+            repeat = repeat.add(o);
+        }
+        for s in 0..k {
+            let next = (s + 1).min(k - 1);
+            let o = V::load(&c.orders[s]);
+            let (r, omr) = (V::load(&c.r[next]), V::load(&c.omr[next]));
+            let b = binomial(o, r, omr, normal(), min_var, lanes);
+            c.alive[next] = V::load(&c.alive[next]).add(b).store();
+        }
+        let lambda = match m.acquisition.noise {
+            Noise::Poisson => V::load(&c.new_mean[month]),
+            Noise::NegativeBinomial { dispersion } => {
+                V::load(&gamma_means(&c.new_mean[month], dispersion, lanes))
+            }
+        };
+        let n = poisson(lambda, normal(), min_var, lanes);
+        let b = binomial(n, r0, omr0, normal(), min_var, lanes);
+        c.alive[0] = V::load(&c.alive[0]).add(b).store();
+        let sales = sums.draw(n, repeat, normal(), lanes).store();
+        for (l, &v) in sales.iter().enumerate().take(valid) {
+            out[l * h + month] = v;
+        }
+    }
+}
+
+/// Gamma-Poisson acquisition: each lane's Poisson mean for the month, `Gamma(φ, μ/φ)`.
+fn gamma_means(mean: &L4, dispersion: f64, lanes: &mut [Lane; LANES]) -> L4 {
+    std::array::from_fn(|l| {
+        let mu = mean[l];
+        if mu <= 0.0 {
+            return 0.0;
+        }
+        Gamma::new(dispersion, mu / dispersion).map_or(mu, |g| g.sample(&mut lanes[l].exact))
+    })
+}
+
+/// `round(x)` clamped to `[0, max]` (`max` integer-valued): the 2⁵² trick rounds to the
+/// nearest integer (ties to even) with two additions; values ≥ 2⁵² are integers already.
+#[inline(always)]
+fn round_clamp<V: Lanes>(x: V, max: V) -> V {
+    let big = V::splat(4_503_599_627_370_496.0);
+    let c = x.max(V::splat(0.0)).min(max);
+    c.lt(big).select(c.add(big).sub(big), c)
+}
+
+/// `Bin(n, p)` per lane (`omp = 1 − p`, `z` the slot's normal): `round(np + sqrt(np(1−p))·z)`
+/// clamped to `[0, n]` when `np(1−p) ≥ min_var`, 0 when `n ≤ 0` or `p ≤ 0`, `n` when
+/// `p ≥ 1`, and an exact draw otherwise.
+#[inline(always)]
+fn binomial<V: Lanes>(n: V, p: V, omp: V, z: V, min_var: V, lanes: &mut [Lane; LANES]) -> V {
+    let zero = V::splat(0.0);
+    let none = n.le(zero).or(p.le(zero));
+    let all = p.ge(V::splat(1.0));
+    let mean = n.mul(p);
+    let var = mean.mul(omp);
+    let approx = round_clamp(mean.add(var.sqrt().mul(z)), n);
+    let res = none.select(zero, all.select(n, approx));
+    let exact = !none.or(all).or(var.ge(min_var)).bits() & 0b1111;
+    if exact == 0 {
+        return res;
+    }
+    let mut a = res.store();
+    exact_binomials(&mut a, exact, &n.store(), &p.store(), lanes);
+    V::load(&a)
+}
+
+#[cold]
+#[inline(never)]
+fn exact_binomials(a: &mut L4, lanes_mask: u32, n: &L4, p: &L4, lanes: &mut [Lane; LANES]) {
+    for (l, lane) in lanes.iter_mut().enumerate() {
+        if lanes_mask >> l & 1 == 1 {
+            a[l] = exact::binomial(&mut lane.exact, n[l], p[l]);
+        }
+    }
+}
+
+/// `Poisson(λ)` per lane: `round(λ + sqrt(λ)·z)` (at least 0) when `λ ≥ min_var`, 0 when
+/// `λ ≤ 0`, an exact draw otherwise.
+#[inline(always)]
+fn poisson<V: Lanes>(lambda: V, z: V, min_var: V, lanes: &mut [Lane; LANES]) -> V {
+    let zero = V::splat(0.0);
+    let none = lambda.le(zero);
+    let approx = round_clamp(lambda.add(lambda.sqrt().mul(z)), V::splat(f64::INFINITY));
+    let res = none.select(zero, approx);
+    let exact = !none.or(lambda.ge(min_var)).bits() & 0b1111;
+    if exact == 0 {
+        return res;
+    }
+    let mut a = res.store();
+    let lam = lambda.store();
+    for (l, lane) in lanes.iter_mut().enumerate() {
+        if exact >> l & 1 == 1 {
+            a[l] = exact::poisson(&mut lane.exact, lam[l]);
+        }
+    }
+    V::load(&a)
+}
+
+/// Lane-interleaved constants of the month's revenue: `n` first orders plus `m` repeat
+/// orders. Each part with at least `min_n` orders is a normal with the lognormal sum's mean
+/// and variance; the normal parts are drawn together as one normal (their sum) from the
+/// slot's `z`, clamped at 0. Parts with fewer (but some) orders are summed order by order.
+struct SumConsts<V> {
+    first_mean: V,
+    first_var: V,
+    first_min: V,
+    repeat_mean: V,
+    repeat_var: V,
+    repeat_min: V,
+}
+
+impl<V: Lanes> SumConsts<V> {
+    #[inline(always)]
+    fn new(lanes: &[Lane; LANES]) -> Self {
+        let get = |f: &dyn Fn(&Lane) -> f64| V::load(&std::array::from_fn(|l| f(&lanes[l])));
+        SumConsts {
+            first_mean: get(&|l| l.first.mean),
+            first_var: get(&|l| l.first.sd1 * l.first.sd1),
+            first_min: get(&|l| l.first.min_n),
+            repeat_mean: get(&|l| l.repeat.mean),
+            repeat_var: get(&|l| l.repeat.sd1 * l.repeat.sd1),
+            repeat_min: get(&|l| l.repeat.min_n),
+        }
+    }
+
+    #[inline(always)]
+    fn draw(&self, n: V, m: V, z: V, lanes: &mut [Lane; LANES]) -> V {
+        let zero = V::splat(0.0);
+        let big_n = n.ge(self.first_min);
+        let big_m = m.ge(self.repeat_min);
+        let mean = big_n
+            .select(n.mul(self.first_mean), zero)
+            .add(big_m.select(m.mul(self.repeat_mean), zero));
+        let var = big_n
+            .select(n.mul(self.first_var), zero)
+            .add(big_m.select(m.mul(self.repeat_var), zero));
+        let res = mean.add(var.sqrt().mul(z)).max(zero);
+        let small_n = big_n.andnot(zero.lt(n));
+        let small_m = big_m.andnot(zero.lt(m));
+        let exact = small_n.or(small_m).bits();
+        if exact == 0 {
+            return res;
+        }
+        let mut a = res.store();
+        exact_sums(
+            &mut a,
+            small_n.bits(),
+            &n.store(),
+            small_m.bits(),
+            &m.store(),
+            lanes,
+        );
+        V::load(&a)
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn exact_sums(a: &mut L4, small_n: u32, n: &L4, small_m: u32, m: &L4, lanes: &mut [Lane; 4]) {
+    for (l, lane) in lanes.iter_mut().enumerate() {
+        if small_n >> l & 1 == 1 {
+            a[l] += lane.first.sum_exact(&mut lane.exact, n[l]);
+        }
+        if small_m >> l & 1 == 1 {
+            a[l] += lane.repeat.sum_exact(&mut lane.exact, m[l]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::InitialCohort;
+
+    /// Both lane implementations must give bit-identical paths (AVX2 only where available).
+    #[test]
+    fn avx2_and_portable_agree() {
+        #[cfg(target_arch = "x86_64")]
+        if is_x86_feature_detected!("avx2") {
+            let mut m = ModelParams {
+                horizon_months: 30,
+                ..ModelParams::default()
+            };
+            m.initial = vec![
+                InitialCohort {
+                    stage: 1,
+                    months_since_order: 2,
+                    customers: 900,
+                },
+                InitialCohort {
+                    stage: 7,
+                    months_since_order: 0,
+                    customers: 40,
+                },
+            ];
+            for (noise, min_var) in [
+                (Noise::Poisson, 25.0),
+                (Noise::NegativeBinomial { dispersion: 3.0 }, 25.0),
+                (Noise::Poisson, 2.0),
+            ] {
+                m.acquisition.noise = noise;
+                m.acquisition.base.mean = 40.0;
+                let opts = SimOptions {
+                    paths: 64,
+                    seed: 11,
+                    approximation: Approximation {
+                        normal_min_variance: min_var,
+                        ..Approximation::default()
+                    },
+                };
+                let t = NormalTable::get();
+                let h = m.horizon_months;
+                for first in (0..opts.paths).step_by(LANES) {
+                    let mut c = Chunk::default();
+                    let mut a = vec![0.0; LANES * h];
+                    let mut lanes = c.setup(&m, &opts, first);
+                    run_lanes::<Portable>(&m, &opts.approximation, t, &mut c, &mut lanes, &mut a);
+                    let mut b = vec![0.0; LANES * h];
+                    let mut lanes = c.setup(&m, &opts, first);
+                    // SAFETY: AVX2 detected above.
+                    unsafe { run_avx2(&m, &opts.approximation, t, &mut c, &mut lanes, &mut b) };
+                    assert_eq!(
+                        a.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                        b.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+                    );
+                    assert!(a.iter().all(|x| x.is_finite() && *x >= 0.0));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! Random number generators of the engines: per-path stream derivation and xoshiro256++
+//! (scalar, and four independent generators in the lanes of a vector).
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::simd::Lanes;
+
+/// Per-path RNGs: ChaCha8 stream `2i` for parameters, `2i+1` for dynamics.
+pub(crate) fn path_rngs(seed: u64, index: usize) -> (ChaCha8Rng, ChaCha8Rng) {
+    let mut a = ChaCha8Rng::seed_from_u64(seed);
+    a.set_stream(2 * index as u64);
+    let mut b = ChaCha8Rng::seed_from_u64(seed);
+    b.set_stream(2 * index as u64 + 1);
+    (a, b)
+}
+
+/// xoshiro256++ (Blackman & Vigna): a small fast generator. ChaCha8 derives each path's
+/// streams from `(seed, path index)`; the dynamics stream's words seed these much cheaper
+/// generators.
+#[derive(Debug, Clone)]
+pub(crate) struct Xoshiro256pp {
+    s: [u64; 4],
+}
+
+impl Xoshiro256pp {
+    pub(crate) fn from_rng<R: rand::RngCore>(rng: &mut R) -> Self {
+        let mut s = [0u64; 4];
+        for w in &mut s {
+            *w = rng.next_u64();
+        }
+        if s == [0; 4] {
+            s[0] = 0x9E37_79B9_7F4A_7C15;
+        }
+        Xoshiro256pp { s }
+    }
+}
+
+impl rand::RngCore for Xoshiro256pp {
+    #[inline]
+    fn next_u64(&mut self) -> u64 {
+        let s = &mut self.s;
+        let result = (s[0].wrapping_add(s[3])).rotate_left(23).wrapping_add(s[0]);
+        let t = s[1] << 17;
+        s[2] ^= s[0];
+        s[3] ^= s[1];
+        s[1] ^= s[2];
+        s[0] ^= s[3];
+        s[2] ^= t;
+        s[3] = s[3].rotate_left(45);
+        result
+    }
+
+    #[inline]
+    fn next_u32(&mut self) -> u32 {
+        (self.next_u64() >> 32) as u32
+    }
+
+    fn fill_bytes(&mut self, dst: &mut [u8]) {
+        for chunk in dst.chunks_mut(8) {
+            let v = self.next_u64().to_le_bytes();
+            chunk.copy_from_slice(&v[..chunk.len()]);
+        }
+    }
+}
+
+/// Four xoshiro256++ generators, one per lane (lane `l` of `s[j]` is word `j` of generator
+/// `l`); [`Xoshiro4::next`] gives exactly what [`Xoshiro256pp`] gives lane by lane.
+#[derive(Clone, Copy)]
+pub(crate) struct Xoshiro4<V: Lanes> {
+    s: [V::U; 4],
+}
+
+impl<V: Lanes> Xoshiro4<V> {
+    /// Lane `l` continues the scalar generator `g[l]`.
+    #[inline(always)]
+    pub(crate) fn new(g: &[Xoshiro256pp; 4]) -> Self {
+        let word = |j: usize| V::u_load(&[g[0].s[j], g[1].s[j], g[2].s[j], g[3].s[j]]);
+        Xoshiro4 {
+            s: [word(0), word(1), word(2), word(3)],
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn next(&mut self) -> V::U {
+        let [s0, s1, s2, s3] = self.s;
+        let sum = V::u_add(s0, s3);
+        let rot = V::u_or(V::u_shl::<23>(sum), V::u_shr::<41>(sum));
+        let result = V::u_add(rot, s0);
+        let t = V::u_shl::<17>(s1);
+        let s2 = V::u_xor(s2, s0);
+        let s3 = V::u_xor(s3, s1);
+        let s1 = V::u_xor(s1, s2);
+        let s0 = V::u_xor(s0, s3);
+        let s2 = V::u_xor(s2, t);
+        let s3 = V::u_or(V::u_shl::<45>(s3), V::u_shr::<19>(s3));
+        self.s = [s0, s1, s2, s3];
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::RngCore;
+
+    use super::*;
+    use crate::simd::Portable;
+
+    #[test]
+    fn lanes_match_scalar_generators() {
+        let mut seed = ChaCha8Rng::seed_from_u64(3);
+        let mut g: [Xoshiro256pp; 4] = std::array::from_fn(|_| Xoshiro256pp::from_rng(&mut seed));
+        let mut v = Xoshiro4::<Portable>::new(&g);
+        for _ in 0..100 {
+            let want = g.each_mut().map(|x| x.next_u64());
+            assert_eq!(Portable::u_store(v.next()), want);
+        }
+    }
+}
