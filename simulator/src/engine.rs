@@ -13,11 +13,12 @@
 //! lognormal order values: drawn one by one for small `n`, and for large `n` as a normal with
 //! mean `n·m` and variance `n·m²(e^{σ²}−1)` (the lognormal's mean and variance, by the CLT).
 //!
-//! **Determinism.** A path's random numbers depend only on `(seed, path index)`: two
-//! ChaCha8 streams, `2i` for its parameter draw and `2i+1` for its dynamics. Paths run in
-//! parallel with rayon and are written at their index, so results are bit-identical for any
-//! thread count, and re-running with other parameters reuses the same random numbers
-//! (common random numbers for sweeps and goal seeks).
+//! **Determinism.** A path's random numbers depend only on `(seed, path index)`: three
+//! xoshiro256++ streams derived from them (`rng.rs`) for its parameter draw, its normal draw
+//! slots and its exact draws. Paths run in parallel with rayon and are written at their
+//! index, so results are bit-identical for any thread count, and re-running with other
+//! parameters reuses the same random numbers (common random numbers for sweeps and goal
+//! seeks).
 //!
 //! **Per-customer engine** ([`simulate_customers`]). Follows every customer individually
 //! (geometric delays, one lognormal per order, exact Poisson acquisition). Slow; used by the
@@ -33,7 +34,7 @@ use crate::error::{Result, SimError};
 use crate::exact;
 use crate::lockstep::{Chunk, LANES, run_chunk};
 use crate::model::{ModelParams, Noise, PointParams, p_alive};
-pub(crate) use crate::rng::path_rngs;
+use crate::rng::{Stream, path_stream};
 
 /// When the cohort engine switches from exact draws to normal approximations.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -297,8 +298,8 @@ pub fn simulate_customers(m: &ModelParams, opts: &SimOptions) -> Result<Paths> {
     let h = m.horizon_months;
     let mut sales = vec![0.0; opts.paths * h];
     sales.par_chunks_mut(h).enumerate().for_each(|(i, out)| {
-        let (mut prng, mut drng) = path_rngs(opts.seed, i);
-        let pt = m.draw(&mut prng);
+        let pt = m.draw(&mut path_stream(opts.seed, i, Stream::Params));
+        let mut drng = path_stream(opts.seed, i, Stream::Exact);
         run_customer_path(m, &pt, &mut drng, out);
     });
     Ok(Paths {
@@ -318,8 +319,8 @@ pub fn simulate_customer_histories(
 ) -> Result<(PointParams, Vec<CustomerHistory>)> {
     m.validate()?;
     let h = m.horizon_months;
-    let (mut prng, mut rng) = path_rngs(seed, path_index);
-    let pt = m.draw(&mut prng);
+    let pt = m.draw(&mut path_stream(seed, path_index, Stream::Params));
+    let mut rng = path_stream(seed, path_index, Stream::Exact);
     let first = LnSum::new(pt.first_aov, pt.first_sigma, f64::INFINITY);
     let repeat = LnSum::new(pt.repeat_aov, pt.repeat_sigma, f64::INFINITY);
     let mut out = Vec::new();

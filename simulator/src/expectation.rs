@@ -17,9 +17,9 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::path_rngs;
 use crate::error::{Result, SimError};
 use crate::model::{ModelParams, PointParams, p_alive};
+use crate::rng::{Stream, path_stream};
 
 /// Exact expected sales in each month of the horizon for parameters `pt`
 /// (structure and initial state from `m`).
@@ -97,8 +97,7 @@ pub fn integrated_expectation(
     let per: Vec<Row> = (0..draws)
         .into_par_iter()
         .map(|i| {
-            let (mut prng, _) = path_rngs(seed, i);
-            let pt = m.draw(&mut prng);
+            let pt = m.draw(&mut path_stream(seed, i, Stream::Params));
             let monthly = expected_monthly_sales(m, &pt);
             let annual = annual_sums(&monthly);
             (monthly, annual)

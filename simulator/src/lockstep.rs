@@ -11,9 +11,9 @@
 //! masking. The normal approximation of the slot is computed branch-free for all lanes; a
 //! lane whose count is zero or certain takes that value, and a lane whose variance is below
 //! the threshold (rare: small stages in the first months) is redrawn exactly by scalar code
-//! from its own *exact stream* (`exact.rs`, and lognormal order values one by one). Both
-//! streams are seeded from the path's ChaCha8 dynamics stream, so a path's numbers depend
-//! only on `(seed, path index)`, not on which paths share its chunk.
+//! from its own *exact stream* (`exact.rs`, and lognormal order values one by one). All
+//! streams are derived from `(seed, path index)` alone (`rng.rs`), so a path's numbers do
+//! not depend on which paths share its chunk.
 
 use rand_distr::{Distribution, Gamma};
 
@@ -21,7 +21,7 @@ use crate::engine::{Approximation, LnSum, SimOptions};
 use crate::exact;
 use crate::model::{ModelParams, Noise, PointParams, p_alive};
 use crate::normal::{NormalTable, normal_lanes};
-use crate::rng::{Xoshiro4, Xoshiro256pp, path_rngs};
+use crate::rng::{Stream, Xoshiro4, Xoshiro256pp, path_stream};
 #[cfg(target_arch = "x86_64")]
 use crate::simd::Avx2;
 use crate::simd::{Lanes, Portable};
@@ -105,8 +105,11 @@ impl Chunk {
         self.init_p.resize(m.initial.len(), [0.0; 4]);
         let min_orders = opts.approximation.lognormal_sum_min_orders;
         std::array::from_fn(|l| {
-            let (mut prng, mut crng) = path_rngs(opts.seed, first + l);
-            m.draw_into(&mut prng, &mut self.point);
+            let i = first + l;
+            m.draw_into(
+                &mut path_stream(opts.seed, i, Stream::Params),
+                &mut self.point,
+            );
             let pt = &self.point;
             for s in 0..k {
                 self.q[s][l] = pt.hazard[s];
@@ -122,8 +125,8 @@ impl Chunk {
                 row[l] = p_alive(pt.repeat_rate[s], pt.hazard[s], c.months_since_order);
             }
             Lane {
-                normal: Xoshiro256pp::from_rng(&mut crng),
-                exact: Xoshiro256pp::from_rng(&mut crng),
+                normal: path_stream(opts.seed, i, Stream::Normal),
+                exact: path_stream(opts.seed, i, Stream::Exact),
                 first: LnSum::new(pt.first_aov, pt.first_sigma, min_orders),
                 repeat: LnSum::new(pt.repeat_aov, pt.repeat_sigma, min_orders),
             }

@@ -1,39 +1,49 @@
 //! Random number generators of the engines: per-path stream derivation and xoshiro256++
 //! (scalar, and four independent generators in the lanes of a vector).
-
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
+//!
+//! Every path `i` of a run with seed `s` has three streams, each a xoshiro256++ generator
+//! whose state is four SplitMix64 outputs started from `mix(mix(s) ^ (4i + stream))`
+//! (`mix` is SplitMix64's bijective finaliser, so distinct `(i, stream)` give distinct,
+//! unrelated starting points): [`Stream::Params`] for the parameter draw, [`Stream::Normal`]
+//! for the cohort engine's normal draw slots and [`Stream::Exact`] for its exact draws (and
+//! for all of the per-customer engine's dynamics). This costs a few dozen integer
+//! operations per path, where the previous ChaCha8 streams cost a 256-byte block each.
 
 use crate::simd::Lanes;
 
-/// Per-path RNGs: ChaCha8 stream `2i` for parameters, `2i+1` for dynamics.
-pub(crate) fn path_rngs(seed: u64, index: usize) -> (ChaCha8Rng, ChaCha8Rng) {
-    let mut a = ChaCha8Rng::seed_from_u64(seed);
-    a.set_stream(2 * index as u64);
-    let mut b = ChaCha8Rng::seed_from_u64(seed);
-    b.set_stream(2 * index as u64 + 1);
-    (a, b)
+/// The random streams of one path.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Stream {
+    Params = 0,
+    Normal = 1,
+    Exact = 2,
 }
 
-/// xoshiro256++ (Blackman & Vigna): a small fast generator. ChaCha8 derives each path's
-/// streams from `(seed, path index)`; the dynamics stream's words seed these much cheaper
-/// generators.
+/// SplitMix64's finaliser (a bijection of `u64`).
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The generator of stream `which` of path `path` under `seed`.
+pub(crate) fn path_stream(seed: u64, path: usize, which: Stream) -> Xoshiro256pp {
+    let mut x = mix(mix(seed) ^ (path as u64).wrapping_mul(4).wrapping_add(which as u64));
+    let mut s = [0u64; 4];
+    for w in &mut s {
+        x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        *w = mix(x);
+    }
+    if s == [0; 4] {
+        s[0] = 0x9E37_79B9_7F4A_7C15;
+    }
+    Xoshiro256pp { s }
+}
+
+/// xoshiro256++ (Blackman & Vigna): a small fast generator with a 2²⁵⁶ period.
 #[derive(Debug, Clone)]
 pub(crate) struct Xoshiro256pp {
     s: [u64; 4],
-}
-
-impl Xoshiro256pp {
-    pub(crate) fn from_rng<R: rand::RngCore>(rng: &mut R) -> Self {
-        let mut s = [0u64; 4];
-        for w in &mut s {
-            *w = rng.next_u64();
-        }
-        if s == [0; 4] {
-            s[0] = 0x9E37_79B9_7F4A_7C15;
-        }
-        Xoshiro256pp { s }
-    }
 }
 
 impl rand::RngCore for Xoshiro256pp {
@@ -107,9 +117,20 @@ mod tests {
     use crate::simd::Portable;
 
     #[test]
+    fn streams_differ() {
+        let mut seen = std::collections::HashSet::new();
+        for seed in [0, 1, 42] {
+            for path in 0..100 {
+                for which in [Stream::Params, Stream::Normal, Stream::Exact] {
+                    assert!(seen.insert(path_stream(seed, path, which).next_u64()));
+                }
+            }
+        }
+    }
+
+    #[test]
     fn lanes_match_scalar_generators() {
-        let mut seed = ChaCha8Rng::seed_from_u64(3);
-        let mut g: [Xoshiro256pp; 4] = std::array::from_fn(|_| Xoshiro256pp::from_rng(&mut seed));
+        let mut g: [Xoshiro256pp; 4] = std::array::from_fn(|l| path_stream(3, l, Stream::Normal));
         let mut v = Xoshiro4::<Portable>::new(&g);
         for _ in 0..100 {
             let want = g.each_mut().map(|x| x.next_u64());
