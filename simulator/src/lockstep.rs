@@ -149,20 +149,22 @@ fn run_lanes<V: Lanes>(
     let valid = out.len() / h;
     let zero = V::splat(0.0);
     let min_var = V::splat(approx.normal_min_variance);
-    let mut g = Xoshiro4::<V>::new(&[
-        lanes[0].normal.clone(),
-        lanes[1].normal.clone(),
-        lanes[2].normal.clone(),
-        lanes[3].normal.clone(),
-    ]);
-    let mut normal = || normal_lanes::<V>(t, g.next());
+    let mut normals = Normals::<V> {
+        table: t,
+        rng: Xoshiro4::new(&[
+            lanes[0].normal.clone(),
+            lanes[1].normal.clone(),
+            lanes[2].normal.clone(),
+            lanes[3].normal.clone(),
+        ]),
+    };
     let sums = SumConsts::<V>::new(lanes);
 
     for (coh, p) in m.initial.iter().zip(&c.init_p) {
         let s = coh.stage.min(k) - 1;
         let p = V::load(p);
         let n = V::splat(coh.customers as f64);
-        let b = binomial(n, p, V::splat(1.0).sub(p), normal(), min_var, lanes);
+        let b = binomial(n, p, V::splat(1.0).sub(p), normals.next(), min_var, lanes);
         c.alive[s] = V::load(&c.alive[s]).add(b).store();
     }
     let r0 = V::load(&c.r[0]);
@@ -172,7 +174,7 @@ fn run_lanes<V: Lanes>(
         for s in 0..k {
             let a = V::load(&c.alive[s]);
             let q = V::load(&c.q[s]);
-            let o = binomial(a, q, V::load(&c.omq[s]), normal(), min_var, lanes);
+            let o = binomial(a, q, V::load(&c.omq[s]), normals.next(), min_var, lanes);
             c.alive[s] = a.sub(o).store();
             c.orders[s] = o.store();
             repeat = repeat.add(o);
@@ -181,7 +183,7 @@ fn run_lanes<V: Lanes>(
             let next = (s + 1).min(k - 1);
             let o = V::load(&c.orders[s]);
             let (r, omr) = (V::load(&c.r[next]), V::load(&c.omr[next]));
-            let b = binomial(o, r, omr, normal(), min_var, lanes);
+            let b = binomial(o, r, omr, normals.next(), min_var, lanes);
             c.alive[next] = V::load(&c.alive[next]).add(b).store();
         }
         let lambda = match m.acquisition.noise {
@@ -190,13 +192,28 @@ fn run_lanes<V: Lanes>(
                 V::load(&gamma_means(&c.new_mean[month], dispersion, lanes))
             }
         };
-        let n = poisson(lambda, normal(), min_var, lanes);
-        let b = binomial(n, r0, omr0, normal(), min_var, lanes);
+        let n = poisson(lambda, normals.next(), min_var, lanes);
+        let b = binomial(n, r0, omr0, normals.next(), min_var, lanes);
         c.alive[0] = V::load(&c.alive[0]).add(b).store();
-        let sales = sums.draw(n, repeat, normal(), lanes).store();
+        let sales = sums.draw(n, repeat, normals.next(), lanes).store();
         for (l, &v) in sales.iter().enumerate().take(valid) {
             out[l * h + month] = v;
         }
+    }
+}
+
+/// The lanes' normal streams: one standard normal per lane and slot. (A struct with an
+/// `#[inline(always)]` method rather than a closure: closures do not inherit
+/// `target_feature`, and vector code outside the AVX2 function runs as slow calls.)
+struct Normals<'a, V: Lanes> {
+    table: &'a NormalTable,
+    rng: Xoshiro4<V>,
+}
+
+impl<V: Lanes> Normals<'_, V> {
+    #[inline(always)]
+    fn next(&mut self) -> V {
+        normal_lanes::<V>(self.table, self.rng.next())
     }
 }
 
@@ -289,14 +306,27 @@ struct SumConsts<V> {
 impl<V: Lanes> SumConsts<V> {
     #[inline(always)]
     fn new(lanes: &[Lane; LANES]) -> Self {
-        let get = |f: &dyn Fn(&Lane) -> f64| V::load(&std::array::from_fn(|l| f(&lanes[l])));
+        let (mut fm, mut fv, mut fmin) = ([0.0; 4], [0.0; 4], [0.0; 4]);
+        let (mut rm, mut rv, mut rmin) = ([0.0; 4], [0.0; 4], [0.0; 4]);
+        for (l, lane) in lanes.iter().enumerate() {
+            (fm[l], fv[l], fmin[l]) = (
+                lane.first.mean,
+                lane.first.sd1 * lane.first.sd1,
+                lane.first.min_n,
+            );
+            (rm[l], rv[l], rmin[l]) = (
+                lane.repeat.mean,
+                lane.repeat.sd1 * lane.repeat.sd1,
+                lane.repeat.min_n,
+            );
+        }
         SumConsts {
-            first_mean: get(&|l| l.first.mean),
-            first_var: get(&|l| l.first.sd1 * l.first.sd1),
-            first_min: get(&|l| l.first.min_n),
-            repeat_mean: get(&|l| l.repeat.mean),
-            repeat_var: get(&|l| l.repeat.sd1 * l.repeat.sd1),
-            repeat_min: get(&|l| l.repeat.min_n),
+            first_mean: V::load(&fm),
+            first_var: V::load(&fv),
+            first_min: V::load(&fmin),
+            repeat_mean: V::load(&rm),
+            repeat_var: V::load(&rv),
+            repeat_min: V::load(&rmin),
         }
     }
 
