@@ -39,5 +39,6 @@ mod rng;
 mod simd;
 pub mod summary;
 pub mod sweep;
+mod vmath;
 
 pub use error::{Result, SimError};

@@ -254,18 +254,39 @@ fn binomial<V: Lanes>(n: V, p: V, omp: V, z: V, min_var: V, lanes: &mut [Lane; L
         return res;
     }
     let mut a = res.store();
-    exact_binomials(&mut a, exact, &n.store(), &p.store(), lanes);
+    exact_binomials::<V>(&mut a, exact, &n.store(), &p.store(), lanes);
     V::load(&a)
 }
 
 #[cold]
 #[inline(never)]
-fn exact_binomials(a: &mut L4, lanes_mask: u32, n: &L4, p: &L4, lanes: &mut [Lane; LANES]) {
-    for (l, lane) in lanes.iter_mut().enumerate() {
-        if lanes_mask >> l & 1 == 1 {
-            a[l] = exact::binomial(&mut lane.exact, n[l], p[l]);
-        }
+fn exact_binomials<V: Lanes>(
+    a: &mut L4,
+    lanes_mask: u32,
+    n: &L4,
+    p: &L4,
+    lanes: &mut [Lane; LANES],
+) {
+    let rngs = lanes.each_mut().map(|l| &mut l.exact);
+    #[cfg(target_arch = "x86_64")]
+    if V::IS_AVX2 {
+        // SAFETY: AVX2 lanes only exist inside `run_avx2`, which runs after detection.
+        unsafe { exact_binomials_avx2(a, lanes_mask, n, p, rngs) };
+        return;
     }
+    exact::binomial_lanes::<Portable>(a, lanes_mask, n, p, rngs);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn exact_binomials_avx2(
+    a: &mut L4,
+    lanes_mask: u32,
+    n: &L4,
+    p: &L4,
+    rngs: [&mut Xoshiro256pp; LANES],
+) {
+    exact::binomial_lanes::<Avx2>(a, lanes_mask, n, p, rngs);
 }
 
 /// `Poisson(λ)` per lane: `round(λ + sqrt(λ)·z)` (at least 0) when `λ ≥ min_var`, 0 when

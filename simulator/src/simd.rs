@@ -10,7 +10,7 @@
 //!   runtime detection (see `lockstep.rs`).
 //!
 //! Both give bit-identical results: they use only operations that IEEE 754 defines exactly
-//! (add, sub, mul, sqrt), no fused multiply-add, and `min`/`max` with the same operand order
+//! (add, sub, mul, div, sqrt), no fused multiply-add, and `min`/`max` with the same operand order
 //! semantics as the x86 instructions (`min(a, b) = if a < b { a } else { b }`).
 
 /// A vector of four f64 lanes with a matching vector of four u64 lanes ([`Lanes::U`]).
@@ -18,6 +18,8 @@
 pub(crate) trait Lanes: Copy {
     /// Four u64 lanes.
     type U: Copy;
+    /// True for the AVX2 implementation (whose values exist only after runtime detection).
+    const IS_AVX2: bool;
 
     fn splat(x: f64) -> Self;
     fn load(a: &[f64; 4]) -> Self;
@@ -25,6 +27,7 @@ pub(crate) trait Lanes: Copy {
     fn add(self, o: Self) -> Self;
     fn sub(self, o: Self) -> Self;
     fn mul(self, o: Self) -> Self;
+    fn div(self, o: Self) -> Self;
     fn sqrt(self) -> Self;
     /// `if self < o { self } else { o }` per lane.
     fn min(self, o: Self) -> Self;
@@ -58,6 +61,8 @@ pub(crate) trait Lanes: Copy {
     fn u_eq(a: Self::U, b: Self::U) -> Self;
     /// Reinterpret the bits of `a` as f64 lanes.
     fn u_as_f64(a: Self::U) -> Self;
+    /// Reinterpret the f64 lanes as u64 lanes.
+    fn as_u(self) -> Self::U;
     /// `table[idx]` per lane; every lane of `idx` must be `< 1024`.
     fn gather(table: &[f64; 1024], idx: Self::U) -> Self;
 }
@@ -83,6 +88,7 @@ fn umap2(a: [u64; 4], b: [u64; 4], f: impl Fn(u64, u64) -> u64) -> [u64; 4] {
 
 impl Lanes for Portable {
     type U = [u64; 4];
+    const IS_AVX2: bool = false;
 
     #[inline(always)]
     fn splat(x: f64) -> Self {
@@ -107,6 +113,10 @@ impl Lanes for Portable {
     #[inline(always)]
     fn mul(self, o: Self) -> Self {
         map2(self.0, o.0, |a, b| a * b)
+    }
+    #[inline(always)]
+    fn div(self, o: Self) -> Self {
+        map2(self.0, o.0, |a, b| a / b)
     }
     #[inline(always)]
     fn sqrt(self) -> Self {
@@ -207,6 +217,10 @@ impl Lanes for Portable {
         Portable(a.map(f64::from_bits))
     }
     #[inline(always)]
+    fn as_u(self) -> [u64; 4] {
+        self.0.map(f64::to_bits)
+    }
+    #[inline(always)]
     fn gather(table: &[f64; 1024], idx: [u64; 4]) -> Self {
         Portable(idx.map(|i| table[i as usize]))
     }
@@ -234,6 +248,7 @@ mod avx2 {
     // `table[idx]` with every index < 1024 (the caller's contract, checked in debug builds).
     impl Lanes for Avx2 {
         type U = __m256i;
+        const IS_AVX2: bool = true;
 
         #[inline(always)]
         fn splat(x: f64) -> Self {
@@ -266,6 +281,11 @@ mod avx2 {
         fn mul(self, o: Self) -> Self {
             // SAFETY: AVX2 is enabled by the caller (see above).
             unsafe { Avx2(_mm256_mul_pd(self.0, o.0)) }
+        }
+        #[inline(always)]
+        fn div(self, o: Self) -> Self {
+            // SAFETY: AVX2 is enabled by the caller (see above).
+            unsafe { Avx2(_mm256_div_pd(self.0, o.0)) }
         }
         #[inline(always)]
         fn sqrt(self) -> Self {
@@ -376,6 +396,11 @@ mod avx2 {
         fn u_as_f64(a: __m256i) -> Self {
             // SAFETY: AVX2 is enabled by the caller (see above).
             unsafe { Avx2(_mm256_castsi256_pd(a)) }
+        }
+        #[inline(always)]
+        fn as_u(self) -> __m256i {
+            // SAFETY: AVX2 is enabled by the caller (see above).
+            unsafe { _mm256_castpd_si256(self.0) }
         }
         #[inline(always)]
         fn gather(table: &[f64; 1024], idx: __m256i) -> Self {
