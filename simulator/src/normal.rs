@@ -70,10 +70,8 @@ pub(crate) fn inverse_normal_cdf(p: f64) -> f64 {
 /// `Φ⁻¹` at the central bins' lower edges and the bins' widths in `z` (the two outer bins
 /// hold zeros: they are inverted directly).
 pub(crate) struct NormalTable {
-    /// `Φ⁻¹(i/BINS)`.
-    pub(crate) lo: [f64; BINS],
-    /// `Φ⁻¹((i+1)/BINS) − Φ⁻¹(i/BINS)`.
-    pub(crate) width: [f64; BINS],
+    /// `[Φ⁻¹(i/BINS), Φ⁻¹((i+1)/BINS) − Φ⁻¹(i/BINS)]`: lower edge and width of bin `i`.
+    pub(crate) bins: [[f64; 2]; BINS],
 }
 
 impl NormalTable {
@@ -82,14 +80,12 @@ impl NormalTable {
         static TABLE: OnceLock<Box<NormalTable>> = OnceLock::new();
         TABLE.get_or_init(|| {
             let mut t = Box::new(NormalTable {
-                lo: [0.0; BINS],
-                width: [0.0; BINS],
+                bins: [[0.0; 2]; BINS],
             });
             for i in 1..BINS - 1 {
                 let lo = inverse_normal_cdf(i as f64 / BINS as f64);
                 let hi = inverse_normal_cdf((i + 1) as f64 / BINS as f64);
-                t.lo[i] = lo;
-                t.width[i] = hi - lo;
+                t.bins[i] = [lo, hi - lo];
             }
             t
         })
@@ -105,7 +101,7 @@ impl NormalTable {
         }
         let frac_bits = (u >> 11) & ((1u64 << (53 - BITS)) - 1);
         let frac = (frac_bits as f64 + 0.5) * (1.0 / (1u64 << (53 - BITS)) as f64);
-        self.lo[i] + frac * self.width[i]
+        self.bins[i][0] + frac * self.bins[i][1]
     }
 }
 
@@ -126,7 +122,8 @@ pub(crate) fn normal_lanes<V: Lanes>(t: &NormalTable, u: V::U) -> V {
     let mantissa = V::u_and(V::u_shr::<2>(u), V::u_splat(frac_mask));
     let one_plus = V::u_as_f64(V::u_or(mantissa, V::u_splat(0x3FF0_0000_0000_0100)));
     let frac = one_plus.sub(V::splat(1.0));
-    let z = V::gather(&t.lo, i).add(frac.mul(V::gather(&t.width, i)));
+    let (lo, width) = V::lookup_pairs(&t.bins, i);
+    let z = lo.add(frac.mul(width));
     let outer = V::u_eq(i, V::u_splat(0)).or(V::u_eq(i, V::u_splat(BINS as u64 - 1)));
     let bits = outer.bits();
     if bits == 0 {

@@ -65,6 +65,8 @@ pub(crate) trait Lanes: Copy {
     fn as_u(self) -> Self::U;
     /// `table[idx]` per lane; every lane of `idx` must be `< 1024`.
     fn gather(table: &[f64; 1024], idx: Self::U) -> Self;
+    /// `(table[idx][0], table[idx][1])` per lane (panics if an index is ≥ 1024).
+    fn lookup_pairs(table: &[[f64; 2]; 1024], idx: Self::U) -> (Self, Self);
 }
 
 /// Portable lanes: arrays, one scalar operation per lane.
@@ -223,6 +225,11 @@ impl Lanes for Portable {
     #[inline(always)]
     fn gather(table: &[f64; 1024], idx: [u64; 4]) -> Self {
         Portable(idx.map(|i| table[i as usize]))
+    }
+    #[inline(always)]
+    fn lookup_pairs(table: &[[f64; 2]; 1024], idx: [u64; 4]) -> (Self, Self) {
+        let e = idx.map(|i| table[i as usize]);
+        (Portable(e.map(|x| x[0])), Portable(e.map(|x| x[1])))
     }
 }
 
@@ -407,6 +414,25 @@ mod avx2 {
             debug_assert!(Self::u_store(idx).iter().all(|&i| i < 1024));
             // SAFETY: AVX2 is enabled by the caller (see above).
             unsafe { Avx2(_mm256_i64gather_pd::<8>(table.as_ptr(), idx)) }
+        }
+        #[inline(always)]
+        fn lookup_pairs(table: &[[f64; 2]; 1024], idx: __m256i) -> (Self, Self) {
+            // Four 16-byte loads and two unpacks: cheaper than two gathers on current CPUs.
+            let i = Self::u_store(idx);
+            let row = |l: usize| &table[i[l] as usize];
+            // SAFETY: AVX2 is enabled by the caller (see above); each `row` is a `[f64; 2]`.
+            unsafe {
+                let a0 = _mm_loadu_pd(row(0).as_ptr());
+                let a1 = _mm_loadu_pd(row(1).as_ptr());
+                let a2 = _mm_loadu_pd(row(2).as_ptr());
+                let a3 = _mm_loadu_pd(row(3).as_ptr());
+                let x02 = _mm256_insertf128_pd::<1>(_mm256_castpd128_pd256(a0), a2);
+                let x13 = _mm256_insertf128_pd::<1>(_mm256_castpd128_pd256(a1), a3);
+                (
+                    Avx2(_mm256_unpacklo_pd(x02, x13)),
+                    Avx2(_mm256_unpackhi_pd(x02, x13)),
+                )
+            }
         }
     }
 }

@@ -41,12 +41,21 @@ pub(crate) fn ln<V: Lanes>(x: V) -> V {
     let one = V::splat(1.0);
     let s = m.sub(one).div(m.add(one));
     let z = s.mul(s);
-    // 1 + z/3 + z²/5 + … + z¹⁰/21 by Horner.
-    let mut p = V::splat(1.0 / 21.0);
-    for k in (1..=9).rev() {
-        p = p.mul(z).add(V::splat(1.0 / (2 * k + 1) as f64));
+    // 1 + z/3 + z²/5 + … + z¹⁰/21 by Horner (constants, not divisions: the loop may not
+    // be unrolled).
+    const ODD_INV: [f64; 11] = {
+        let mut c = [0.0; 11];
+        let mut k = 0;
+        while k < 11 {
+            c[k] = 1.0 / (2 * k + 1) as f64;
+            k += 1;
+        }
+        c
+    };
+    let mut p = V::splat(ODD_INV[10]);
+    for &c in ODD_INV[..10].iter().rev() {
+        p = p.mul(z).add(V::splat(c));
     }
-    p = p.mul(z).add(one);
     let ln_m = s.add(s).mul(p);
     e.mul(V::splat(LN2_HI))
         .add(e.mul(V::splat(LN2_LO)).add(ln_m))
@@ -58,9 +67,18 @@ pub(crate) fn ln<V: Lanes>(x: V) -> V {
 pub(crate) fn exp<V: Lanes>(x: V) -> V {
     let k = round(x.mul(V::splat(std::f64::consts::LOG2_E)));
     let r = x.sub(k.mul(V::splat(LN2_HI))).sub(k.mul(V::splat(LN2_LO)));
+    const INV: [f64; 14] = {
+        let mut c = [0.0; 14];
+        let mut i = 1;
+        while i < 14 {
+            c[i] = 1.0 / i as f64;
+            i += 1;
+        }
+        c
+    };
     let mut p = V::splat(1.0);
-    for i in (1..=13).rev() {
-        p = p.mul(r).mul(V::splat(1.0 / i as f64)).add(V::splat(1.0));
+    for &c in INV[1..].iter().rev() {
+        p = p.mul(r).mul(V::splat(c)).add(V::splat(1.0));
     }
     // 2ᵏ: k + 1023 (in 1..2046) into the exponent field.
     let biased = V::u_and(k.add(V::splat(TWO52 + 1023.0)).as_u(), V::u_splat(0x7FF));
