@@ -7,11 +7,22 @@
 //! stage 1 with `Bin(N_t, r_1)`. This is the exact law of the per-customer model (sums of
 //! independent Bernoulli trials are binomial), so the cost is months × stages, independent of
 //! the number of customers. Binomials (and Poisson counts) whose variance is at least
-//! [`Approximation::normal_min_variance`] are drawn as a rounded normal with the same mean
-//! and variance (normals by a tabulated inverse CDF, see `normal.rs`); smaller ones are
-//! drawn exactly. Month revenue of `n` orders is a sum of `n`
-//! lognormal order values: drawn one by one for small `n`, and for large `n` as a normal with
-//! mean `n·m` and variance `n·m²(e^{σ²}−1)` (the lognormal's mean and variance, by the CLT).
+//! [`Approximation::normal_min_variance`] are drawn as a normal with the same mean and
+//! variance, rounded to the nearest integer and clamped to the support (normals by a
+//! tabulated inverse CDF, see `normal.rs`); smaller ones are drawn exactly (`exact.rs`).
+//! Month revenue of `n` orders is a sum of `n` lognormal order values: drawn one by one for
+//! small `n`, and for large `n` as a normal with mean `n·m` and variance `n·m²(e^{σ²}−1)`
+//! (the lognormal's mean and variance, by the CLT); the normal parts of the first-order and
+//! repeat-order revenue are drawn together as one normal (their sum).
+//!
+//! **Design for speed** (1M paths × 48 months in about 2 s on two cores). Four paths run
+//! in lockstep, one per vector lane (`lockstep.rs`, on the `Lanes` operations of `simd.rs`:
+//! AVX2 after runtime detection, portable arrays otherwise, bit-identical). Every draw slot
+//! takes one number from each lane's normal stream whether used or not, so the normal
+//! approximations are computed branch-free for all lanes; the rare lanes that need an exact
+//! draw are fixed up afterwards, the exact binomials of all four lanes together in vector
+//! registers (`exact.rs`, `vmath.rs`). Per path, the setup is one parameter draw (Beta
+//! rates as gamma pairs, `model.rs`) and three xoshiro256++ streams (`rng.rs`).
 //!
 //! **Determinism.** A path's random numbers depend only on `(seed, path index)`: three
 //! xoshiro256++ streams derived from them (`rng.rs`) for its parameter draw, its normal draw
@@ -373,6 +384,13 @@ mod tests {
         assert_eq!(mapped.concat(), one.sales);
         let other = simulate(&m, &SimOptions { seed: 8, ..opts }).unwrap();
         assert_ne!(other.sales, one.sales);
+        // A path does not depend on which paths share its chunk of four: 7 paths (a partial
+        // last chunk) are the first 7 of the 300.
+        let seven = SimOptions { paths: 7, ..opts };
+        let few = simulate(&m, &seven).unwrap();
+        assert_eq!(few.sales, one.sales[..7 * 24]);
+        let mapped = simulate_map(&m, &seven, |s| s.to_vec()).unwrap();
+        assert_eq!(mapped.concat(), few.sales);
     }
 
     #[test]
