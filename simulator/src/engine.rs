@@ -187,12 +187,13 @@ fn check_options(m: &ModelParams, opts: &SimOptions) -> Result<()> {
 pub fn simulate(m: &ModelParams, opts: &SimOptions) -> Result<Paths> {
     check_options(m, opts)?;
     let h = m.horizon_months;
+    let samplers = m.samplers();
     let mut sales = vec![0.0; opts.paths * h];
     sales
         .par_chunks_mut(LANES * h)
         .enumerate()
         .for_each_init(Chunk::default, |c, (j, out)| {
-            run_chunk(m, opts, j * LANES, c, out);
+            run_chunk(m, &samplers, opts, j * LANES, c, out);
         });
     Ok(Paths {
         horizon: h,
@@ -210,6 +211,7 @@ where
 {
     check_options(m, opts)?;
     let h = m.horizon_months;
+    let samplers = m.samplers();
     Ok((0..opts.paths.div_ceil(LANES))
         .into_par_iter()
         .map_init(
@@ -217,7 +219,7 @@ where
             |(c, buf), j| {
                 let first = j * LANES;
                 let out = &mut buf[..LANES.min(opts.paths - first) * h];
-                run_chunk(m, opts, first, c, out);
+                run_chunk(m, &samplers, opts, first, c, out);
                 out.chunks(h).map(&f).collect::<Vec<T>>()
             },
         )

@@ -19,7 +19,7 @@ use rand_distr::{Distribution, Gamma};
 
 use crate::engine::{Approximation, LnSum, SimOptions};
 use crate::exact;
-use crate::model::{ModelParams, Noise, PointParams, p_alive};
+use crate::model::{ModelParams, Noise, PointParams, Samplers, p_alive};
 use crate::normal::{NormalTable, normal_lanes};
 use crate::rng::{Stream, Xoshiro4, Xoshiro256pp, path_stream};
 #[cfg(target_arch = "x86_64")]
@@ -58,6 +58,7 @@ struct Lane {
 /// (path-major). A chunk with fewer paths still computes four lanes and drops the extra ones.
 pub(crate) fn run_chunk(
     m: &ModelParams,
+    samplers: &Samplers,
     opts: &SimOptions,
     first: usize,
     c: &mut Chunk,
@@ -65,7 +66,7 @@ pub(crate) fn run_chunk(
 ) {
     debug_assert!(out.len().is_multiple_of(m.horizon_months));
     debug_assert!(out.len() <= LANES * m.horizon_months);
-    let mut lanes = c.setup(m, opts, first);
+    let mut lanes = c.setup(m, samplers, opts, first);
     let t = NormalTable::get();
     #[cfg(target_arch = "x86_64")]
     if is_x86_feature_detected!("avx2") {
@@ -91,7 +92,13 @@ fn run_avx2(
 
 impl Chunk {
     /// Draw the four paths' parameters and seed their generators.
-    fn setup(&mut self, m: &ModelParams, opts: &SimOptions, first: usize) -> [Lane; LANES] {
+    fn setup(
+        &mut self,
+        m: &ModelParams,
+        samplers: &Samplers,
+        opts: &SimOptions,
+        first: usize,
+    ) -> [Lane; LANES] {
         let k = m.stages.len();
         let h = m.horizon_months;
         for v in [&mut self.q, &mut self.omq, &mut self.r, &mut self.omr] {
@@ -106,10 +113,8 @@ impl Chunk {
         let min_orders = opts.approximation.lognormal_sum_min_orders;
         std::array::from_fn(|l| {
             let i = first + l;
-            m.draw_into(
-                &mut path_stream(opts.seed, i, Stream::Params),
-                &mut self.point,
-            );
+            let mut prng = path_stream(opts.seed, i, Stream::Params);
+            m.draw_into_with(&mut prng, &mut self.point, samplers);
             let pt = &self.point;
             for s in 0..k {
                 self.q[s][l] = pt.hazard[s];
@@ -441,10 +446,10 @@ mod tests {
                 for first in (0..opts.paths).step_by(LANES) {
                     let mut c = Chunk::default();
                     let mut a = vec![0.0; LANES * h];
-                    let mut lanes = c.setup(&m, &opts, first);
+                    let mut lanes = c.setup(&m, &m.samplers(), &opts, first);
                     run_lanes::<Portable>(&m, &opts.approximation, t, &mut c, &mut lanes, &mut a);
                     let mut b = vec![0.0; LANES * h];
-                    let mut lanes = c.setup(&m, &opts, first);
+                    let mut lanes = c.setup(&m, &m.samplers(), &opts, first);
                     // SAFETY: AVX2 detected above.
                     unsafe { run_avx2(&m, &opts.approximation, t, &mut c, &mut lanes, &mut b) };
                     assert_eq!(

@@ -144,32 +144,48 @@ impl Param {
         Ok(())
     }
 
-    /// Draw a rate from Beta(mean, sd); validated beforehand. With both shapes ≥ 1 (the
-    /// usual case) as `X/(X+Y)` with `X ~ Gamma(α)`, `Y ~ Gamma(β)` (Marsaglia–Tsang: a
-    /// normal and a uniform, rarely a logarithm), several times cheaper than `rand_distr`'s
-    /// Beta (Cheng's algorithms, a log and an exp per draw), which remains for small shapes.
+    /// Draw a rate from Beta(mean, sd); validated beforehand.
+    #[cfg(test)]
     pub(crate) fn draw_rate<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        self.rate_sampler().sample(rng)
+    }
+
+    /// The sampler of [`Param::draw_rate`]: with both shapes ≥ 1 (the usual case) Beta is
+    /// drawn as `X/(X+Y)` with `X ~ Gamma(α)`, `Y ~ Gamma(β)` (Marsaglia–Tsang: a normal and
+    /// a uniform, rarely a logarithm), several times cheaper than `rand_distr`'s Beta
+    /// (Cheng's algorithms, a log and an exp per draw), which remains for small shapes.
+    pub(crate) fn rate_sampler(&self) -> RateSampler {
         match self.beta_shape() {
-            None => self.mean,
+            None => RateSampler::Fixed(self.mean),
             Some((a, b)) if a >= 1.0 && b >= 1.0 => {
-                let (Ok(ga), Ok(gb)) = (Gamma::new(a, 1.0), Gamma::new(b, 1.0)) else {
-                    return self.mean;
-                };
-                let x = ga.sample(rng);
-                x / (x + gb.sample(rng))
+                match (Gamma::new(a, 1.0), Gamma::new(b, 1.0)) {
+                    (Ok(ga), Ok(gb)) => RateSampler::GammaPair(ga, gb),
+                    _ => RateSampler::Fixed(self.mean),
+                }
             }
-            Some((a, b)) => Beta::new(a, b).map_or(self.mean, |d| d.sample(rng)),
+            Some((a, b)) => {
+                Beta::new(a, b).map_or(RateSampler::Fixed(self.mean), RateSampler::Beta)
+            }
         }
     }
 
-    /// Draw a positive value from the lognormal with this mean and sd.
-    pub(crate) fn draw_positive<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+    /// The sampler of a positive value: the lognormal with this mean and sd.
+    pub(crate) fn positive_sampler(&self) -> PositiveSampler {
         if self.sd <= 0.0 || self.mean <= 0.0 {
-            return self.mean;
+            return PositiveSampler {
+                mean: self.mean,
+                sigma: 0.0,
+                half_s2: 0.0,
+                fixed: true,
+            };
         }
         let s2 = (1.0 + (self.sd / self.mean).powi(2)).ln();
-        let z: f64 = rng.sample(StandardNormal);
-        self.mean * (z * s2.sqrt() - 0.5 * s2).exp()
+        PositiveSampler {
+            mean: self.mean,
+            sigma: s2.sqrt(),
+            half_s2: 0.5 * s2,
+            fixed: false,
+        }
     }
 
     /// Draw from the normal with this mean and sd.
@@ -180,6 +196,57 @@ impl Param {
         let z: f64 = rng.sample(StandardNormal);
         self.mean + self.sd * z
     }
+}
+
+/// A prepared rate draw (see [`Param::rate_sampler`]); building it costs square roots and
+/// divisions, so the engine builds one per model rather than one per path.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum RateSampler {
+    Fixed(f64),
+    GammaPair(Gamma<f64>, Gamma<f64>),
+    Beta(Beta<f64>),
+}
+
+impl RateSampler {
+    pub(crate) fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        match self {
+            RateSampler::Fixed(m) => *m,
+            RateSampler::GammaPair(ga, gb) => {
+                let x = ga.sample(rng);
+                x / (x + gb.sample(rng))
+            }
+            RateSampler::Beta(d) => d.sample(rng),
+        }
+    }
+}
+
+/// A prepared lognormal draw `mean·exp(σz − σ²/2)` (see [`Param::positive_sampler`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PositiveSampler {
+    mean: f64,
+    sigma: f64,
+    half_s2: f64,
+    fixed: bool,
+}
+
+impl PositiveSampler {
+    pub(crate) fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        if self.fixed {
+            return self.mean;
+        }
+        let z: f64 = rng.sample(StandardNormal);
+        self.mean * (z * self.sigma - self.half_s2).exp()
+    }
+}
+
+/// Every parameter's prepared sampler ([`ModelParams::samplers`]), for drawing many paths.
+#[derive(Debug, Clone)]
+pub(crate) struct Samplers {
+    base: PositiveSampler,
+    first_aov: PositiveSampler,
+    repeat_aov: PositiveSampler,
+    hazard: Vec<RateSampler>,
+    repeat_rate: Vec<RateSampler>,
 }
 
 /// Month-to-month noise of the number of new customers around its mean `μ_t`.
@@ -451,7 +518,7 @@ impl ModelParams {
     /// The point parameters (means), used when uncertainty is off and by the expectation.
     pub fn point(&self) -> PointParams {
         let mut p = PointParams::default();
-        self.fill_point(&mut p, None::<&mut rand_chacha::ChaCha8Rng>);
+        self.fill_point(&mut p, None::<(&mut rand_chacha::ChaCha8Rng, &Samplers)>);
         p
     }
 
@@ -465,24 +532,53 @@ impl ModelParams {
     /// Like [`ModelParams::draw`] but reusing `out`'s buffers.
     pub fn draw_into<R: Rng>(&self, rng: &mut R, out: &mut PointParams) {
         if self.uncertainty {
-            self.fill_point(out, Some(rng));
+            self.fill_point(out, Some((rng, &self.samplers())));
         } else {
-            self.fill_point(out, None::<&mut R>);
+            self.fill_point(out, None::<(&mut R, &Samplers)>);
         }
     }
 
-    /// Fill `out` with drawn values (`rng = Some`) or means. The draw order is fixed and
+    /// The prepared samplers of every parameter (for [`ModelParams::draw_into_with`]).
+    pub(crate) fn samplers(&self) -> Samplers {
+        Samplers {
+            base: self.acquisition.base.positive_sampler(),
+            first_aov: self.first_aov.positive_sampler(),
+            repeat_aov: self.repeat_aov.positive_sampler(),
+            hazard: self
+                .stages
+                .iter()
+                .map(|s| s.hazard.rate_sampler())
+                .collect(),
+            repeat_rate: self
+                .stages
+                .iter()
+                .map(|s| s.repeat_rate.rate_sampler())
+                .collect(),
+        }
+    }
+
+    /// [`ModelParams::draw_into`] with samplers from [`ModelParams::samplers`] of this
+    /// model: the same draws, without rebuilding the samplers for every path.
+    pub(crate) fn draw_into_with<R: Rng>(&self, rng: &mut R, out: &mut PointParams, s: &Samplers) {
+        if self.uncertainty {
+            self.fill_point(out, Some((rng, s)));
+        } else {
+            self.fill_point(out, None::<(&mut R, &Samplers)>);
+        }
+    }
+
+    /// Fill `out` with drawn values (`draw = Some`) or means. The draw order is fixed and
     /// `r_1` is drawn last, so changing only r_1's distribution (the F2 sweep) leaves every
     /// other draw of a path unchanged (common random numbers).
-    fn fill_point<R: Rng>(&self, out: &mut PointParams, mut rng: Option<&mut R>) {
+    fn fill_point<R: Rng>(&self, out: &mut PointParams, mut draw: Option<(&mut R, &Samplers)>) {
         let k = self.stages.len();
         let a = &self.acquisition;
-        let (base, growth, first, repeat) = match rng.as_deref_mut() {
-            Some(r) => (
-                a.base.draw_positive(r),
-                a.growth.draw_normal(r).max(-0.99),
-                self.first_aov.draw_positive(r),
-                self.repeat_aov.draw_positive(r),
+        let (base, growth, first, repeat) = match draw.as_mut() {
+            Some((r, s)) => (
+                s.base.sample(*r),
+                a.growth.draw_normal(*r).max(-0.99),
+                s.first_aov.sample(*r),
+                s.repeat_aov.sample(*r),
             ),
             None => (
                 a.base.mean,
@@ -523,19 +619,19 @@ impl ModelParams {
         out.hazard.resize(k, 0.0);
         for i in 0..k {
             let s = &self.stages[i];
-            out.hazard[i] = match rng.as_deref_mut() {
-                Some(r) => s.hazard.draw_rate(r),
+            out.hazard[i] = match draw.as_mut() {
+                Some((r, d)) => d.hazard[i].sample(*r),
                 None => s.hazard.mean,
             };
             if i > 0 {
-                out.repeat_rate[i] = match rng.as_deref_mut() {
-                    Some(r) => s.repeat_rate.draw_rate(r),
+                out.repeat_rate[i] = match draw.as_mut() {
+                    Some((r, d)) => d.repeat_rate[i].sample(*r),
                     None => s.repeat_rate.mean,
                 };
             }
         }
-        out.repeat_rate[0] = match rng {
-            Some(r) => self.stages[0].repeat_rate.draw_rate(r),
+        out.repeat_rate[0] = match draw {
+            Some((r, d)) => d.repeat_rate[0].sample(r),
             None => self.stages[0].repeat_rate.mean,
         };
     }
@@ -751,6 +847,21 @@ mod tests {
         let n = p.point().new_customers;
         assert_eq!(&n[..2], &[5.0, 7.0]);
         assert!((n[2] - 7.7).abs() < 1e-12);
+    }
+
+    #[test]
+    fn prepared_samplers_draw_the_same() {
+        use rand::SeedableRng;
+        let mut m = ModelParams::default();
+        m.stages[1].hazard = Param::new(0.2, 0.3); // small shapes: rand_distr's Beta
+        let samplers = m.samplers();
+        let (mut a, mut b) = (PointParams::default(), PointParams::default());
+        for seed in 0..20 {
+            m.draw_into(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed), &mut a);
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            m.draw_into_with(&mut rng, &mut b, &samplers);
+            assert_eq!(a, b);
+        }
     }
 
     #[test]
