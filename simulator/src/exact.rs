@@ -9,15 +9,20 @@
 //! whose cumulative probability exceeds `U` is returned. Any fixed visiting order is an exact
 //! inversion; this one needs about `1 + 1.6·sd` steps and one `exp` (the mode's probability,
 //! from a table of `ln k!`). Larger variances (only with raised thresholds) use `rand_distr`.
+//!
+//! [`binomial_lanes`] runs the same inversion for the four lanes of the lockstep kernel at
+//! once in vector registers (the lanes needing exact draws are usually the same slot of all
+//! four paths), with `ln`/`exp` from `vmath.rs`. Poisson counts below the threshold (only
+//! for small acquisition means) use `rand_distr`.
 
 use std::sync::OnceLock;
 
 use rand::{Rng, RngCore};
+use rand_distr::{Binomial, Distribution, Poisson};
 
 use crate::rng::Xoshiro256pp;
 use crate::simd::Lanes;
 use crate::vmath;
-use rand_distr::{Binomial, Distribution, Poisson};
 
 /// `ln k!` is tabulated below this.
 const LN_FACT_TABLE: usize = 1024;

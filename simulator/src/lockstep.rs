@@ -10,8 +10,9 @@
 //! `normal.rs`), whether the lane uses it or not, so all lanes advance together without
 //! masking. The normal approximation of the slot is computed branch-free for all lanes; a
 //! lane whose count is zero or certain takes that value, and a lane whose variance is below
-//! the threshold (rare: small stages in the first months) is redrawn exactly by scalar code
-//! from its own *exact stream* (`exact.rs`, and lognormal order values one by one). All
+//! the threshold (rare: small stages in the first months) is redrawn exactly from its own
+//! *exact stream*: binomials of all such lanes together in vector registers (`exact.rs`),
+//! Poisson counts and small order-value sums (one lognormal per order) by scalar code. All
 //! streams are derived from `(seed, path index)` alone (`rng.rs`), so a path's numbers do
 //! not depend on which paths share its chunk.
 
