@@ -234,13 +234,10 @@ fn gamma_means(mean: &L4, dispersion: f64, lanes: &mut [Lane; LANES]) -> L4 {
     })
 }
 
-/// `round(x)` clamped to `[0, max]` (`max` integer-valued): the 2⁵² trick rounds to the
-/// nearest integer (ties to even) with two additions; values ≥ 2⁵² are integers already.
+/// `round(x)` (ties to even) clamped to `[0, max]` (`max` integer-valued).
 #[inline(always)]
 fn round_clamp<V: Lanes>(x: V, max: V) -> V {
-    let big = V::splat(4_503_599_627_370_496.0);
-    let c = x.max(V::splat(0.0)).min(max);
-    c.lt(big).select(c.add(big).sub(big), c)
+    x.max(V::splat(0.0)).min(max).round_even()
 }
 
 /// `Bin(n, p)` per lane (`omp = 1 − p`, `z` the slot's normal): `round(np + sqrt(np(1−p))·z)`

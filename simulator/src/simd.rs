@@ -29,6 +29,8 @@ pub(crate) trait Lanes: Copy {
     fn mul(self, o: Self) -> Self;
     fn div(self, o: Self) -> Self;
     fn sqrt(self) -> Self;
+    /// Round to the nearest integer, ties to even (`roundpd`; portable: the 2⁵² trick).
+    fn round_even(self) -> Self;
     /// `if self < o { self } else { o }` per lane.
     fn min(self, o: Self) -> Self;
     /// `if self > o { self } else { o }` per lane.
@@ -123,6 +125,19 @@ impl Lanes for Portable {
     #[inline(always)]
     fn sqrt(self) -> Self {
         Portable(self.0.map(f64::sqrt))
+    }
+    #[inline(always)]
+    fn round_even(self) -> Self {
+        const BIG: f64 = 4_503_599_627_370_496.0;
+        Portable(self.0.map(|x| {
+            if x.abs() < BIG {
+                // Adding and subtracting 2⁵² (with x's sign) rounds to an integer, ties to
+                // even; the sign copy keeps −0.5 → −0 as roundpd does.
+                ((x.abs() + BIG) - BIG).copysign(x)
+            } else {
+                x
+            }
+        }))
     }
     #[inline(always)]
     fn min(self, o: Self) -> Self {
@@ -300,6 +315,12 @@ mod avx2 {
             unsafe { Avx2(_mm256_sqrt_pd(self.0)) }
         }
         #[inline(always)]
+        fn round_even(self) -> Self {
+            const MODE: i32 = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+            // SAFETY: AVX2 is enabled by the caller (see above).
+            unsafe { Avx2(_mm256_round_pd::<MODE>(self.0)) }
+        }
+        #[inline(always)]
         fn min(self, o: Self) -> Self {
             // vminpd returns the second operand unless the first is strictly smaller.
             // SAFETY: AVX2 is enabled by the caller (see above).
@@ -432,6 +453,39 @@ mod avx2 {
                     Avx2(_mm256_unpacklo_pd(x02, x13)),
                     Avx2(_mm256_unpackhi_pd(x02, x13)),
                 )
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_even_portable_matches_avx2() {
+        let cases = [
+            [0.5, 1.5, 2.5, -0.5],
+            [-1.5, 0.49999999999999994, 4_503_599_627_370_495.5, 1e300],
+            [-0.3, 7.0, f64::INFINITY, 2.500_000_000_000_000_4],
+        ];
+        let want = [
+            [0.0, 2.0, 2.0, -0.0],
+            [-2.0, 0.0, 4_503_599_627_370_496.0, 1e300],
+            [-0.0, 7.0, f64::INFINITY, 3.0],
+        ];
+        for (c, w) in cases.iter().zip(&want) {
+            let got = Portable::load(c).round_even().store();
+            assert_eq!(got.map(f64::to_bits), w.map(f64::to_bits), "{c:?}");
+            #[cfg(target_arch = "x86_64")]
+            if is_x86_feature_detected!("avx2") {
+                #[target_feature(enable = "avx2")]
+                fn run(c: &[f64; 4]) -> [f64; 4] {
+                    Avx2::load(c).round_even().store()
+                }
+                // SAFETY: AVX2 detected just above.
+                let v = unsafe { run(c) };
+                assert_eq!(v.map(f64::to_bits), w.map(f64::to_bits), "{c:?}");
             }
         }
     }
