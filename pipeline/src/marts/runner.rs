@@ -287,6 +287,13 @@ async fn prepare(ctx: &SessionContext, cfg: &MartsConfig, tz: Tz) -> Result<RunP
         Ok(c) => c.schema().field_with_unqualified_name("birthday").is_ok(),
         Err(_) => false,
     };
+    // counted_orders' filter (statuses, as_of) keeps nearly every order, but DataFusion
+    // assumes a filter keeps 20 % of the rows when it cannot tell. With that guess it took
+    // the per-customer-month aggregate of counted_orders for the smaller side of
+    // cohort_retention's join and built its hash table on 10M rows instead of 6.7M.
+    ctx.sql("SET datafusion.optimizer.default_filter_selectivity = 95")
+        .await
+        .map_err(df_err("setting the planner's filter selectivity"))?;
     let params = RunParams {
         as_of,
         timestamp_type,
