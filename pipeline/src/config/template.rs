@@ -126,7 +126,7 @@ goal_seek_max_multiplier = 1000.0
 # Memory the query engine may hold per command, in MiB (0 = no limit). Sorts and
 # aggregations share it fairly and spill to temporary files past their share; what cannot
 # spill (hash-join build sides) fails with "Resources exhausted" instead of growing. The
-# marts of 50M orders take about 10 GiB unlimited and fit 6144 (6.1 GiB RSS, slower:
+# marts of 50M orders take about 10 GiB unlimited and fit 6144 (6.0 GiB RSS, slower:
 # BENCHMARKS.md). For `serve`, it keeps one heavy BI query from taking the machine down.
 memory_limit_mib = 0
 # Where spill files go (default: the system's temporary folder).
