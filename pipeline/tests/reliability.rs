@@ -1,8 +1,9 @@
 //! Surviving crashes and a flaky object store: a run killed at any point, then re-run,
 //! leaves exactly the warehouse a clean run makes; transient store errors are absorbed by
 //! retries; a persistent failure fails the run and leaves the previous version readable.
-//! One test per concern, each in its own temporary folders; the fault plan is process-wide,
-//! so the fault test runs its phases in sequence inside one test.
+//! One test per concern, each in its own temporary folders. The fault plan is process-wide
+//! (every store opened while it is set fails calls), so the fault test runs its phases in
+//! sequence inside one test, and every test here holds [`SERIAL`] for its whole run.
 
 mod common;
 
@@ -11,6 +12,11 @@ use std::process::Command;
 
 use common::{config, ingest, rows};
 use pipeline::config::Config;
+
+/// Held by each test of this file for its whole run: while the fault test has faults
+/// switched on, no other test may open a store (the kill tests' reads failed on injected
+/// faults when they ran alongside it).
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Every stored column of every order, in a stable order: the warehouse's content.
 async fn snapshot(cfg: &Config) -> Vec<Vec<String>> {
@@ -58,6 +64,7 @@ fn conveyor_ingest(src: &Path, wh: &Path, crash_at: Option<&str>) -> std::proces
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_runs_leave_the_previous_version_and_a_rerun_matches_a_clean_run() {
+    let _serial = SERIAL.lock().await;
     let src = tempfile::tempdir().unwrap();
     make_exports(src.path(), 8, 11).await;
 
@@ -172,6 +179,7 @@ fn current_version(wh: &Path) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transient_faults_are_retried_and_persistent_ones_fail_cleanly() {
+    let _serial = SERIAL.lock().await;
     use pipeline::storage::faults::{FaultPlan, set};
     let src = tempfile::tempdir().unwrap();
     make_exports(src.path(), 6, 3).await;
@@ -249,6 +257,7 @@ fn conveyor_marts(wh: &Path, crash_at: Option<&str>) -> std::process::Output {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_marts_runs_leave_readable_marts_and_a_rerun_matches_a_clean_run() {
+    let _serial = SERIAL.lock().await;
     let src = tempfile::tempdir().unwrap();
     make_exports(src.path(), 6, 9).await;
     // The reference: a clean warehouse with a clean marts run.
