@@ -161,7 +161,8 @@ pub async fn ingest(
     let mut touched: BTreeSet<i32> = BTreeSet::new();
     let mut quarantined: Vec<Quarantined> = Vec::new();
     let mut manifest = previous.manifest.clone();
-    let mut seq: u64 = 0;
+    // Row sequence number of this run; the key index keeps it in 32 bits.
+    let mut seq: u32 = 0;
 
     // Objects are fetched and parsed `workers` at a time on other threads, and come back
     // here in listing order, where the key index classifies their rows one object after
@@ -217,17 +218,16 @@ pub async fn ingest(
             entry.rows_quarantined += q.len() as u64;
             quarantined.extend(q);
             // Kept rows, grouped by month, with their sequence numbers.
-            let mut by_month: BTreeMap<i32, (Vec<u32>, Vec<u64>)> = BTreeMap::new();
+            let mut by_month: BTreeMap<i32, (Vec<u32>, Vec<u32>)> = BTreeMap::new();
             for r in 0..batch.num_rows() {
-                seq += 1;
-                let seq32 = u32::try_from(seq).map_err(|_| {
+                seq = seq.checked_add(1).ok_or_else(|| {
                     Error::Other(format!(
                         "one ingest run can load at most {} rows; load the source in parts \
                          (one prefix at a time)",
                         u32::MAX
                     ))
                 })?;
-                let keep = match index.observe(key_hash[r], content_hash[r], month[r], seq32) {
+                let keep = match index.observe(key_hash[r], content_hash[r], month[r], seq) {
                     Outcome::New => true,
                     Outcome::Duplicate => {
                         entry.rows_duplicate += 1;
@@ -492,11 +492,7 @@ fn merge_month(
         let mask: BooleanArray = (0..b.num_rows())
             .map(|r| {
                 let k = xxh3_128(keys.value(r).as_bytes());
-                Some(
-                    index
-                        .get(k)
-                        .is_some_and(|e| u64::from(e.seq) == seqs.value(r)),
-                )
+                Some(index.get(k).is_some_and(|e| e.seq == seqs.value(r)))
             })
             .collect();
         parts.push(filter_record_batch(&b, &mask)?);

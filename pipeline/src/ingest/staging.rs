@@ -14,7 +14,7 @@ use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, RecordBatch, UInt64Array};
+use datafusion::arrow::array::{ArrayRef, RecordBatch, UInt32Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::ipc::reader::StreamReader;
 use datafusion::arrow::ipc::writer::StreamWriter;
@@ -29,7 +29,7 @@ pub struct MonthRows {
     /// The rows, in the table's schema.
     pub batches: Vec<RecordBatch>,
     /// Per batch, each row's run sequence number.
-    pub seqs: Vec<UInt64Array>,
+    pub seqs: Vec<UInt32Array>,
 }
 
 #[derive(Default)]
@@ -58,7 +58,7 @@ impl Staging {
             .iter()
             .map(|f| f.as_ref().clone())
             .collect();
-        fields.push(Field::new(SEQ, DataType::UInt64, false));
+        fields.push(Field::new(SEQ, DataType::UInt32, false));
         Staging {
             schema: Arc::new(Schema::new(fields)),
             months: BTreeMap::new(),
@@ -76,9 +76,9 @@ impl Staging {
     }
 
     /// Stages `batch` (table schema) for `month`, its rows numbered `seqs`.
-    pub fn push(&mut self, month: i32, batch: RecordBatch, seqs: Vec<u64>) -> Result<()> {
+    pub fn push(&mut self, month: i32, batch: RecordBatch, seqs: Vec<u32>) -> Result<()> {
         let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
-        columns.push(Arc::new(UInt64Array::from(seqs)));
+        columns.push(Arc::new(UInt32Array::from(seqs)));
         let staged = RecordBatch::try_new(self.schema.clone(), columns)?;
         self.memory_rows += staged.num_rows();
         self.months.entry(month).or_default().memory.push(staged);
@@ -161,7 +161,7 @@ impl Staging {
             let seqs = b
                 .column(n)
                 .as_any()
-                .downcast_ref::<UInt64Array>()
+                .downcast_ref::<UInt32Array>()
                 .ok_or_else(|| Error::Other("staged rows lost their sequence numbers".into()))?
                 .clone();
             out.batches.push(b.project(&(0..n).collect::<Vec<_>>())?);
@@ -191,7 +191,7 @@ mod tests {
         .unwrap()
     }
 
-    fn rows(m: &MonthRows) -> Vec<(String, i64, u64)> {
+    fn rows(m: &MonthRows) -> Vec<(String, i64, u32)> {
         let mut out = Vec::new();
         for (b, s) in m.batches.iter().zip(&m.seqs) {
             let ids = b.column(0).as_any().downcast_ref::<StringArray>().unwrap();
