@@ -268,7 +268,6 @@ pub async fn ingest(
         progress.inc(obj.size);
         crate::crash::point("ingest.objects", n);
     }
-    drop(loads);
     progress.finish_and_clear();
 
     if summary.objects_loaded == 0 {
@@ -345,7 +344,6 @@ pub async fn ingest(
             summary.partitions_written += 1;
         }
     }
-    drop(months);
 
     let index_rel = publisher
         .write_side_file(
