@@ -8,13 +8,14 @@ use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::execution::SendableRecordBatchStream;
+use datafusion::physical_plan::memory::MemoryStream;
 use datafusion::prelude::SessionContext;
 use serde::Serialize;
 
 use super::{MartRun, MartSink, SinkError, build_marts};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::warehouse::parquet_io::{self, WriteOptions};
+use crate::warehouse::parquet_io::WriteOptions;
 use crate::warehouse::{Publisher, TableEntry, TableState, Warehouse, register_table};
 
 struct WarehouseSink<'a> {
@@ -25,18 +26,16 @@ struct WarehouseSink<'a> {
 
 #[async_trait]
 impl MartSink for WarehouseSink<'_> {
+    /// Only reached through the default `write_stream`, which this sink overrides; it
+    /// publishes through the same streaming path.
     async fn write(
         &mut self,
         mart: &str,
         schema: SchemaRef,
         batches: &[RecordBatch],
     ) -> std::result::Result<(), SinkError> {
-        let boxed = |e: Error| -> SinkError { Box::new(e) };
-        let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
-        let bytes = parquet_io::encode(&schema, batches, self.opts).map_err(boxed)?;
-        let mut publisher = Publisher::new(self.wh, mart, &format!("marts/{mart}"));
-        publisher.write_data("", 0, bytes).await.map_err(boxed)?;
-        self.commit(publisher, rows).await.map_err(boxed)?;
+        let stream = MemoryStream::try_new(batches.to_vec(), schema.clone(), None)?;
+        self.publish(mart, &schema, Box::pin(stream)).await?;
         Ok(())
     }
 
@@ -49,25 +48,30 @@ impl MartSink for WarehouseSink<'_> {
         schema: SchemaRef,
         stream: SendableRecordBatchStream,
     ) -> std::result::Result<u64, SinkError> {
-        let boxed = |e: Error| -> SinkError { Box::new(e) };
-        let mut publisher = Publisher::new(self.wh, mart, &format!("marts/{mart}"));
-        let (_, rows) = publisher
-            .write_data_stream("", 0, &schema, stream, self.opts)
-            .await
-            .map_err(boxed)?;
-        let state = self.commit(publisher, rows).await.map_err(boxed)?;
+        let state = self.publish(mart, &schema, stream).await?;
+        let rows = state.rows;
         let entry = TableEntry {
             name: mart.to_string(),
             state,
             file_schema: Some(schema),
         };
-        register_table(ctx, self.wh, entry).await.map_err(boxed)?;
+        register_table(ctx, self.wh, entry).await?;
         Ok(rows)
     }
 }
 
 impl WarehouseSink<'_> {
-    async fn commit(&mut self, publisher: Publisher<'_>, rows: u64) -> Result<TableState> {
+    /// Writes `stream` as the mart's new version and commits it.
+    async fn publish(
+        &mut self,
+        mart: &str,
+        schema: &SchemaRef,
+        stream: SendableRecordBatchStream,
+    ) -> Result<TableState> {
+        let mut publisher = Publisher::new(self.wh, mart, &format!("marts/{mart}"));
+        let (_, rows) = publisher
+            .write_data_stream("", 0, schema, stream, self.opts)
+            .await?;
         let state = publisher
             .commit(TableState {
                 rows,
