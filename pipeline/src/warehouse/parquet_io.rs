@@ -1,5 +1,6 @@
-//! Reading and writing Parquet objects (whole in memory, or streamed to the store): zstd, row groups of a configured size,
-//! statistics on, so DuckDB, Polars, pandas and DataFusion prune row groups.
+//! Reading and writing Parquet objects, whole in memory or streamed to the store: zstd,
+//! row groups of a configured size, statistics on, so DuckDB, Polars, pandas and
+//! DataFusion prune row groups.
 
 use std::sync::Arc;
 
