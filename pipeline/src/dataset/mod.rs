@@ -57,6 +57,9 @@ pub struct DatasetSpec {
     pub partition_column: &'static str,
 }
 
+/// The most fields a dataset has (readers keep one row's values in an array this long).
+pub const MAX_FIELDS: usize = 16;
+
 /// Lineage columns appended to every stored row.
 pub const SOURCE_OBJECT: &str = "source_object";
 pub const SOURCE_LINE: &str = "source_line";
@@ -74,6 +77,17 @@ impl DatasetSpec {
         self.field(self.time_field)
             .expect("time field is a field")
             .0
+    }
+
+    /// Stored columns whose values are (nearly) all different: the identifiers and the
+    /// source line. Parquet dictionaries would not pay for themselves there.
+    pub fn distinct_columns(&self) -> Vec<&'static str> {
+        self.fields
+            .iter()
+            .filter(|f| f.kind == FieldKind::Id)
+            .map(|f| f.name)
+            .chain([SOURCE_LINE])
+            .collect()
     }
 
     /// The stored schema (without the Hive partition column, which lives in the path):

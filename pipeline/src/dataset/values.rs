@@ -7,6 +7,7 @@
 
 use chrono::{NaiveDate, NaiveDateTime, Offset, TimeZone};
 use chrono_tz::Tz;
+use std::borrow::Cow;
 
 const MICROS_PER_SEC: i64 = 1_000_000;
 const SECS_PER_DAY: i64 = 86_400;
@@ -353,6 +354,12 @@ pub fn parse_amount(text: &str, scale: u8) -> Result<i128, AmountError> {
 
 /// `true/false`, `1/0`, `yes/no`, `y/n`, `定期/通常`, `はい/いいえ`, `○/×`.
 pub fn parse_bool(text: &str) -> Result<bool, String> {
+    // The spellings exports use nearly always, without building a lower-cased copy.
+    match text {
+        "true" | "1" => return Ok(true),
+        "false" | "0" => return Ok(false),
+        _ => {}
+    }
     match ascii_digits(text.trim()).to_lowercase().as_str() {
         "true" | "t" | "1" | "yes" | "y" | "定期" | "はい" | "○" | "有" => Ok(true),
         "false" | "f" | "0" | "no" | "n" | "通常" | "いいえ" | "×" | "無" => Ok(false),
@@ -361,7 +368,10 @@ pub fn parse_bool(text: &str) -> Result<bool, String> {
 }
 
 /// Canonical order status: lower-case English, with Japanese platform terms mapped.
-pub fn normalize_status(text: &str) -> String {
+pub fn normalize_status(text: &str) -> Cow<'_, str> {
+    if let "cancelled" | "returned" | "shipped" | "completed" | "pending" = text {
+        return Cow::Borrowed(text);
+    }
     let t = text.trim().to_lowercase();
     match t.as_str() {
         "キャンセル"
@@ -382,7 +392,7 @@ pub fn normalize_status(text: &str) -> String {
         "新規受付" | "受付" | "受付済" | "保留" | "入金待ち" | "pending" => {
             "pending".into()
         }
-        _ => t,
+        _ => Cow::Owned(t),
     }
 }
 

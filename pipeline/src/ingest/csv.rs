@@ -16,6 +16,7 @@ use rayon::prelude::*;
 use super::mapping::map_headers;
 use super::rows::{ParsedChunk, RowBuilder, RowContext};
 use crate::config::{EncodingChoice, HeaderNames};
+use crate::dataset::MAX_FIELDS;
 use crate::error::Result;
 
 const CHUNK_BYTES: usize = 4 << 20;
@@ -203,15 +204,24 @@ pub fn read(
                     );
                     continue;
                 }
-                let mut values: Vec<Option<Cow<'_, str>>> = Vec::with_capacity(n_fields);
+                // UTF-8 rows are checked once as a whole; a row that fails, and CP932 rows,
+                // are decoded field by field, so the failing column can be named.
+                let whole = match encoding {
+                    Encoding::Utf8 => std::str::from_utf8(record.as_slice()).ok(),
+                    Encoding::Cp932 => None,
+                };
+                let mut values: [Option<&str>; MAX_FIELDS] = [None; MAX_FIELDS];
+                let mut decoded: Vec<(usize, Cow<'_, str>)> = Vec::new();
                 let mut bad: Option<usize> = None;
-                for idx in &map.source_index {
-                    match idx {
-                        None => values.push(None),
-                        Some(p) => match encoding.decode(&record[*p]) {
-                            Some(s) => values.push(Some(s)),
+                for (i, idx) in map.source_index.iter().enumerate() {
+                    let Some(p) = *idx else { continue };
+                    let field = whole.and_then(|text| text.get(record.range(p)?));
+                    match field {
+                        Some(f) => values[i] = Some(f),
+                        None => match encoding.decode(&record[p]) {
+                            Some(s) => decoded.push((i, s)),
                             None => {
-                                bad = Some(*p);
+                                bad = Some(p);
                                 break;
                             }
                         },
@@ -226,8 +236,11 @@ pub fn read(
                     );
                     continue;
                 }
-                let refs: Vec<Option<&str>> = values.iter().map(|v| v.as_deref()).collect();
-                builder.push(line, &refs, &map.names, raw);
+                for (i, s) in &decoded {
+                    values[*i] = Some(s);
+                }
+                let refs = &values[..n_fields];
+                builder.push(line, refs, &map.names, raw);
             }
             builder.finish()
         })

@@ -8,6 +8,7 @@
 //! themselves.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry as Slot;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
@@ -79,29 +80,28 @@ impl KeyIndex {
 
     /// Records a row of this run and says what it is.
     pub fn observe(&mut self, key: u128, content: u64, month: i32, seq: u32) -> Outcome {
-        match self.map.get_mut(&key) {
-            None => {
-                self.map.insert(
-                    key,
-                    Entry {
-                        content,
-                        month,
-                        seq,
-                    },
-                );
+        let entry = Entry {
+            content,
+            month,
+            seq,
+        };
+        match self.map.entry(key) {
+            Slot::Vacant(slot) => {
+                slot.insert(entry);
                 Outcome::New
             }
-            Some(e) if e.content == content => Outcome::Duplicate,
-            Some(e) => {
-                let old_month = e.month;
-                *e = Entry {
-                    content,
-                    month,
-                    seq,
-                };
+            Slot::Occupied(slot) if slot.get().content == content => Outcome::Duplicate,
+            Slot::Occupied(mut slot) => {
+                let old_month = std::mem::replace(slot.get_mut(), entry).month;
                 Outcome::Updated { old_month }
             }
         }
+    }
+
+    /// Makes room for `additional` more keys at once, so the table is not rebuilt (and,
+    /// while rebuilding, held twice) as it grows.
+    pub fn reserve(&mut self, additional: usize) {
+        self.map.reserve(additional);
     }
 
     pub fn get(&self, key: u128) -> Option<&Entry> {
@@ -173,7 +173,11 @@ impl KeyIndex {
                 .map_err(Error::from),
             )
         });
-        parquet_io::encode_each(&schema(), batches, opts)
+        let hints = parquet_io::ColumnHints {
+            distinct: &[],
+            random: &["key_hi", "key_lo", "content"],
+        };
+        parquet_io::encode_each_with(&schema(), batches, opts, hints)
     }
 }
 

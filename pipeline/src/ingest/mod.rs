@@ -159,6 +159,11 @@ pub async fn ingest(
         config.engine.spill_dir.as_deref(),
     );
     let mut touched: BTreeSet<i32> = BTreeSet::new();
+    // Months that held a version this run replaced: only their rows need checking against
+    // the index when they are merged.
+    let mut superseded: BTreeSet<i32> = BTreeSet::new();
+    let todo_bytes: u64 = todo.iter().map(|o| o.size).sum();
+    let mut index_sized = false;
     let mut quarantined: Vec<Quarantined> = Vec::new();
     let mut manifest = previous.manifest.clone();
     // Row sequence number of this run; the key index keeps it in 32 bits.
@@ -236,6 +241,7 @@ pub async fn ingest(
                     Outcome::Updated { old_month } => {
                         entry.rows_updated += 1;
                         touched.insert(old_month);
+                        superseded.insert(old_month);
                         true
                     }
                 };
@@ -257,6 +263,14 @@ pub async fn ingest(
                 touched.insert(m);
             }
         }
+        if !index_sized && obj.size >= 1 << 16 {
+            // Size the index once for the whole run from the rows per byte of the first
+            // sizeable object (compressed objects only make this an underestimate).
+            index_sized = true;
+            let rest = todo_bytes.saturating_sub(obj.size) as f64;
+            let per_byte = entry.rows_read as f64 / obj.size as f64;
+            index.reserve((rest * per_byte * 1.05) as usize);
+        }
         summary.rows_read += entry.rows_read;
         summary.rows_loaded += entry.rows_loaded;
         summary.rows_quarantined += entry.rows_quarantined;
@@ -269,6 +283,11 @@ pub async fn ingest(
         crate::crash::point("ingest.objects", n);
     }
     progress.finish_and_clear();
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        rows = summary.rows_read,
+        "ingest: objects read and classified"
+    );
 
     if summary.objects_loaded == 0 {
         summary.seconds = started.elapsed().as_secs_f64();
@@ -306,12 +325,19 @@ pub async fn ingest(
     // Months are merged, sorted and encoded `workers` at a time on other threads, and
     // written here in month order.
     let index = Arc::new(index);
+    // The index is final now: encode it beside the months.
+    let index_bytes = tokio::task::spawn_blocking({
+        let index = index.clone();
+        move || index.encode(write_opts)
+    });
+    let hints = spec.distinct_columns();
     let mut months = futures::stream::iter(touched.iter().copied())
         .map(|m| {
             let label = month_label(m);
             let files = files_by_month.get(&label).cloned().unwrap_or_default();
             let staged = staging.take(m);
-            let (wh, ctx, index) = (&wh, ctx.clone(), index.clone());
+            let (wh, ctx, index, hints) = (&wh, ctx.clone(), index.clone(), hints.clone());
+            let check_rows = superseded.contains(&m);
             async move {
                 let staged = staged?;
                 let mut existing = Vec::new();
@@ -320,10 +346,21 @@ pub async fn ingest(
                 }
                 let before: u64 = existing.iter().map(|b| b.num_rows() as u64).sum();
                 tokio::task::spawn_blocking(move || -> Result<_> {
-                    let merged = merge_month(&ctx, &index, m, existing, staged, key_col, time_col)?;
+                    let index = check_rows.then_some(index.as_ref());
+                    let merged = merge_month(&ctx, index, m, existing, staged, key_col, time_col)?;
                     let after = merged.num_rows() as u64;
                     let bytes = if after > 0 {
-                        Some(parquet_io::encode(&ctx.schema, &[merged], write_opts)?)
+                        let hints = parquet_io::ColumnHints {
+                            distinct: &hints,
+                            random: &[],
+                        };
+                        let batches = [Ok(merged)];
+                        Some(parquet_io::encode_each_with(
+                            &ctx.schema,
+                            batches,
+                            write_opts,
+                            hints,
+                        )?)
                     } else {
                         None
                     };
@@ -345,10 +382,18 @@ pub async fn ingest(
         }
     }
 
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        months = touched.len(),
+        "ingest: months merged and written"
+    );
+    let index_bytes = index_bytes
+        .await
+        .map_err(|e| Error::Other(format!("encoding the key index failed: {e}")))??;
     let index_rel = publisher
         .write_side_file(
             &format!("{}/index/{}/index", crate::warehouse::META_DIR, spec.name),
-            index.encode(write_opts)?,
+            index_bytes,
         )
         .await?;
     let mut quarantine_files = previous.quarantine_files.clone();
@@ -456,32 +501,23 @@ fn parallelism() -> usize {
 }
 
 /// The new contents of one month: existing rows still current, plus this run's rows that
-/// hold the current version of their key, sorted by time.
+/// hold the current version of their key, sorted by time. `index` is given only when this
+/// run replaced a version that lived in this month; otherwise every row is current.
 fn merge_month(
     ctx: &RowContext,
-    index: &KeyIndex,
+    index: Option<&KeyIndex>,
     month: i32,
     existing: Vec<RecordBatch>,
     staged: MonthRows,
     key_col: usize,
     time_col: usize,
 ) -> Result<RecordBatch> {
-    let mut parts: Vec<RecordBatch> = Vec::new();
-    for b in existing {
-        let keys = b
-            .column(key_col)
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .ok_or_else(|| Error::Other("stored key column is not text".into()))?;
-        let mask: BooleanArray = (0..b.num_rows())
-            .map(|r| {
-                let k = xxh3_128(keys.value(r).as_bytes());
-                Some(index.get(k).is_some_and(|e| e.seq == 0 && e.month == month))
-            })
-            .collect();
-        parts.push(filter_record_batch(&b, &mask)?);
-    }
-    for (b, seqs) in staged.batches.into_iter().zip(staged.seqs) {
+    let mut parts: Vec<RecordBatch> = Vec::with_capacity(existing.len() + staged.batches.len());
+    // Keeps the rows whose key's current version is `current(entry, row)`.
+    let keep = |b: RecordBatch, current: &dyn Fn(&index::Entry, usize) -> bool| {
+        let Some(index) = index else {
+            return Ok(b);
+        };
         let keys = b
             .column(key_col)
             .as_any()
@@ -490,12 +526,32 @@ fn merge_month(
         let mask: BooleanArray = (0..b.num_rows())
             .map(|r| {
                 let k = xxh3_128(keys.value(r).as_bytes());
-                Some(index.get(k).is_some_and(|e| e.seq == seqs.value(r)))
+                Some(index.get(k).is_some_and(|e| current(e, r)))
             })
             .collect();
-        parts.push(filter_record_batch(&b, &mask)?);
+        Ok::<_, Error>(filter_record_batch(&b, &mask)?)
+    };
+    for b in existing {
+        parts.push(keep(b, &|e, _| e.seq == 0 && e.month == month)?);
+    }
+    for (b, seqs) in staged.batches.into_iter().zip(staged.seqs) {
+        parts.push(keep(b, &|e, r| e.seq == seqs.value(r))?);
     }
     let all = concat_batches(&ctx.schema, &parts)?;
+    drop(parts);
+    if is_sorted(all.column(time_col).as_ref()) {
+        return Ok(all);
+    }
     let order = sort_to_indices(all.column(time_col), None, None)?;
     Ok(take_record_batch(&all, &order)?)
+}
+
+/// Whether a timestamp column is already in ascending order (exports usually are), so
+/// sorting it would only copy it.
+fn is_sorted(times: &dyn Array) -> bool {
+    use datafusion::arrow::array::TimestampMicrosecondArray;
+    match times.as_any().downcast_ref::<TimestampMicrosecondArray>() {
+        Some(t) if t.null_count() == 0 => t.values().is_sorted(),
+        _ => false,
+    }
 }

@@ -13,10 +13,10 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
-use xxhash_rust::xxh3::{Xxh3, xxh3_128};
+use xxhash_rust::xxh3::{xxh3_64, xxh3_128};
 
 use crate::dataset::values::{Clock, normalize_status, parse_amount, parse_bool};
-use crate::dataset::{DatasetSpec, FieldKind};
+use crate::dataset::{DatasetSpec, FieldKind, MAX_FIELDS};
 use crate::error::Result;
 
 /// A rejected row: where it came from, why, and its raw text.
@@ -73,6 +73,11 @@ pub struct RowBuilder<'c> {
     ctx: &'c RowContext,
     object: Arc<str>,
     clock: Clock,
+    /// Positions of the key and the time field among the spec's fields.
+    key_field: usize,
+    time_field: usize,
+    /// The bytes the content hash of the current row is taken over.
+    content: Vec<u8>,
     cols: Vec<Col>,
     date: Date32Builder,
     source_object: StringBuilder,
@@ -82,6 +87,15 @@ pub struct RowBuilder<'c> {
     month: Vec<i32>,
     quarantined: Vec<Quarantined>,
     rows_read: u64,
+}
+
+/// `s` without leading and trailing white space; the common case of a value that starts
+/// and ends with a printable ASCII character is answered without a Unicode scan.
+fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(a), Some(z)) if a.is_ascii_graphic() && z.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
 }
 
 /// Local month key of a day number.
@@ -121,10 +135,18 @@ impl<'c> RowBuilder<'c> {
                 FieldKind::Int { .. } => Col::Int(Int64Builder::with_capacity(capacity)),
             })
             .collect();
+        assert!(
+            ctx.spec.fields.len() <= MAX_FIELDS,
+            "dataset {} has more than {MAX_FIELDS} fields",
+            ctx.spec.name
+        );
         RowBuilder {
             ctx,
             object,
             clock: Clock::new(ctx.tz),
+            key_field: ctx.spec.key_index(),
+            time_field: ctx.spec.time_index(),
+            content: Vec::with_capacity(256),
             cols,
             date: Date32Builder::with_capacity(capacity),
             source_object: StringBuilder::with_capacity(capacity, 0),
@@ -160,10 +182,10 @@ impl<'c> RowBuilder<'c> {
         raw: impl FnOnce() -> String,
     ) {
         let spec = self.ctx.spec;
-        let mut typed: Vec<Typed<'_>> = Vec::with_capacity(spec.fields.len());
+        let mut typed: [Typed<'_>; MAX_FIELDS] = std::array::from_fn(|_| Typed::Null);
         let mut local_days = 0;
         for (i, field) in spec.fields.iter().enumerate() {
-            let text = values[i].map(str::trim).filter(|s| !s.is_empty());
+            let text = values[i].map(trim).filter(|s| !s.is_empty());
             let fail = |reason: String| -> (Option<String>, String) {
                 let col = column_names[i]
                     .clone()
@@ -182,7 +204,7 @@ impl<'c> RowBuilder<'c> {
                 Some(t) => match field.kind {
                     FieldKind::Id => Ok(Typed::Str(Cow::Borrowed(t))),
                     FieldKind::Text if field.normalize_status => {
-                        Ok(Typed::Str(Cow::Owned(normalize_status(t))))
+                        Ok(Typed::Str(normalize_status(t)))
                     }
                     FieldKind::Text => Ok(Typed::Str(Cow::Borrowed(t))),
                     FieldKind::Timestamp => self.clock.parse(t).map(Typed::Ts).map_err(fail),
@@ -199,11 +221,11 @@ impl<'c> RowBuilder<'c> {
             match value {
                 Ok(v) => {
                     if let Typed::Ts(inst) = &v
-                        && field.name == spec.time_field
+                        && i == self.time_field
                     {
                         local_days = inst.local_days;
                     }
-                    typed.push(v);
+                    typed[i] = v;
                 }
                 Err((column, reason)) => {
                     self.rows_read += 1;
@@ -219,54 +241,55 @@ impl<'c> RowBuilder<'c> {
             }
         }
         self.rows_read += 1;
-        let mut content = Xxh3::new();
-        for (i, (field, v)) in spec.fields.iter().zip(typed.iter()).enumerate() {
+        let content = &mut self.content;
+        content.clear();
+        for (i, v) in typed[..spec.fields.len()].iter().enumerate() {
             match (&mut self.cols[i], v) {
                 (Col::Str(b), Typed::Str(s)) => {
-                    if field.name == spec.key {
+                    if i == self.key_field {
                         self.key_hash.push(xxh3_128(s.as_bytes()));
                     } else {
-                        content.update(&[1]);
-                        content.update(s.as_bytes());
-                        content.update(&[0xff]);
+                        content.push(1);
+                        content.extend_from_slice(s.as_bytes());
+                        content.push(0xff);
                     }
                     b.append_value(s);
                 }
                 (Col::Str(b), Typed::Null) => {
-                    content.update(&[0]);
+                    content.push(0);
                     b.append_null();
                 }
                 (Col::Ts(b), Typed::Ts(inst)) => {
-                    content.update(&inst.utc_micros.to_le_bytes());
+                    content.extend_from_slice(&inst.utc_micros.to_le_bytes());
                     b.append_value(inst.utc_micros);
                 }
                 (Col::Ts(b), Typed::Null) => {
-                    content.update(&[0]);
+                    content.push(0);
                     b.append_null();
                 }
                 (Col::Amount(b), Typed::Amount(a)) => {
-                    content.update(&a.to_le_bytes());
+                    content.extend_from_slice(&a.to_le_bytes());
                     b.append_value(*a);
                 }
                 (Col::Amount(b), Typed::Null) => {
-                    content.update(&[0]);
+                    content.push(0);
                     b.append_null();
                 }
                 (Col::Bool(b), Typed::Bool(x)) => {
-                    content.update(&[2 + *x as u8]);
+                    content.push(2 + *x as u8);
                     b.append_value(*x);
                 }
                 (Col::Bool(b), Typed::Null) => {
-                    content.update(&[0]);
+                    content.push(0);
                     b.append_null();
                 }
                 (Col::Int(b), Typed::Int(x)) => {
-                    content.update(&[1]);
-                    content.update(&x.to_le_bytes());
+                    content.push(1);
+                    content.extend_from_slice(&x.to_le_bytes());
                     b.append_value(*x);
                 }
                 (Col::Int(b), Typed::Null) => {
-                    content.update(&[0]);
+                    content.push(0);
                     b.append_null();
                 }
                 _ => unreachable!("typed value matches its column kind"),
@@ -274,7 +297,7 @@ impl<'c> RowBuilder<'c> {
         }
         self.date.append_value(local_days);
         self.month.push(month_of_days(local_days));
-        self.content_hash.push(content.digest());
+        self.content_hash.push(xxh3_64(content));
         self.source_object.append_value(&self.object);
         self.source_line.append_value(line as i64);
     }

@@ -13,6 +13,7 @@ use datafusion::parquet::arrow::AsyncArrowWriter;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::parquet::schema::types::ColumnPath;
 use futures::StreamExt;
 use object_store::ObjectStore;
 use object_store::path::Path as ObjectPath;
@@ -34,6 +35,16 @@ impl Default for WriteOptions {
     }
 }
 
+/// Columns that need another layout than the default (dictionary pages, zstd).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ColumnHints<'a> {
+    /// Mostly distinct values (ids, line numbers): no dictionary, which the writer would
+    /// build for every page only to give it up once it outgrows its size limit.
+    pub distinct: &'a [&'a str],
+    /// Random bits (hashes): no dictionary and no compression, which cannot shrink them.
+    pub random: &'a [&'a str],
+}
+
 /// Encodes batches as one Parquet file in memory.
 pub fn encode(schema: &SchemaRef, batches: &[RecordBatch], opts: WriteOptions) -> Result<Bytes> {
     encode_each(schema, batches.iter().cloned().map(Ok), opts)
@@ -46,7 +57,18 @@ pub fn encode_each(
     batches: impl IntoIterator<Item = Result<RecordBatch>>,
     opts: WriteOptions,
 ) -> Result<Bytes> {
-    let mut writer = ArrowWriter::try_new(Vec::new(), schema.clone(), Some(properties(opts)?))?;
+    encode_each_with(schema, batches, opts, ColumnHints::default())
+}
+
+/// [`encode_each`] with some columns laid out as `hints` say.
+pub fn encode_each_with(
+    schema: &SchemaRef,
+    batches: impl IntoIterator<Item = Result<RecordBatch>>,
+    opts: WriteOptions,
+    hints: ColumnHints<'_>,
+) -> Result<Bytes> {
+    let props = properties(opts, hints)?;
+    let mut writer = ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props))?;
     for b in batches {
         writer.write(&b?)?;
     }
@@ -65,7 +87,11 @@ pub async fn write_stream(
     opts: WriteOptions,
 ) -> Result<u64> {
     let sink = object_store::buffered::BufWriter::new(store, key);
-    let mut writer = AsyncArrowWriter::try_new(sink, schema.clone(), Some(properties(opts)?))?;
+    let mut writer = AsyncArrowWriter::try_new(
+        sink,
+        schema.clone(),
+        Some(properties(opts, ColumnHints::default())?),
+    )?;
     let mut rows = 0u64;
     while let Some(batch) = batches.next().await {
         let batch = batch?;
@@ -76,11 +102,17 @@ pub async fn write_stream(
     Ok(rows)
 }
 
-fn properties(opts: WriteOptions) -> Result<WriterProperties> {
-    Ok(WriterProperties::builder()
+fn properties(opts: WriteOptions, hints: ColumnHints<'_>) -> Result<WriterProperties> {
+    let mut props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(opts.zstd_level)?))
-        .set_max_row_group_row_count(Some(opts.row_group_rows.max(1)))
-        .build())
+        .set_max_row_group_row_count(Some(opts.row_group_rows.max(1)));
+    for c in hints.distinct.iter().chain(hints.random) {
+        props = props.set_column_dictionary_enabled(ColumnPath::from(*c), false);
+    }
+    for c in hints.random {
+        props = props.set_column_compression(ColumnPath::from(*c), Compression::UNCOMPRESSED);
+    }
+    Ok(props.build())
 }
 
 /// Decodes a whole Parquet file held in memory.
