@@ -430,12 +430,19 @@ async fn jdbc_metadata_and_prepared_statements() {
 /// DuckDB reading the same Parquet files.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlalchemy_inspector_lists_tables_and_columns() {
+    client_checks_on_two_orders("inspector").await;
+}
+
+/// Runs serve_clients.py's `mode` against a served warehouse of two orders; it prints "all
+/// checks passed" when every check held.
+async fn client_checks_on_two_orders(mode: &str) {
     let dir = tempfile::tempdir().unwrap();
     let (config, server) = serve_two_orders(dir.path()).await;
     let wh = config.storage.warehouse.clone();
     let port = server.port.to_string();
-    let out = python(&["inspector", "127.0.0.1", &port, USER, PASSWORD, &wh]);
+    let out = python(&[mode, "127.0.0.1", &port, USER, PASSWORD, &wh]);
     assert!(out.contains("all checks passed"), "{out}");
+    drop(server);
 }
 
 /// After a pipeline run republishes, the running server answers with the new numbers from
@@ -490,10 +497,5 @@ async fn republished_tables_are_served_without_restart() {
 /// through psycopg and checked against PostgreSQL's own type oids and DuckDB.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn npgsql_type_loading_and_get_schema() {
-    let dir = tempfile::tempdir().unwrap();
-    let (config, server) = serve_two_orders(dir.path()).await;
-    let wh = config.storage.warehouse.clone();
-    let port = server.port.to_string();
-    let out = python(&["npgsql", "127.0.0.1", &port, USER, PASSWORD, &wh]);
-    assert!(out.contains("all checks passed"), "{out}");
+    client_checks_on_two_orders("npgsql").await;
 }
