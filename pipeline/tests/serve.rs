@@ -1,5 +1,6 @@
 //! `conveyor serve` with real clients on loopback: `psql`, and through
-//! tests/serve_clients.py psycopg, SQLAlchemy's inspector and 20 concurrent clients.
+//! tests/serve_clients.py psycopg, SQLAlchemy's inspector, 20 concurrent clients and npgsql's
+//! catalog queries (replayed: no .NET runtime here).
 //! Expected values come from DuckDB reading the committed Parquet files, never from
 //! Conveyor. psql and the Python packages are installed by ci/setup.sh; a missing one fails
 //! the test rather than skipping it.
@@ -429,12 +430,19 @@ async fn jdbc_metadata_and_prepared_statements() {
 /// DuckDB reading the same Parquet files.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlalchemy_inspector_lists_tables_and_columns() {
+    client_checks_on_two_orders("inspector").await;
+}
+
+/// Runs serve_clients.py's `mode` against a served warehouse of two orders; it prints "all
+/// checks passed" when every check held.
+async fn client_checks_on_two_orders(mode: &str) {
     let dir = tempfile::tempdir().unwrap();
     let (config, server) = serve_two_orders(dir.path()).await;
     let wh = config.storage.warehouse.clone();
     let port = server.port.to_string();
-    let out = python(&["inspector", "127.0.0.1", &port, USER, PASSWORD, &wh]);
+    let out = python(&[mode, "127.0.0.1", &port, USER, PASSWORD, &wh]);
     assert!(out.contains("all checks passed"), "{out}");
+    drop(server);
 }
 
 /// After a pipeline run republishes, the running server answers with the new numbers from
@@ -481,4 +489,13 @@ async fn republished_tables_are_served_without_restart() {
         "{before} -> {after}"
     );
     drop(server);
+}
+
+/// npgsql, Power BI's driver, which cannot run here (no .NET runtime): its type loading at
+/// connect (Npgsql 4.0's over the extended protocol and current Npgsql's over the simple
+/// one), `GetSchema("Tables"/"Columns")` and the pooled-connection `DISCARD ALL`, replayed
+/// through psycopg and checked against PostgreSQL's own type oids and DuckDB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn npgsql_type_loading_and_get_schema() {
+    client_checks_on_two_orders("npgsql").await;
 }

@@ -11,6 +11,8 @@ Usage:
                                                                DuckDB, rows as tab-separated text
   serve_clients.py fresh HOST PORT USER PASSWORD WAREHOUSE     server vs DuckDB after a
                                                                republish; prints the numbers as JSON
+  serve_clients.py npgsql HOST PORT USER PASSWORD WAREHOUSE    what npgsql (Power BI) sends at
+                                                               connect and for GetSchema, replayed
 Packages: ci/requirements.txt (installed by ci/setup.sh). A missing one is an error.
 """
 
@@ -248,6 +250,271 @@ def fresh(host, port, user, password, warehouse):
     print(json.dumps({"orders": got_o[0][0], "sales": str(got_o[0][1]), "kpi_months": got_k[0][0]}))
 
 
+# --- npgsql (Power BI's driver), replayed. No .NET runtime is installable here, so these are
+# queries written for this test in the shape of npgsql's type loader (PostgresDatabaseInfo)
+# and of its GetSchema("Tables"/"Columns"): the same catalog tables, joins, columns, filters
+# and ordering, sent the way npgsql sends them. Expected values are PostgreSQL's own
+# (src/include/catalog/pg_type.dat, pg_range.dat) and DuckDB's reading of the Parquet files.
+
+# Npgsql 4.0 (bundled with Power BI Desktop): one command of three statements, sent over the
+# extended protocol with a single Sync, every result column read as text. Arrays are the types
+# whose receive function is array_recv; base types sort first, then domains, ranges, arrays.
+NPGSQL4_TYPES = """/* type loading, in the shape of Npgsql 4.0's */
+SELECT ns.nspname, a.typname, a.oid, a.typrelid, a.typbasetype,
+  CASE WHEN pg_proc.proname = 'array_recv' THEN 'a' ELSE a.typtype END AS type,
+  CASE WHEN pg_proc.proname = 'array_recv' THEN a.typelem
+       WHEN a.typtype = 'r' THEN rngsubtype
+       ELSE 0 END AS elemoid,
+  CASE WHEN pg_proc.proname IN ('array_recv', 'oidvectorrecv') THEN 3
+       WHEN a.typtype = 'r' THEN 2
+       WHEN a.typtype = 'd' THEN 1
+       ELSE 0 END AS ord
+FROM pg_type AS a
+JOIN pg_namespace AS ns ON (ns.oid = a.typnamespace)
+JOIN pg_proc ON pg_proc.oid = a.typreceive
+LEFT OUTER JOIN pg_class AS cls ON (cls.oid = a.typrelid)
+LEFT OUTER JOIN pg_type AS b ON (b.oid = a.typelem)
+LEFT OUTER JOIN pg_class AS elemcls ON (elemcls.oid = b.typrelid)
+LEFT OUTER JOIN pg_range ON (pg_range.rngtypid = a.oid)
+WHERE a.typtype IN ('b', 'r', 'e', 'd')
+   OR (a.typtype = 'c' AND cls.relkind = 'c')
+   OR (pg_proc.proname = 'array_recv' AND (b.typtype IN ('b', 'r', 'e', 'd')
+       OR (b.typtype = 'p' AND b.typname IN ('record', 'void'))
+       OR (b.typtype = 'c' AND elemcls.relkind = 'c')))
+   OR (a.typtype = 'p' AND a.typname IN ('record', 'void'))
+ORDER BY ord"""
+
+COMPOSITE_FIELDS = """/* fields of free-standing composite types */
+SELECT typ.oid, att.attname, att.atttypid
+FROM pg_type AS typ
+JOIN pg_namespace AS ns ON (ns.oid = typ.typnamespace)
+JOIN pg_class AS cls ON (cls.oid = typ.typrelid)
+JOIN pg_attribute AS att ON (att.attrelid = typ.typrelid)
+WHERE (typ.typtype = 'c' AND cls.relkind = 'c') AND att.attnum > 0 AND NOT att.attisdropped
+ORDER BY typ.oid, att.attnum"""
+
+ENUM_LABELS = """/* enum labels */
+SELECT pg_type.oid, enumlabel
+FROM pg_enum
+JOIN pg_type ON pg_type.oid = enumtypid
+ORDER BY oid, enumsortorder"""
+
+# Current Npgsql (8/9): SELECT version() and the same three loads as one simple-protocol
+# query. Types come from nested subqueries that resolve each type's and its element's kind,
+# domains' base types and multiranges' ranges (a correlated lookup in pg_range).
+NPGSQL8_TYPES = """-- type loading, in the shape of current Npgsql's
+SELECT ns.nspname, t.oid, t.typname, t.typtype, t.typnotnull, t.elemtypoid
+FROM (
+  SELECT typ.oid, typ.typnamespace, typ.typname, typ.typtype, typ.typrelid, typ.typnotnull,
+    typ.relkind, elemtyp.oid AS elemtypoid, elemtyp.typname AS elemtypname,
+    elemcls.relkind AS elemrelkind,
+    CASE WHEN elemproc.proname = 'array_recv' THEN 'a' ELSE elemtyp.typtype END AS elemtyptype,
+    typ.typcategory
+  FROM (
+    SELECT typ.oid, typnamespace, typname, typrelid, typnotnull, relkind, typelem AS elemoid,
+      CASE WHEN proc.proname = 'array_recv' THEN 'a' ELSE typ.typtype END AS typtype,
+      CASE WHEN proc.proname = 'array_recv' THEN typ.typelem
+           WHEN typ.typtype = 'r' THEN rngsubtype
+           WHEN typ.typtype = 'm' THEN (SELECT rngtypid FROM pg_range WHERE rngmultitypid = typ.oid)
+           WHEN typ.typtype = 'd' THEN typ.typbasetype
+      END AS elemtypoid,
+      typ.typcategory
+    FROM pg_type AS typ
+    LEFT JOIN pg_class AS cls ON (cls.oid = typ.typrelid)
+    LEFT JOIN pg_proc AS proc ON proc.oid = typ.typreceive
+    LEFT JOIN pg_range ON (pg_range.rngtypid = typ.oid)
+  ) AS typ
+  LEFT JOIN pg_type AS elemtyp ON elemtyp.oid = elemtypoid
+  LEFT JOIN pg_class AS elemcls ON (elemcls.oid = elemtyp.typrelid)
+  LEFT JOIN pg_proc AS elemproc ON elemproc.oid = elemtyp.typreceive
+) AS t
+JOIN pg_namespace AS ns ON (ns.oid = typnamespace)
+WHERE typtype IN ('b', 'r', 'm', 'e', 'd')
+   OR (typtype = 'c' AND relkind = 'c')
+   OR (typtype = 'p' AND typname IN ('record', 'void', 'unknown'))
+   OR (typtype = 'a' AND (elemtyptype IN ('b', 'r', 'm', 'e', 'd')
+        OR (elemtyptype = 'p' AND elemtypname IN ('record', 'void'))
+        OR (elemtyptype = 'c' AND elemrelkind = 'c')))
+ORDER BY CASE WHEN typtype IN ('b', 'e', 'p') THEN 0 WHEN typtype = 'c' THEN 1
+  WHEN typtype = 'r' THEN 2 WHEN typtype = 'm' THEN 3
+  WHEN typtype = 'd' AND elemtyptype <> 'a' THEN 4 WHEN typtype = 'a' THEN 5
+  WHEN typtype = 'd' AND elemtyptype = 'a' THEN 6 END"""
+
+# PostgreSQL's built-in types (pg_type.dat): name -> oid, and arrays: name -> (oid, element).
+PG_BASE = {"bool": 16, "bytea": 17, "int8": 20, "int2": 21, "int4": 23, "text": 25, "oid": 26,
+           "json": 114, "float4": 700, "float8": 701, "varchar": 1043, "date": 1082,
+           "time": 1083, "timestamp": 1114, "timestamptz": 1184, "interval": 1186,
+           "numeric": 1700, "uuid": 2950, "jsonb": 3802}
+PG_ARRAYS = {"_bool": (1000, 16), "_int2": (1005, 21), "_int4": (1007, 23), "_text": (1009, 25),
+             "_varchar": (1015, 1043), "_int8": (1016, 20), "_float4": (1021, 700),
+             "_float8": (1022, 701), "_timestamp": (1115, 1114), "_date": (1182, 1082),
+             "_timestamptz": (1185, 1184), "_numeric": (1231, 1700)}
+# pg_range.dat: range -> (oid, subtype oid, multirange oid)
+PG_RANGES = {"int4range": (3904, 23, 4451), "numrange": (3906, 1700, 4532),
+             "tsrange": (3908, 1114, 4533), "tstzrange": (3910, 1184, 4534),
+             "daterange": (3912, 1082, 4535), "int8range": (3926, 20, 4536)}
+# DuckDB's type of a Parquet column -> the PostgreSQL type npgsql must know to read it.
+DUCK_TO_PG = {"BOOLEAN": {16}, "BIGINT": {20}, "INTEGER": {23}, "DOUBLE": {701}, "DATE": {1082},
+              "VARCHAR": {25, 1043}, "TIMESTAMP WITH TIME ZONE": {1184}, "TIMESTAMP": {1114}}
+
+
+class Text(psycopg.adapt.Loader):
+    """Every column as the text the server sent, as npgsql reads its type-loading results."""
+
+    def load(self, data):
+        return bytes(data).decode()
+
+
+def text_only(conn):
+    for oid in (16, 18, 19, 20, 21, 23, 24, 25, 26, 700, 701, 1043, 1700, 2206):
+        conn.adapters.register_loader(oid, Text)
+
+
+def load_types_npgsql4(rows):
+    """Npgsql 4.0's reading of the type rows: oid -> (kind, element). An array or range
+    whose element has not been read yet is skipped, as npgsql does."""
+    by_oid = {}
+    for nspname, typname, oid, _relid, _basetype, kind, elemoid, _ord in rows:
+        assert nspname and typname and int(oid) > 0, (nspname, typname, oid)
+        kind, oid, elem = kind[0], int(oid), int(elemoid)
+        if kind in "ar":
+            if elem in by_oid:
+                by_oid[oid] = (kind, elem, typname, nspname)
+        elif kind in "bepcd":
+            by_oid[oid] = (kind, elem, typname, nspname)
+        else:
+            raise AssertionError(f"unknown typtype {kind!r} for {typname}")
+    return by_oid
+
+
+def check_builtin_types(label, by_oid, with_multiranges=False):
+    for name, oid in PG_BASE.items():
+        assert by_oid.get(oid, (None,))[0] == "b", f"{label}: {name} ({oid}) is {by_oid.get(oid)}"
+        assert by_oid[oid][2:] == (name, "pg_catalog"), f"{label}: {oid} is {by_oid[oid]}"
+    for name, (oid, elem) in PG_ARRAYS.items():
+        assert by_oid.get(oid, (None,))[:3] == ("a", elem, name), (
+            f"{label}: {name} ({oid}) is {by_oid.get(oid)}, wanted an array of {elem}")
+    for name, (oid, sub, multi) in PG_RANGES.items():
+        assert by_oid.get(oid, (None,))[:3] == ("r", sub, name), f"{label}: {name} is {by_oid.get(oid)}"
+        if with_multiranges:
+            assert by_oid.get(multi, (None,))[:2] == ("m", oid), f"{label}: {multi} is {by_oid.get(multi)}"
+    for name, oid in (("record", 2249), ("void", 2278)):
+        assert by_oid.get(oid, (None,))[:1] == ("p",), f"{label}: {name} is {by_oid.get(oid)}"
+
+
+def npgsql(host, port, user, password, warehouse):
+    db = duck(warehouse)
+    with connect(host, port, user, password, autocommit=True) as conn:
+        # Start-up parameters npgsql reads: the version it parses (digits and dots first) to
+        # choose what to load, and integer timestamps, without which it misreads them.
+        version = conn.info.parameter_status("server_version")
+        major = int(version.split(".")[0])
+        assert major >= 10, f"server_version {version!r}"
+        assert conn.info.parameter_status("integer_datetimes") == "on"
+
+        # --- Npgsql 4.0: three statements, extended protocol, one Sync.
+        text_only(conn)
+        cur4 = [conn.cursor() for _ in range(3)]
+        with conn.pipeline():
+            for cur, sql in zip(cur4, (NPGSQL4_TYPES, COMPOSITE_FIELDS, ENUM_LABELS)):
+                cur.execute(sql, prepare=False)
+        types4 = cur4[0].fetchall()
+        by_oid = load_types_npgsql4(types4)
+        check_builtin_types("npgsql 4.0", by_oid)
+        ords = [int(r[7]) for r in types4]
+        assert ords == sorted(ords), "types are not ordered base types first, arrays last"
+        # A fresh PostgreSQL database has no free-standing composite types and no enums.
+        assert cur4[1].fetchall() == [], "composite fields"
+        assert cur4[2].fetchall() == [], "enum labels"
+
+        # --- the columns of every served table have types npgsql has loaded.
+        tables = [r[0] for r in db.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+            "ORDER BY 1").fetchall()]
+        assert "cohort_retention" in tables and "customer_summary" in tables, tables
+        for table in tables:
+            cur = conn.execute(f'SELECT * FROM "{table}" LIMIT 0')
+            described = [(d.name, d.type_code) for d in cur.description]
+            want = db.execute(f'DESCRIBE "{table}"').fetchall()
+            assert [d[0] for d in described] == [w[0] for w in want], (table, described)
+            for (name, oid), w in zip(described, want):
+                assert oid in by_oid, f"{table}.{name}: type {oid} is not among npgsql's types"
+                duck_type = w[1].split("(")[0]
+                if duck_type == "DECIMAL":
+                    assert oid == 1700, f"{table}.{name}: {oid}, DuckDB {w[1]}"
+                elif duck_type in DUCK_TO_PG:
+                    assert oid in DUCK_TO_PG[duck_type], f"{table}.{name}: {oid}, DuckDB {w[1]}"
+
+        # --- current Npgsql: version() and the three loads in one simple-protocol query.
+        cur = conn.execute(";\n".join(["SELECT version()", NPGSQL8_TYPES, COMPOSITE_FIELDS,
+                                       ENUM_LABELS]))
+        long_version = cur.fetchone()[0]
+        assert long_version.startswith("PostgreSQL ") and "redshift" not in long_version.lower()
+        assert cur.nextset()
+        types8 = {}
+        for nspname, oid, typname, typtype, typnotnull, elemtypoid in cur.fetchall():
+            assert typnotnull in ("t", "f"), typnotnull
+            types8[int(oid)] = (typtype[0], int(elemtypoid) if elemtypoid is not None else 0,
+                                typname, nspname)
+        check_builtin_types("npgsql 8", types8, with_multiranges=True)
+        assert cur.nextset() and cur.fetchall() == [], "composite fields"
+        assert cur.nextset() and cur.fetchall() == [], "enum labels"
+        assert not cur.nextset()
+
+    # --- GetSchema("Tables") and ("Columns"), npgsql's information_schema queries, with a
+    # restriction sent as a text parameter; then pooled-connection reset and reuse.
+    with connect(host, port, user, password, autocommit=True) as conn:
+        listed = conn.execute(
+            "SELECT table_catalog, table_schema, table_name, table_type "
+            "FROM information_schema.tables "
+            "WHERE table_type IN ('BASE TABLE', 'FOREIGN', 'FOREIGN TABLE') "
+            "AND table_schema NOT IN ('pg_catalog', 'information_schema')").fetchall()
+        missing = set(tables) - {r[2] for r in listed}
+        assert not missing, f"GetSchema(Tables) does not list {missing}: {listed}"
+        assert all(r[1] == "public" and r[3] == "BASE TABLE" for r in listed), listed
+        columns = conn.execute(
+            "SELECT table_catalog, table_schema, table_name, column_name, ordinal_position, "
+            "column_default, is_nullable, udt_name AS data_type, character_maximum_length, "
+            "character_octet_length, numeric_precision, numeric_precision_radix, numeric_scale, "
+            "datetime_precision, character_set_catalog, character_set_schema, character_set_name, "
+            "collation_catalog FROM information_schema.columns WHERE table_name = %s::text "
+            "ORDER BY ordinal_position", ("cohort_retention",)).fetchall()
+        want = db.execute("DESCRIBE cohort_retention").fetchall()
+        assert [c[3] for c in columns] == [w[0] for w in want], columns
+        assert [c[4] for c in columns] == list(range(1, len(want) + 1)), columns
+        udt = {c[3]: c[7] for c in columns}
+        for name, pg in [("cohort_month", "date"), ("month_offset", "int8"),
+                         ("retention_rate", "float8"), ("revenue", "numeric"),
+                         ("is_partial", "bool")]:
+            assert udt[name] == pg, f"udt_name of {name} is {udt[name]!r}, wanted {pg}"
+        # PostgreSQL's precision columns: bigint is 64 bits, base 2, scale 0.
+        offset = next(c for c in columns if c[3] == "month_offset")
+        assert offset[10:13] == (64, 2, 0), offset
+        # Current npgsql joins pg_type on udt_schema/udt_name and formats the type.
+        formatted = dict(conn.execute(
+            "SELECT column_name, CASE WHEN udt_schema IS NULL THEN udt_name "
+            "ELSE format_type(typ.oid, NULL) END FROM information_schema.columns "
+            "JOIN pg_namespace AS ns ON ns.nspname = udt_schema "
+            "JOIN pg_type AS typ ON typnamespace = ns.oid AND typname = udt_name "
+            "WHERE table_name = %s", ("cohort_retention",)).fetchall())
+        assert set(formatted) == {w[0] for w in want}, formatted
+        for name, pg in [("cohort_month", "date"), ("month_offset", "bigint"),
+                         ("retention_rate", "double precision"), ("revenue", "numeric"),
+                         ("is_partial", "boolean")]:
+            assert formatted[name] == pg, f"{name} is {formatted[name]!r}, wanted {pg}"
+
+        # A pooled connection is returned with DISCARD ALL, which Npgsql sends in front of
+        # the next command on the same connection.
+        q = "SELECT count(*), sum(total_amount) FROM customer_summary WHERE order_count >= {}"
+        with conn.pipeline():
+            c1 = conn.cursor()
+            c1.execute("DISCARD ALL", prepare=False)
+            c2 = conn.cursor()
+            c2.execute(q.format("%s"), (2,), prepare=False)
+        check_rows("after DISCARD ALL", c2.fetchall(), db.execute(q.format("?"), [2]).fetchall())
+    print("npgsql: all checks passed")
+
+
 def duckdb_sql(warehouse, sql):
     for row in duck(warehouse).execute(sql).fetchall():
         print("\t".join("" if v is None else str(v) for v in row))
@@ -261,6 +528,8 @@ if __name__ == "__main__":
         inspector(*args)
     elif mode == "fresh":
         fresh(*args)
+    elif mode == "npgsql":
+        npgsql(*args)
     elif mode == "duckdb":
         duckdb_sql(*args)
     else:

@@ -14,8 +14,10 @@
 //! - [`refresh`]: tables reloaded when a pipeline run publishes new versions;
 //! - [`compat`]: the few statements drivers send that need a canned answer;
 //! - [`reflection`]: what SQLAlchemy's and pgjdbc's catalog reflection needs from `pg_catalog`;
+//! - [`infoschema`]: `information_schema.columns` with PostgreSQL's type columns;
 //! - [`params`]: bound parameters keep the type the client declared;
 //! - [`tls`]: rustls from `tls_cert`/`tls_key`;
+//! - [`typeinfo`]: what npgsql's type loader needs from `pg_type` at connect;
 //! - [`handlers`]: the wiring of all of the above into pgwire.
 //!
 //! The session is built by [`crate::warehouse::open_session`], the same function
@@ -24,12 +26,14 @@
 pub mod auth;
 pub mod compat;
 pub mod handlers;
+pub mod infoschema;
 pub mod limits;
 pub mod params;
 pub mod readonly;
 pub mod reflection;
 pub mod refresh;
 pub mod tls;
+pub mod typeinfo;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -72,6 +76,8 @@ impl Server {
             .map_err(|e| Error::DataFusion(*e))?;
         compat::register_functions(&ctx);
         reflection::install(&ctx, refresh::CATALOG).await?;
+        typeinfo::install(&ctx).await?;
+        infoschema::install(&ctx);
         let ctx = Arc::new(ctx);
         let refresher = Arc::new(Refresher::new(config.clone(), wh).await?);
         let limits = Limits {

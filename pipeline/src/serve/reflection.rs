@@ -44,7 +44,8 @@ use datafusion::logical_expr::{
 };
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::{
-    AccessExpr, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, visit_expressions_mut,
+    AccessExpr, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, TableFactor, VisitMut,
+    VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -273,34 +274,32 @@ impl SchemaProvider for Overlay {
     }
 }
 
-/// `sql` with every `generate_subscripts(a, d)` and `reloptions` replaced; borrowed when
-/// there is none (or when the text does not parse, so DataFusion reports the syntax error
-/// itself).
+/// `sql` with every `generate_subscripts(a, d)` and `reloptions` replaced, and the
+/// repairs of [`super::typeinfo`] and [`super::infoschema`] made; borrowed when there is nothing to replace (or when
+/// the text does not parse, so DataFusion reports the syntax error itself).
 pub fn rewrite_sql(sql: &str) -> Cow<'_, str> {
     let lower = sql.to_ascii_lowercase();
-    if !["generate_subscripts", "reloptions", "_pg_expandarray"]
-        .iter()
-        .any(|w| lower.contains(w))
+    if ![
+        "generate_subscripts",
+        "reloptions",
+        "_pg_expandarray",
+        "pg_range",
+        "information_schema",
+    ]
+    .iter()
+    .chain(&super::typeinfo::REGPROC_COLUMNS)
+    .any(|w| lower.contains(w))
     {
         return Cow::Borrowed(sql);
     }
     let Ok(mut statements) = Parser::parse_sql(&PostgreSqlDialect {}, sql) else {
         return Cow::Borrowed(sql);
     };
-    let mut changed = false;
+    let mut repairs = Repairs { changed: false };
     for statement in &mut statements {
-        let _ = visit_expressions_mut(statement, |e| {
-            if let Some(replacement) = subscripts(e)
-                .or_else(|| reloptions(e))
-                .or_else(|| record_field(e))
-            {
-                *e = replacement;
-                changed = true;
-            }
-            ControlFlow::<()>::Continue(())
-        });
+        let _ = statement.visit(&mut repairs);
     }
-    if !changed {
+    if !repairs.changed {
         return Cow::Borrowed(sql);
     }
     Cow::Owned(
@@ -310,6 +309,37 @@ pub fn rewrite_sql(sql: &str) -> Cow<'_, str> {
             .collect::<Vec<_>>()
             .join("; "),
     )
+}
+
+/// Replaces, after their parts, the expressions and tables [`rewrite_sql`] repairs (so a
+/// replacement is never visited again).
+struct Repairs {
+    changed: bool,
+}
+
+impl VisitorMut for Repairs {
+    type Break = ();
+
+    fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+        if let Some(replacement) = subscripts(e)
+            .or_else(|| reloptions(e))
+            .or_else(|| record_field(e))
+            .or_else(|| super::typeinfo::regproc_comparison(e))
+            .or_else(|| super::typeinfo::range_key_lookup(e))
+        {
+            *e = replacement;
+            self.changed = true;
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_table_factor(&mut self, t: &mut TableFactor) -> ControlFlow<()> {
+        if let Some(replacement) = super::infoschema::columns_table(t) {
+            *t = replacement;
+            self.changed = true;
+        }
+        ControlFlow::Continue(())
+    }
 }
 
 /// `get_field(e, 'n')` if `e` is a field of a parenthesised record, `(e).n`, which
@@ -331,7 +361,7 @@ fn record_field(e: &Expr) -> Option<Expr> {
     parse_expr(&text)
 }
 
-fn parse_expr(text: &str) -> Option<Expr> {
+pub(super) fn parse_expr(text: &str) -> Option<Expr> {
     Parser::new(&PostgreSqlDialect {})
         .try_with_sql(text)
         .ok()?
