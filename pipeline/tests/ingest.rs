@@ -595,3 +595,42 @@ async fn rows_staged_on_disk_dedupe_and_update_like_rows_in_memory() {
         "the run's spill folder is removed"
     );
 }
+
+#[tokio::test]
+async fn a_re_exported_copy_rewrites_nothing_and_rows_come_out_in_time_order() {
+    // May's rows arrive out of time order; they are stored sorted by ordered_at. Then the
+    // same export appears again under another name: every row is a duplicate, so no
+    // partition is rewritten and the table keeps its rows and order.
+    let src = tempfile::tempdir().unwrap();
+    let wh = tempfile::tempdir().unwrap();
+    let cfg = config(src.path(), wh.path());
+    let body = format!(
+        "{HEADER}E3,C1,2024-05-20 08:00:00,300,completed\nE1,C2,2024-05-01 08:00:00,100,completed\nE2,C3,2024-05-10 08:00:00,200,completed\nE4,C4,2024-06-02 08:00:00,400,completed\n"
+    );
+    write(src.path(), "orders/a.csv", body.clone());
+    let first = ingest(&cfg).await;
+    assert_eq!((first.rows_loaded, first.partitions_written), (4, 2));
+    let in_file_order = "SELECT order_id FROM orders WHERE order_month = '2024-05'";
+    let ids = |r: Vec<Vec<String>>| r.into_iter().map(|r| r[0].clone()).collect::<Vec<_>>();
+    assert_eq!(
+        ids(rows(&cfg, in_file_order).await),
+        vec!["E1", "E2", "E3"],
+        "stored in time order"
+    );
+
+    write(src.path(), "orders/b.csv", body);
+    let copy = ingest(&cfg).await;
+    assert_eq!(
+        (
+            copy.objects_loaded,
+            copy.rows_read,
+            copy.rows_loaded,
+            copy.rows_duplicate,
+            copy.partitions_written,
+            copy.partitions_carried,
+            copy.table_rows
+        ),
+        (1, 4, 0, 4, 0, 2, 4)
+    );
+    assert_eq!(ids(rows(&cfg, in_file_order).await), vec!["E1", "E2", "E3"]);
+}

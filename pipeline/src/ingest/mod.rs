@@ -3,10 +3,11 @@
 //!
 //! One run: list the objects under the dataset's prefix; skip those the table's manifest
 //! already holds with the same key, size and e_tag; read the rest (oldest first) through
-//! the reader for their format; validate every row ([`rows`]); classify each valid row as
-//! new, duplicate or update against the key index ([`index`]); rewrite only the month
-//! partitions that changed, carry the others over, and commit the new table version, its
-//! index, its quarantine file and its manifest in one atomic step
+//! the reader for their format, on all cores; validate every row ([`rows`]); number the
+//! valid rows in listing order and stage them by month ([`staging`]); settle every row at
+//! once as new, duplicate or update against the key index ([`index`]); rewrite only the
+//! month partitions that changed, carry the others over, and commit the new table
+//! version, its index, its quarantine file and its manifest in one atomic step
 //! ([`crate::warehouse::Publisher`]). Objects that cannot be read at all are reported by
 //! name, left out of the manifest (so the next run tries them again) and make the command
 //! exit non-zero.
@@ -41,7 +42,7 @@ use crate::error::{Error, Result};
 use crate::storage::Location;
 use crate::warehouse::parquet_io::{self, WriteOptions};
 use crate::warehouse::{ManifestEntry, Publisher, TableState, Warehouse};
-use index::{KeyIndex, Outcome};
+use index::{KeyIndex, Resolution, RunRow};
 use rows::{ParsedChunk, Quarantined, RowContext, month_label};
 use source::{Format, SourceObject};
 use staging::{MonthRows, Staging};
@@ -142,7 +143,7 @@ pub async fn ingest(
         return Ok(summary);
     }
 
-    let mut index = match &previous.index_file {
+    let stored_index = match &previous.index_file {
         Some(rel) => {
             let bytes = fetch_rel(&wh, rel).await?;
             KeyIndex::from_batches(&parquet_io::decode(bytes)?)?
@@ -158,20 +159,17 @@ pub async fn ingest(
         config.ingest.memory_rows,
         config.engine.spill_dir.as_deref(),
     );
-    let mut touched: BTreeSet<i32> = BTreeSet::new();
-    // Months that held a version this run replaced: only their rows need checking against
-    // the index when they are merged.
-    let mut superseded: BTreeSet<i32> = BTreeSet::new();
-    let todo_bytes: u64 = todo.iter().map(|o| o.size).sum();
-    let mut index_sized = false;
     let mut quarantined: Vec<Quarantined> = Vec::new();
-    let mut manifest = previous.manifest.clone();
-    // Row sequence number of this run; the key index keeps it in 32 bits.
+    // Every valid row, for dedupe once all are read; and per loaded object, its manifest
+    // entry and the first and last sequence numbers of its rows.
+    let mut run_rows: Vec<RunRow> = Vec::new();
+    let mut loaded: Vec<(ManifestEntry, u32, u32)> = Vec::new();
+    // Row sequence number of this run, in 32 bits.
     let mut seq: u32 = 0;
 
     // Objects are fetched and parsed `workers` at a time on other threads, and come back
-    // here in listing order, where the key index classifies their rows one object after
-    // the other (so "the later object wins" does not depend on timing).
+    // here in listing order, where their rows are numbered one object after the other (so
+    // "the later object wins" does not depend on timing) and staged.
     let workers = parallelism();
     let mut loads = futures::stream::iter(todo.iter().cloned())
         .map(|obj| {
@@ -210,6 +208,7 @@ pub async fn ingest(
             rows_updated: 0,
             run_id: summary.run_id.clone(),
         };
+        let first_seq = seq + 1;
         for chunk in parsed {
             let ParsedChunk {
                 batch,
@@ -222,8 +221,9 @@ pub async fn ingest(
             entry.rows_read += rows_read;
             entry.rows_quarantined += q.len() as u64;
             quarantined.extend(q);
-            // Kept rows, grouped by month, with their sequence numbers.
+            // Rows grouped by month, with their sequence numbers.
             let mut by_month: BTreeMap<i32, (Vec<u32>, Vec<u32>)> = BTreeMap::new();
+            run_rows.reserve(batch.num_rows());
             for r in 0..batch.num_rows() {
                 seq = seq.checked_add(1).ok_or_else(|| {
                     Error::Other(format!(
@@ -232,25 +232,15 @@ pub async fn ingest(
                         u32::MAX
                     ))
                 })?;
-                let keep = match index.observe(key_hash[r], content_hash[r], month[r], seq) {
-                    Outcome::New => true,
-                    Outcome::Duplicate => {
-                        entry.rows_duplicate += 1;
-                        false
-                    }
-                    Outcome::Updated { old_month } => {
-                        entry.rows_updated += 1;
-                        touched.insert(old_month);
-                        superseded.insert(old_month);
-                        true
-                    }
-                };
-                if keep {
-                    entry.rows_loaded += 1;
-                    let (rows_idx, seqs) = by_month.entry(month[r]).or_default();
-                    rows_idx.push(r as u32);
-                    seqs.push(seq);
-                }
+                run_rows.push(RunRow {
+                    key: key_hash[r],
+                    content: content_hash[r],
+                    month: month[r],
+                    seq,
+                });
+                let (rows_idx, seqs) = by_month.entry(month[r]).or_default();
+                rows_idx.push(r as u32);
+                seqs.push(seq);
             }
             for (m, (rows_idx, seqs)) in by_month {
                 let part = if rows_idx.len() == batch.num_rows() {
@@ -260,24 +250,11 @@ pub async fn ingest(
                     take_record_batch(&batch, &idx)?
                 };
                 staging.push(m, part, seqs)?;
-                touched.insert(m);
             }
         }
-        if !index_sized && obj.size >= 1 << 16 {
-            // Size the index once for the whole run from the rows per byte of the first
-            // sizeable object (compressed objects only make this an underestimate).
-            index_sized = true;
-            let rest = todo_bytes.saturating_sub(obj.size) as f64;
-            let per_byte = entry.rows_read as f64 / obj.size as f64;
-            index.reserve((rest * per_byte * 1.05) as usize);
-        }
         summary.rows_read += entry.rows_read;
-        summary.rows_loaded += entry.rows_loaded;
         summary.rows_quarantined += entry.rows_quarantined;
-        summary.rows_duplicate += entry.rows_duplicate;
-        summary.rows_updated += entry.rows_updated;
-        manifest.retain(|m| m.key != entry.key);
-        manifest.push(entry);
+        loaded.push((entry, first_seq, seq));
         summary.objects_loaded += 1;
         progress.inc(obj.size);
         crate::crash::point("ingest.objects", n);
@@ -286,13 +263,38 @@ pub async fn ingest(
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),
         rows = summary.rows_read,
-        "ingest: objects read and classified"
+        "ingest: objects read"
     );
 
     if summary.objects_loaded == 0 {
         summary.seconds = started.elapsed().as_secs_f64();
         return Ok(summary);
     }
+
+    // Dedupe: every row of this run against the stored index at once.
+    let last_seq = seq;
+    let resolution: Resolution =
+        tokio::task::spawn_blocking(move || index::resolve(stored_index, run_rows, last_seq))
+            .await
+            .map_err(|e| Error::Other(format!("resolving keys failed: {e}")))?;
+    let mut manifest = previous.manifest.clone();
+    for (mut entry, first, last) in loaded {
+        let c = resolution.counts(first, last);
+        entry.rows_loaded = c.new + c.updated;
+        entry.rows_duplicate = c.duplicate;
+        entry.rows_updated = c.updated;
+        summary.rows_loaded += entry.rows_loaded;
+        summary.rows_duplicate += entry.rows_duplicate;
+        summary.rows_updated += entry.rows_updated;
+        manifest.retain(|m| m.key != entry.key);
+        manifest.push(entry);
+    }
+    let touched = resolution.touched.clone();
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        keys = resolution.index.len(),
+        "ingest: keys resolved"
+    );
 
     // Write the new version: changed months rewritten, the others carried over.
     let write_opts = WriteOptions {
@@ -324,11 +326,11 @@ pub async fn ingest(
     }
     // Months are merged, sorted and encoded `workers` at a time on other threads, and
     // written here in month order.
-    let index = Arc::new(index);
+    let resolution = Arc::new(resolution);
     // The index is final now: encode it beside the months.
     let index_bytes = tokio::task::spawn_blocking({
-        let index = index.clone();
-        move || index.encode(write_opts)
+        let resolution = resolution.clone();
+        move || resolution.index.encode(write_opts)
     });
     let hints = spec.distinct_columns();
     let mut months = futures::stream::iter(touched.iter().copied())
@@ -336,8 +338,8 @@ pub async fn ingest(
             let label = month_label(m);
             let files = files_by_month.get(&label).cloned().unwrap_or_default();
             let staged = staging.take(m);
-            let (wh, ctx, index, hints) = (&wh, ctx.clone(), index.clone(), hints.clone());
-            let check_rows = superseded.contains(&m);
+            let (wh, ctx, resolution, hints) =
+                (&wh, ctx.clone(), resolution.clone(), hints.clone());
             async move {
                 let staged = staged?;
                 let mut existing = Vec::new();
@@ -346,8 +348,8 @@ pub async fn ingest(
                 }
                 let before: u64 = existing.iter().map(|b| b.num_rows() as u64).sum();
                 tokio::task::spawn_blocking(move || -> Result<_> {
-                    let index = check_rows.then_some(index.as_ref());
-                    let merged = merge_month(&ctx, index, m, existing, staged, key_col, time_col)?;
+                    let merged =
+                        merge_month(&ctx, &resolution, m, existing, staged, key_col, time_col)?;
                     let after = merged.num_rows() as u64;
                     let bytes = if after > 0 {
                         let hints = parquet_io::ColumnHints {
@@ -501,41 +503,51 @@ fn parallelism() -> usize {
 }
 
 /// The new contents of one month: existing rows still current, plus this run's rows that
-/// hold the current version of their key, sorted by time. `index` is given only when this
-/// run replaced a version that lived in this month; otherwise every row is current.
+/// hold the current version of their key, sorted by time. Rows are checked only in months
+/// the resolution calls mixed; elsewhere every row is current.
 fn merge_month(
     ctx: &RowContext,
-    index: Option<&KeyIndex>,
+    resolution: &Resolution,
     month: i32,
     existing: Vec<RecordBatch>,
     staged: MonthRows,
     key_col: usize,
     time_col: usize,
 ) -> Result<RecordBatch> {
+    let check = resolution.mixed.contains(&month);
     let mut parts: Vec<RecordBatch> = Vec::with_capacity(existing.len() + staged.batches.len());
-    // Keeps the rows whose key's current version is `current(entry, row)`.
-    let keep = |b: RecordBatch, current: &dyn Fn(&index::Entry, usize) -> bool| {
-        let Some(index) = index else {
-            return Ok(b);
-        };
+    for b in existing {
+        if !check || resolution.replaced.is_empty() {
+            parts.push(b);
+            continue;
+        }
         let keys = b
             .column(key_col)
             .as_any()
             .downcast_ref::<StringArray>()
-            .ok_or_else(|| Error::Other("key column is not text".into()))?;
+            .ok_or_else(|| Error::Other("stored key column is not text".into()))?;
         let mask: BooleanArray = (0..b.num_rows())
             .map(|r| {
-                let k = xxh3_128(keys.value(r).as_bytes());
-                Some(index.get(k).is_some_and(|e| current(e, r)))
+                Some(
+                    !resolution
+                        .replaced
+                        .contains(&xxh3_128(keys.value(r).as_bytes())),
+                )
             })
             .collect();
-        Ok::<_, Error>(filter_record_batch(&b, &mask)?)
-    };
-    for b in existing {
-        parts.push(keep(b, &|e, _| e.seq == 0 && e.month == month)?);
+        parts.push(filter_record_batch(&b, &mask)?);
     }
     for (b, seqs) in staged.batches.into_iter().zip(staged.seqs) {
-        parts.push(keep(b, &|e, r| e.seq == seqs.value(r))?);
+        if !check {
+            parts.push(b);
+            continue;
+        }
+        let mask: BooleanArray = seqs
+            .values()
+            .iter()
+            .map(|s| Some(resolution.is_current(*s)))
+            .collect();
+        parts.push(filter_record_batch(&b, &mask)?);
     }
     let all = concat_batches(&ctx.schema, &parts)?;
     drop(parts);
