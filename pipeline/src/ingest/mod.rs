@@ -350,13 +350,13 @@ pub async fn ingest(
                 tokio::task::spawn_blocking(move || -> Result<_> {
                     let merged =
                         merge_month(&ctx, &resolution, m, existing, staged, key_col, time_col)?;
-                    let after = merged.num_rows() as u64;
+                    let after: u64 = merged.iter().map(|b| b.num_rows() as u64).sum();
                     let bytes = if after > 0 {
                         let hints = parquet_io::ColumnHints {
                             distinct: &hints,
                             random: &[],
                         };
-                        let batches = [Ok(merged)];
+                        let batches = merged.into_iter().map(Ok);
                         Some(parquet_io::encode_each_with(
                             &ctx.schema,
                             batches,
@@ -504,7 +504,8 @@ fn parallelism() -> usize {
 
 /// The new contents of one month: existing rows still current, plus this run's rows that
 /// hold the current version of their key, sorted by time. Rows are checked only in months
-/// the resolution calls mixed; elsewhere every row is current.
+/// the resolution calls mixed; elsewhere every row is current. Parts already in time order
+/// one after the other come back as they are, without a copy into one batch.
 fn merge_month(
     ctx: &RowContext,
     resolution: &Resolution,
@@ -513,7 +514,7 @@ fn merge_month(
     staged: MonthRows,
     key_col: usize,
     time_col: usize,
-) -> Result<RecordBatch> {
+) -> Result<Vec<RecordBatch>> {
     let check = resolution.mixed.contains(&month);
     let mut parts: Vec<RecordBatch> = Vec::with_capacity(existing.len() + staged.batches.len());
     for b in existing {
@@ -549,21 +550,34 @@ fn merge_month(
             .collect();
         parts.push(filter_record_batch(&b, &mask)?);
     }
+    parts.retain(|b| b.num_rows() > 0);
+    if in_time_order(&parts, time_col) {
+        return Ok(parts);
+    }
     let all = concat_batches(&ctx.schema, &parts)?;
     drop(parts);
-    if is_sorted(all.column(time_col).as_ref()) {
-        return Ok(all);
-    }
     let order = sort_to_indices(all.column(time_col), None, None)?;
-    Ok(take_record_batch(&all, &order)?)
+    Ok(vec![take_record_batch(&all, &order)?])
 }
 
-/// Whether a timestamp column is already in ascending order (exports usually are), so
-/// sorting it would only copy it.
-fn is_sorted(times: &dyn Array) -> bool {
+/// Whether the time column of `parts`, read one after the other, is already ascending
+/// (exports usually are), so sorting would only copy the rows.
+fn in_time_order(parts: &[RecordBatch], time_col: usize) -> bool {
     use datafusion::arrow::array::TimestampMicrosecondArray;
-    match times.as_any().downcast_ref::<TimestampMicrosecondArray>() {
-        Some(t) if t.null_count() == 0 => t.values().is_sorted(),
-        _ => false,
+    let mut last = i64::MIN;
+    for b in parts {
+        let Some(t) = b
+            .column(time_col)
+            .as_any()
+            .downcast_ref::<TimestampMicrosecondArray>()
+        else {
+            return false;
+        };
+        let v = t.values();
+        if t.null_count() > 0 || v.first().is_some_and(|f| *f < last) || !v.is_sorted() {
+            return false;
+        }
+        last = v.last().copied().unwrap_or(last);
     }
+    true
 }
