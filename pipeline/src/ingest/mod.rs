@@ -163,6 +163,8 @@ pub async fn ingest(
     // Every valid row, for dedupe once all are read; and per loaded object, its manifest
     // entry and the first and last sequence numbers of its rows.
     let mut run_rows: Vec<RunRow> = Vec::new();
+    let todo_bytes: u64 = todo.iter().map(|o| o.size).sum();
+    let mut sized = false;
     let mut loaded: Vec<(ManifestEntry, u32, u32)> = Vec::new();
     // Row sequence number of this run, in 32 bits.
     let mut seq: u32 = 0;
@@ -251,6 +253,14 @@ pub async fn ingest(
                 };
                 staging.push(m, part, seqs)?;
             }
+        }
+        if !sized && obj.size >= 1 << 16 {
+            // Room for the whole run at once, estimated from the rows per byte of the first
+            // sizeable object (compressed objects only make it an underestimate).
+            sized = true;
+            let per_byte = (seq + 1 - first_seq) as f64 / obj.size as f64;
+            let rest = todo_bytes.saturating_sub(obj.size) as f64;
+            run_rows.reserve((rest * per_byte * 1.05) as usize);
         }
         summary.rows_read += entry.rows_read;
         summary.rows_quarantined += entry.rows_quarantined;
@@ -362,6 +372,7 @@ pub async fn ingest(
                             batches,
                             write_opts,
                             hints,
+                            0,
                         )?)
                     } else {
                         None
