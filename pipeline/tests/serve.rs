@@ -493,8 +493,10 @@ async fn republished_tables_are_served_without_restart() {
 
 /// npgsql, Power BI's driver, which cannot run here (no .NET runtime): its type loading at
 /// connect (Npgsql 4.0's over the extended protocol and current Npgsql's over the simple
-/// one), `GetSchema("Tables"/"Columns")` and the pooled-connection `DISCARD ALL`, replayed
-/// through psycopg and checked against PostgreSQL's own type oids and DuckDB.
+/// one), `GetSchema("Tables"/"Columns")`, the pooled-connection `DISCARD ALL` and the reset
+/// that keeps prepared statements (`SET SESSION AUTHORIZATION DEFAULT;RESET ALL;…`),
+/// replayed through psycopg and checked against PostgreSQL's own type oids and command tags
+/// and DuckDB.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn npgsql_type_loading_and_get_schema() {
     client_checks_on_two_orders("npgsql").await;

@@ -12,7 +12,8 @@ Usage:
   serve_clients.py fresh HOST PORT USER PASSWORD WAREHOUSE     server vs DuckDB after a
                                                                republish; prints the numbers as JSON
   serve_clients.py npgsql HOST PORT USER PASSWORD WAREHOUSE    what npgsql (Power BI) sends at
-                                                               connect and for GetSchema, replayed
+                                                               connect, for GetSchema and to reset
+                                                               pooled connections, replayed
 Packages: ci/requirements.txt (installed by ci/setup.sh). A missing one is an error.
 """
 
@@ -402,6 +403,58 @@ def check_builtin_types(label, by_oid, with_multiranges=False):
         assert by_oid.get(oid, (None,))[:1] == ("p",), f"{label}: {name} is {by_oid.get(oid)}"
 
 
+# Npgsql's reset of a pooled connection that holds prepared statements (auto-prepare, or
+# Prepare()): NpgsqlConnector builds it once (GenerateResetMessage, the same in 4.0 and in
+# current Npgsql, for PostgreSQL 9.4 and later) and sends it as one simple-protocol query in
+# front of the next command, instead of DISCARD ALL, so the prepared statements survive.
+# npgsql counts the replies and breaks the connection on any error.
+NPGSQL_RESET = ["SET SESSION AUTHORIZATION DEFAULT", "RESET ALL", "CLOSE ALL", "UNLISTEN *",
+                "SELECT pg_advisory_unlock_all()", "DISCARD SEQUENCES", "DISCARD TEMP"]
+# PostgreSQL's command tags for them (src/include/tcop/cmdtaglist.h); the SELECT returns one
+# row of one `void` column (oid 2278, pg_type.dat) whose text is empty.
+NPGSQL_RESET_TAGS = ["SET", "RESET", "CLOSE CURSOR ALL", "UNLISTEN", "SELECT 1",
+                     "DISCARD SEQUENCES", "DISCARD TEMP"]
+
+
+def check_npgsql_reset(conn, db):
+    """npgsql's reset, as its one query and as separate statements (simple, then extended
+    protocol): PostgreSQL's replies, a prepared statement that still runs, still read-only."""
+    q = "SELECT count(*), sum(total_amount) FROM customer_summary WHERE order_count >= {}"
+    want = db.execute(q.format("?"), [1]).fetchall()
+
+    def prepared_query(label):
+        got = conn.execute(q.format("%s"), (1,), prepare=True).fetchall()
+        check_rows(label, got, want)
+
+    prepared_query("prepared before npgsql's reset")
+    cur = conn.execute(";".join(NPGSQL_RESET))
+    for i, (sql, tag) in enumerate(zip(NPGSQL_RESET, NPGSQL_RESET_TAGS)):
+        assert i == 0 or cur.nextset(), f"npgsql's reset: no reply to {sql}"
+        assert cur.statusmessage == tag, f"{sql}: {cur.statusmessage!r}, wanted {tag!r}"
+        if tag.startswith("SELECT"):
+            described = [(d.name, d.type_code) for d in cur.description]
+            assert described == [("pg_advisory_unlock_all", 2278)], described
+            assert cur.fetchall() == [("",)], sql
+        else:
+            assert cur.description is None, f"{sql}: a row description npgsql does not expect"
+    assert not cur.nextset(), "npgsql's reset: more replies than statements"
+    prepared_query("after npgsql's reset")
+
+    for prepare in (False, True):
+        for sql, tag in zip(NPGSQL_RESET, NPGSQL_RESET_TAGS):
+            cur = conn.execute(sql, prepare=prepare)
+            assert cur.statusmessage == tag, f"{sql}: {cur.statusmessage!r}, wanted {tag!r}"
+            if tag.startswith("SELECT"):
+                assert cur.fetchall() == [("",)], sql
+        prepared_query(f"after the reset statement by statement (prepare={prepare})")
+
+    # Still read-only; LISTEN and NOTIFY are refused as on a PostgreSQL hot standby.
+    for sql, kind in [("DELETE FROM orders", "DELETE"), ("LISTEN dashboard", "LISTEN"),
+                      ("NOTIFY dashboard, 'refresh'", "NOTIFY")]:
+        expect_error(conn, sql, "25006", kind, "read-only")
+    prepared_query("after refused writes")
+
+
 def npgsql(host, port, user, password, warehouse):
     db = duck(warehouse)
     with connect(host, port, user, password, autocommit=True) as conn:
@@ -512,6 +565,7 @@ def npgsql(host, port, user, password, warehouse):
             c2 = conn.cursor()
             c2.execute(q.format("%s"), (2,), prepare=False)
         check_rows("after DISCARD ALL", c2.fetchall(), db.execute(q.format("?"), [2]).fetchall())
+        check_npgsql_reset(conn, db)
     print("npgsql: all checks passed")
 
 

@@ -3,8 +3,14 @@
 //!
 //! npgsql (Power BI) and connection poolers send `DISCARD ALL` when returning a connection
 //! to the pool (psycopg adds `DEALLOCATE ALL`); some tools send `RESET <name>` or
-//! `RESET ALL`. Sessions here hold nothing
-//! but client-side settings, so both succeed without doing anything. SQLAlchemy's dialect
+//! `RESET ALL`. A pooled npgsql connection that holds prepared statements is reset instead
+//! with one simple-protocol query that keeps them (NpgsqlConnector's reset message, the same
+//! in Npgsql 4.0 and today): `SET SESSION AUTHORIZATION DEFAULT;RESET ALL;CLOSE ALL;UNLISTEN
+//! *;SELECT pg_advisory_unlock_all();DISCARD SEQUENCES;DISCARD TEMP`. npgsql counts the
+//! replies (one command tag each, a row description for the `SELECT`) and drops the
+//! connection on any error, so each is answered as PostgreSQL does. Sessions here hold no
+//! role, listeners, advisory locks, sequences or temporary tables, so all of it succeeds
+//! without doing anything; `CLOSE ALL` closes the cursors. SQLAlchemy's dialect
 //! parses `version()` for a PostgreSQL version number, so `version()` answers like
 //! PostgreSQL 16 does, naming Conveyor and DataFusion after it. (datafusion-postgres
 //! already answers `SET`, `SHOW`, transactions and cursors; datafusion-pg-catalog answers
@@ -17,11 +23,15 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{DFSchema, ParamValues, ScalarValue};
 use datafusion::logical_expr::{ColumnarValue, EmptyRelation, LogicalPlan, Volatility, create_udf};
 use datafusion::prelude::SessionContext;
-use datafusion::sql::sqlparser::ast::Statement;
+use datafusion::sql::sqlparser::ast::{
+    CloseCursor, DiscardObject, Set, SetSessionAuthorizationParamKind, Statement,
+};
 use datafusion_postgres::QueryHook;
 use datafusion_postgres::hooks::HookClient;
 use pgwire::api::ClientInfo;
-use pgwire::api::results::{Response, Tag};
+use pgwire::api::Type;
+use pgwire::api::results::{DataRowEncoder, FieldFormat, FieldInfo, QueryResponse, Response, Tag};
+use pgwire::api::store::PortalStore;
 use pgwire::error::PgWireResult;
 
 /// What `version()` returns: PostgreSQL's format first, for drivers that parse it.
@@ -57,13 +67,70 @@ pub fn register_functions(ctx: &SessionContext) {
             ))))
         }),
     ));
+    // What `pg_advisory_unlock_all()` returns wherever it appears: nothing to unlock. Over
+    // the simple protocol npgsql's `SELECT pg_advisory_unlock_all()` is answered with
+    // PostgreSQL's `void` column instead (see [`advisory_unlock_all`]).
+    ctx.register_udf(create_udf(
+        ADVISORY_UNLOCK_ALL,
+        vec![],
+        DataType::Utf8,
+        Volatility::Volatile,
+        Arc::new(|_args: &[ColumnarValue]| {
+            Ok(ColumnarValue::Scalar(ScalarValue::Utf8(
+                Some(String::new()),
+            )))
+        }),
+    ));
+}
+
+const ADVISORY_UNLOCK_ALL: &str = "pg_advisory_unlock_all";
+
+/// `SELECT pg_advisory_unlock_all()` as PostgreSQL answers it: one row of one column of
+/// type `void` (oid 2278), whose text is empty.
+fn advisory_unlock_all(statement: &Statement) -> Option<PgWireResult<Response>> {
+    if !statement
+        .to_string()
+        .eq_ignore_ascii_case(&format!("SELECT {ADVISORY_UNLOCK_ALL}()"))
+    {
+        return None;
+    }
+    let fields = Arc::new(vec![FieldInfo::new(
+        ADVISORY_UNLOCK_ALL.into(),
+        None,
+        None,
+        Type::VOID,
+        FieldFormat::Text,
+    )]);
+    let mut row = DataRowEncoder::new(fields.clone());
+    Some(row.encode_field(&"").map(|()| {
+        let rows = futures::stream::iter([Ok(row.take_row())]);
+        Response::Query(QueryResponse::new(fields, rows))
+    }))
 }
 
 /// The command tag PostgreSQL answers `statement` with, if it is one handled here.
 fn tag_for(statement: &Statement) -> Option<&'static str> {
     match statement {
-        Statement::Discard { .. } => Some("DISCARD ALL"),
+        Statement::Discard { object_type } => Some(match object_type {
+            DiscardObject::ALL => "DISCARD ALL",
+            DiscardObject::PLANS => "DISCARD PLANS",
+            DiscardObject::SEQUENCES => "DISCARD SEQUENCES",
+            DiscardObject::TEMP => "DISCARD TEMP",
+        }),
         Statement::Reset(_) => Some("RESET"),
+        // The rest of npgsql's reset. Logins here are never switched to another role, so
+        // going back to the login's own is a no-op (any other SET SESSION AUTHORIZATION
+        // is left to datafusion-postgres). Nothing ever LISTENs (refused in
+        // readonly.rs), so there is nothing to stop listening to.
+        Statement::Set(Set::SetSessionAuthorization(p))
+            if p.kind == SetSessionAuthorizationParamKind::Default =>
+        {
+            Some("SET")
+        }
+        Statement::Close {
+            cursor: CloseCursor::All,
+        } => Some("CLOSE CURSOR ALL"),
+        Statement::UNLISTEN { .. } => Some("UNLISTEN"),
         // SQLAlchemy's psycopg dialect nests its start-up probes in savepoints.
         Statement::Savepoint { .. } => Some("SAVEPOINT"),
         Statement::ReleaseSavepoint { .. } => Some("RELEASE"),
@@ -76,6 +143,20 @@ fn tag_for(statement: &Statement) -> Option<&'static str> {
     }
 }
 
+/// The answer to `statement` if it is one handled here. `CLOSE ALL` closes the cursors
+/// (portals) as datafusion-postgres's cursor hook does for `CLOSE name`, with PostgreSQL's
+/// tag for `ALL`.
+fn respond(statement: &Statement, client: &dyn HookClient) -> Option<PgWireResult<Response>> {
+    let tag = tag_for(statement)?;
+    if let Statement::Close {
+        cursor: CloseCursor::All,
+    } = statement
+    {
+        client.portal_store().clear_portals();
+    }
+    Some(Ok(Response::Execution(Tag::new(tag))))
+}
+
 #[derive(Debug, Default)]
 pub struct CompatHook;
 
@@ -85,9 +166,9 @@ impl QueryHook for CompatHook {
         &self,
         statement: &Statement,
         _session_context: &SessionContext,
-        _client: &mut dyn HookClient,
+        client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
-        tag_for(statement).map(|t| Ok(Response::Execution(Tag::new(t))))
+        advisory_unlock_all(statement).or_else(|| respond(statement, client))
     }
 
     async fn handle_extended_parse_query(
@@ -110,8 +191,72 @@ impl QueryHook for CompatHook {
         _logical_plan: &LogicalPlan,
         _params: &ParamValues,
         _session_context: &SessionContext,
-        _client: &mut dyn HookClient,
+        client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
-        tag_for(statement).map(|t| Ok(Response::Execution(Tag::new(t))))
+        respond(statement, client)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion_postgres::datafusion_pg_catalog::sql::PostgresCompatibilityParser;
+
+    fn parse(sql: &str) -> Vec<Statement> {
+        PostgresCompatibilityParser::new().parse(sql).unwrap()
+    }
+
+    /// Npgsql's reset of a pooled connection that keeps its prepared statements, as
+    /// NpgsqlConnector builds it (4.0 and current) for a server of version 9.4 or later.
+    const NPGSQL_RESET: &str = "SET SESSION AUTHORIZATION DEFAULT;RESET ALL;CLOSE ALL;\
+        UNLISTEN *;SELECT pg_advisory_unlock_all();DISCARD SEQUENCES;DISCARD TEMP";
+
+    #[test]
+    fn npgsql_reset_gets_postgresql_command_tags() {
+        let statements = parse(NPGSQL_RESET);
+        // PostgreSQL's tags (src/include/tcop/cmdtaglist.h); the SELECT is a row, not a tag.
+        let tags: Vec<_> = statements.iter().map(tag_for).collect();
+        assert_eq!(
+            tags,
+            [
+                Some("SET"),
+                Some("RESET"),
+                Some("CLOSE CURSOR ALL"),
+                Some("UNLISTEN"),
+                None,
+                Some("DISCARD SEQUENCES"),
+                Some("DISCARD TEMP"),
+            ]
+        );
+        let Some(Ok(Response::Query(unlock))) = advisory_unlock_all(&statements[4]) else {
+            panic!("no result for {}", statements[4]);
+        };
+        let fields = unlock.row_schema();
+        assert_eq!(fields.len(), 1);
+        assert_eq!(fields[0].name(), "pg_advisory_unlock_all");
+        assert_eq!(fields[0].datatype().oid(), 2278, "void");
+    }
+
+    #[test]
+    fn only_those_statements_are_answered_here() {
+        for sql in [
+            "DISCARD ALL",
+            "DISCARD PLANS",
+            "UNLISTEN dashboard",
+            "RESET timezone",
+        ] {
+            assert!(tag_for(&parse(sql)[0]).is_some(), "{sql}");
+        }
+        // `CLOSE name` and a switch to another role are left to datafusion-postgres.
+        for sql in [
+            "CLOSE c1",
+            "SET SESSION AUTHORIZATION other_user",
+            "SELECT pg_advisory_unlock_all(), 1",
+            "SELECT 1",
+        ] {
+            let statement = &parse(sql)[0];
+            assert!(tag_for(statement).is_none(), "{sql}");
+            assert!(advisory_unlock_all(statement).is_none(), "{sql}");
+        }
     }
 }

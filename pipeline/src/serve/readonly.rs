@@ -3,11 +3,16 @@
 //! datafusion-postgres's own `PermissionsHook` grants per-user permissions but covers only
 //! a few statement kinds and answers 42501; a BI endpoint over a pipeline's output needs
 //! the opposite default. So this is an allow-list: queries, EXPLAIN, SHOW, cursors,
-//! transaction no-ops and session-local SET pass; anything else (INSERT, UPDATE, DELETE,
+//! transaction no-ops, session-local SET and the session resets poolers send (DISCARD,
+//! DEALLOCATE, UNLISTEN) pass; anything else (INSERT, UPDATE, DELETE,
 //! CREATE, DROP, ALTER, TRUNCATE, COPY, `SELECT … INTO`, `SET datafusion.*` which would
 //! change the shared engine for every connection, …) is refused with SQLSTATE 25006
 //! (read_only_sql_transaction) naming the statement kind. The error ends the statement
 //! only; the connection keeps serving.
+//!
+//! `LISTEN` and `NOTIFY` are refused too, as a PostgreSQL hot standby refuses them (25006)
+//! while accepting `UNLISTEN`: nothing here ever notifies, so a `LISTEN` that succeeded
+//! would only leave a client waiting for notifications that never come.
 
 use async_trait::async_trait;
 use datafusion::common::ParamValues;
@@ -59,6 +64,7 @@ pub fn refused_kind(statement: &Statement) -> Option<String> {
         | Statement::Close { .. }
         | Statement::Discard { .. }
         | Statement::Deallocate { .. }
+        | Statement::UNLISTEN { .. }
         | Statement::Execute { .. } => None,
         other => Some(kind_of(other)),
     }
@@ -217,6 +223,15 @@ mod tests {
             "COMMIT",
             "ROLLBACK",
             "DISCARD ALL",
+            // npgsql's reset of a pooled connection that keeps its prepared statements.
+            "SET SESSION AUTHORIZATION DEFAULT",
+            "RESET ALL",
+            "CLOSE ALL",
+            "UNLISTEN *",
+            "UNLISTEN dashboard",
+            "SELECT pg_advisory_unlock_all()",
+            "DISCARD SEQUENCES",
+            "DISCARD TEMP",
         ] {
             assert_eq!(kind(sql), None, "{sql}");
         }
@@ -243,6 +258,8 @@ mod tests {
             ),
             ("EXPLAIN ANALYZE INSERT INTO orders VALUES (1)", "INSERT"),
             ("GRANT SELECT ON orders TO bi", "GRANT"),
+            ("LISTEN dashboard", "LISTEN"),
+            ("NOTIFY dashboard, 'refresh'", "NOTIFY"),
         ] {
             assert_eq!(kind(sql).as_deref(), Some(want), "{sql}");
         }
