@@ -223,35 +223,44 @@ pub async fn ingest(
             entry.rows_read += rows_read;
             entry.rows_quarantined += q.len() as u64;
             quarantined.extend(q);
-            // Rows grouped by month, with their sequence numbers.
-            let mut by_month: BTreeMap<i32, (Vec<u32>, Vec<u32>)> = BTreeMap::new();
-            run_rows.reserve(batch.num_rows());
-            for r in 0..batch.num_rows() {
-                seq = seq.checked_add(1).ok_or_else(|| {
+            // The chunk's rows are numbered first..=seq.
+            let first = seq + 1;
+            seq = u32::try_from(batch.num_rows())
+                .ok()
+                .and_then(|n| seq.checked_add(n))
+                .ok_or_else(|| {
                     Error::Other(format!(
                         "one ingest run can load at most {} rows; load the source in parts \
                          (one prefix at a time)",
                         u32::MAX
                     ))
                 })?;
-                run_rows.push(RunRow {
-                    key: key_hash[r],
-                    content: content_hash[r],
-                    month: month[r],
-                    seq,
-                });
-                let (rows_idx, seqs) = by_month.entry(month[r]).or_default();
+            run_rows.extend(
+                (first..=seq)
+                    .zip(key_hash.iter().zip(&content_hash).zip(&month))
+                    .map(|(seq, ((key, content), month))| RunRow {
+                        key: *key,
+                        content: *content,
+                        month: *month,
+                        seq,
+                    }),
+            );
+            if month.iter().all(|m| Some(m) == month.first()) {
+                if let Some(m) = month.first() {
+                    staging.push(*m, batch, (first..=seq).collect())?;
+                }
+                continue;
+            }
+            // Rows of several months: grouped by month, with their sequence numbers.
+            let mut by_month: BTreeMap<i32, (Vec<u32>, Vec<u32>)> = BTreeMap::new();
+            for (r, (m, s)) in month.iter().zip(first..=seq).enumerate() {
+                let (rows_idx, seqs) = by_month.entry(*m).or_default();
                 rows_idx.push(r as u32);
-                seqs.push(seq);
+                seqs.push(s);
             }
             for (m, (rows_idx, seqs)) in by_month {
-                let part = if rows_idx.len() == batch.num_rows() {
-                    batch.clone()
-                } else {
-                    let idx = datafusion::arrow::array::UInt32Array::from(rows_idx);
-                    take_record_batch(&batch, &idx)?
-                };
-                staging.push(m, part, seqs)?;
+                let idx = datafusion::arrow::array::UInt32Array::from(rows_idx);
+                staging.push(m, take_record_batch(&batch, &idx)?, seqs)?;
             }
         }
         if !sized && obj.size >= 1 << 16 {
