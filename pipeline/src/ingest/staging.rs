@@ -5,7 +5,7 @@
 //! buffered rows are appended to that month's local spill file (Arrow IPC, in
 //! `[engine] spill_dir` or the system temporary folder), so a run over 50M rows holds at
 //! most the budget plus one month in memory. Each staged row carries its run sequence
-//! number (the key index says which sequence number holds a key's current version). The
+//! number (settling the keys says which sequence number holds a key's current version). The
 //! spill folder is deleted when the run ends, whether it commits or fails.
 
 use std::collections::BTreeMap;
