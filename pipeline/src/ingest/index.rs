@@ -3,7 +3,7 @@
 //!
 //! It is what makes ingest incremental and idempotent. A run does not look its keys up one
 //! row at a time, which would be a random memory access per row on one thread. It notes
-//! every valid row as a [`RunRow`] (key, content, month, and the row's sequence number in
+//! every valid row as a [`Version`] (key, content, month, and the row's sequence number in
 //! the run), and [`resolve`]s them all at once after reading: the rows are sorted by key
 //! and sequence number on all cores, then walked beside the stored index. Per key, in
 //! sequence order, a row whose key is unknown is new; a row with the current content is a
@@ -23,21 +23,13 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::warehouse::parquet_io::{self, WriteOptions};
 
-/// A key's current version.
+/// A version of a key: the hash of its content, its month, and the sequence number of the
+/// row of this run that holds it (0 for a version stored before the run).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Entry {
+pub struct Version {
     pub key: u128,
     pub content: u64,
     pub month: i32,
-}
-
-/// One valid row of this run, as far as dedupe is concerned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RunRow {
-    pub key: u128,
-    pub content: u64,
-    pub month: i32,
-    /// The row's sequence number in the run, from 1.
     pub seq: u32,
 }
 
@@ -51,10 +43,17 @@ pub enum Outcome {
     },
 }
 
-/// The stored index: one entry per key, sorted by key.
+/// The index: one version per key, in key order. After a run it is the versions stored
+/// before it, with this run's changed keys taking the place of their stored versions; the
+/// two lists are merged as the index is written, so no third list of every key is built.
 #[derive(Debug, Default)]
 pub struct KeyIndex {
-    entries: Vec<Entry>,
+    /// Versions stored before this run (sequence number 0), sorted by key.
+    stored: Vec<Version>,
+    /// This run's final versions of the keys it added or changed, sorted by key.
+    run: Vec<Version>,
+    /// How many keys of `run` are also in `stored`.
+    overlap: usize,
 }
 
 /// What one run's rows turned out to be, and the index after them.
@@ -112,8 +111,12 @@ impl Resolution {
 }
 
 /// Settles this run's rows against the stored index (see the module doc). `last_seq` is
-/// the highest sequence number among `rows`.
-pub fn resolve(stored: KeyIndex, mut rows: Vec<RunRow>, last_seq: u32) -> Resolution {
+/// the highest sequence number among `rows`. The rows' own list becomes the list of this
+/// run's final versions (compacted in place), so the index after the run costs no more
+/// memory than the rows did.
+pub fn resolve(stored: KeyIndex, mut rows: Vec<Version>, last_seq: u32) -> Resolution {
+    debug_assert!(stored.run.is_empty(), "a stored index has no run versions");
+    let stored = stored.stored;
     rows.par_sort_unstable_by_key(|r| (r.key, r.seq));
     let slots = last_seq as usize + 1;
     let mut outcomes = vec![NEW; slots];
@@ -128,18 +131,15 @@ pub fn resolve(stored: KeyIndex, mut rows: Vec<RunRow>, last_seq: u32) -> Resolu
     let bit = |m: i32| (m as i64 - lo as i64) as usize;
     let (mut touched, mut mixed) = (BTreeSet::new(), BTreeSet::new());
 
-    let mut entries = Vec::with_capacity(stored.entries.len() + rows.len());
-    let mut old = stored.entries.into_iter().peekable();
-    let mut j = 0;
+    // `j` reads the sorted rows; `w` writes each key's final version over rows already
+    // read (a key has at least one row, so `w` never passes `j`).
+    let (mut i, mut j, mut w, mut overlap) = (0, 0, 0, 0);
     while j < rows.len() {
         let key = rows[j].key;
-        while let Some(e) = old.next_if(|e| e.key < key) {
-            entries.push(e);
-        }
+        i += stored[i..].partition_point(|e| e.key < key);
+        let was_stored = stored.get(i).filter(|e| e.key == key).copied();
         // The current version so far: (content, month, seq), seq 0 for the stored one.
-        let mut cur = old
-            .next_if(|e| e.key == key)
-            .map(|e| (e.content, e.month, 0u32));
+        let mut cur = was_stored.map(|e| (e.content, e.month, 0u32));
         while let Some(r) = rows.get(j).filter(|r| r.key == key) {
             let seq = r.seq as usize;
             match cur {
@@ -167,15 +167,17 @@ pub fn resolve(stored: KeyIndex, mut rows: Vec<RunRow>, last_seq: u32) -> Resolu
         let (content, month, seq) = cur.expect("a key with rows has a version");
         if seq != 0 {
             current[seq as usize / 64] |= 1 << (seq % 64);
+            rows[w] = Version {
+                key,
+                content,
+                month,
+                seq,
+            };
+            w += 1;
+            overlap += was_stored.is_some() as usize;
         }
-        entries.push(Entry {
-            key,
-            content,
-            month,
-        });
     }
-    entries.extend(old);
-    drop(rows);
+    rows.truncate(w);
     for (i, (t, m)) in touched_bits.iter().zip(&mixed_bits).enumerate() {
         let month = lo + i as i32;
         if *t {
@@ -186,7 +188,11 @@ pub fn resolve(stored: KeyIndex, mut rows: Vec<RunRow>, last_seq: u32) -> Resolu
         }
     }
     Resolution {
-        index: KeyIndex { entries },
+        index: KeyIndex {
+            stored,
+            run: rows,
+            overlap,
+        },
         outcomes,
         current,
         replaced,
@@ -206,19 +212,34 @@ pub fn schema() -> SchemaRef {
 
 impl KeyIndex {
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.stored.len() + self.run.len() - self.overlap
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
+    }
+
+    /// Every key's current version, in key order.
+    pub fn versions(&self) -> impl Iterator<Item = &Version> {
+        let (mut stored, mut run) = (self.stored.iter().peekable(), self.run.iter().peekable());
+        std::iter::from_fn(move || match (stored.peek(), run.peek()) {
+            (Some(s), Some(r)) if s.key < r.key => stored.next(),
+            (Some(s), Some(r)) if s.key == r.key => {
+                stored.next();
+                run.next()
+            }
+            (Some(_), None) => stored.next(),
+            _ => run.next(),
+        })
     }
 
     /// The current version of `key`.
-    pub fn get(&self, key: u128) -> Option<&Entry> {
-        self.entries
-            .binary_search_by_key(&key, |e| e.key)
-            .ok()
-            .map(|i| &self.entries[i])
+    pub fn get(&self, key: u128) -> Option<&Version> {
+        fn find(list: &[Version], key: u128) -> Option<&Version> {
+            let i = list.binary_search_by_key(&key, |e| e.key).ok()?;
+            list.get(i)
+        }
+        find(&self.run, key).or_else(|| find(&self.stored, key))
     }
 
     /// Reads a stored index. Indexes written before it was kept sorted are sorted here.
@@ -238,45 +259,54 @@ impl KeyIndex {
                 .downcast_ref::<Int32Array>()
                 .ok_or_else(|| Error::Other("key index has an unexpected schema".into()))?;
             for r in 0..b.num_rows() {
-                entries.push(Entry {
+                entries.push(Version {
                     key: ((hi.value(r) as u128) << 64) | lo.value(r) as u128,
                     content: content.value(r),
                     month: month.value(r),
+                    seq: 0,
                 });
             }
         }
         if !entries.is_sorted_by_key(|e| e.key) {
             entries.par_sort_unstable_by_key(|e| e.key);
         }
-        Ok(KeyIndex { entries })
+        Ok(KeyIndex {
+            stored: entries,
+            ..KeyIndex::default()
+        })
     }
 
     /// The index as a Parquet file, built from batches of `BATCH` entries so that no copy
     /// of the whole index is made on the way.
     pub fn encode(&self, opts: WriteOptions) -> Result<bytes::Bytes> {
         const BATCH: usize = 256 * 1024;
-        let batches = self.entries.chunks(BATCH).map(|part| {
-            let column = |f: fn(&Entry) -> u64| -> Arc<UInt64Array> {
-                Arc::new(part.iter().map(f).collect::<Vec<_>>().into())
+        let mut versions = self.versions().peekable();
+        let batches = std::iter::from_fn(|| {
+            versions.peek()?;
+            let part: Vec<&Version> = versions.by_ref().take(BATCH).collect();
+            let column = |f: fn(&Version) -> u64| -> Arc<UInt64Array> {
+                Arc::new(part.iter().map(|v| f(v)).collect::<Vec<_>>().into())
             };
             let month: Int32Array = part.iter().map(|e| e.month).collect::<Vec<_>>().into();
-            RecordBatch::try_new(
-                schema(),
-                vec![
-                    column(|e| (e.key >> 64) as u64),
-                    column(|e| e.key as u64),
-                    column(|e| e.content),
-                    Arc::new(month),
-                ],
+            Some(
+                RecordBatch::try_new(
+                    schema(),
+                    vec![
+                        column(|e| (e.key >> 64) as u64),
+                        column(|e| e.key as u64),
+                        column(|e| e.content),
+                        Arc::new(month),
+                    ],
+                )
+                .map_err(Error::from),
             )
-            .map_err(Error::from)
         });
         let hints = parquet_io::ColumnHints {
             distinct: &[],
             random: &["key_hi", "key_lo", "content"],
         };
         // Hashes do not compress: 28 bytes an entry, plus a little for the months.
-        let expected = self.entries.len() * 29 + (1 << 16);
+        let expected = self.len() * 29 + (1 << 16);
         parquet_io::encode_each_with(&schema(), batches, opts, hints, expected)
     }
 }
@@ -285,8 +315,8 @@ impl KeyIndex {
 mod tests {
     use super::*;
 
-    fn row(key: u128, content: u64, month: i32, seq: u32) -> RunRow {
-        RunRow {
+    fn row(key: u128, content: u64, month: i32, seq: u32) -> Version {
+        Version {
             key,
             content,
             month,
@@ -295,16 +325,22 @@ mod tests {
     }
 
     fn stored(entries: &[(u128, u64, i32)]) -> KeyIndex {
-        let mut entries: Vec<Entry> = entries
+        let mut stored: Vec<Version> = entries
             .iter()
-            .map(|&(key, content, month)| Entry {
-                key,
-                content,
-                month,
-            })
+            .map(|&(key, content, month)| row(key, content, month, 0))
             .collect();
-        entries.sort_by_key(|e| e.key);
-        KeyIndex { entries }
+        stored.sort_by_key(|e| e.key);
+        KeyIndex {
+            stored,
+            ..KeyIndex::default()
+        }
+    }
+
+    fn listed(index: &KeyIndex) -> Vec<(u128, u64, i32)> {
+        index
+            .versions()
+            .map(|e| (e.key, e.content, e.month))
+            .collect()
     }
 
     #[test]
@@ -341,18 +377,14 @@ mod tests {
         // month 5 lost a row; the duplicate of 8 changes nothing in month 2.
         assert_eq!(r.touched, BTreeSet::from([4, 5, 6]));
         assert_eq!(r.mixed, BTreeSet::from([2, 4, 5]));
-        let got: Vec<(u128, u64, i32)> = r
-            .index
-            .entries
-            .iter()
-            .map(|e| (e.key, e.content, e.month))
-            .collect();
         assert_eq!(
-            got,
+            listed(&r.index),
             vec![(5, 50, 1), (7, 101, 6), (8, 80, 2), (9, 200, 4)],
             "one sorted entry per key, with its last content and month"
         );
+        assert_eq!(r.index.len(), 4);
         assert_eq!(r.index.get(7).map(|e| e.month), Some(6));
+        assert_eq!(r.index.get(9).map(|e| e.content), Some(200));
         assert_eq!(r.index.get(6), None);
     }
 
@@ -372,41 +404,27 @@ mod tests {
         assert!(!r.is_current(1) && !r.is_current(2) && r.is_current(3));
         assert!(r.replaced.is_empty());
         assert_eq!(r.mixed, BTreeSet::from([3]));
+        assert_eq!(listed(&r.index), vec![(1, 10, 3)]);
     }
 
     #[test]
     fn round_trips_through_parquet_and_sorts_an_unsorted_index() {
-        let idx = KeyIndex {
-            entries: vec![
-                Entry {
-                    key: u128::MAX - 3,
-                    content: 1,
-                    month: 2,
-                },
-                Entry {
-                    key: 42,
-                    content: 3,
-                    month: -4,
-                },
-            ],
+        let unsorted = KeyIndex {
+            stored: vec![row(u128::MAX - 3, 1, 2, 0), row(42, 3, -4, 0)],
+            ..KeyIndex::default()
         };
-        let bytes = idx.encode(WriteOptions::default()).unwrap();
+        let bytes = unsorted.encode(WriteOptions::default()).unwrap();
         let back = KeyIndex::from_batches(&parquet_io::decode(bytes).unwrap()).unwrap();
         assert_eq!(back.len(), 2);
+        assert_eq!(listed(&back), vec![(42, 3, -4), (u128::MAX - 3, 1, 2)]);
+
+        // After a run, the stored and the run's versions are written as one sorted list.
+        let r = resolve(back, vec![row(42, 9, 5, 1), row(7, 1, 5, 2)], 2);
+        let bytes = r.index.encode(WriteOptions::default()).unwrap();
+        let again = KeyIndex::from_batches(&parquet_io::decode(bytes).unwrap()).unwrap();
         assert_eq!(
-            back.entries,
-            vec![
-                Entry {
-                    key: 42,
-                    content: 3,
-                    month: -4
-                },
-                Entry {
-                    key: u128::MAX - 3,
-                    content: 1,
-                    month: 2
-                }
-            ]
+            listed(&again),
+            vec![(7, 1, 5), (42, 9, 5), (u128::MAX - 3, 1, 2)]
         );
     }
 }

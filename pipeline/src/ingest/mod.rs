@@ -42,7 +42,7 @@ use crate::error::{Error, Result};
 use crate::storage::Location;
 use crate::warehouse::parquet_io::{self, WriteOptions};
 use crate::warehouse::{ManifestEntry, Publisher, TableState, Warehouse};
-use index::{KeyIndex, Resolution, RunRow};
+use index::{KeyIndex, Resolution, Version};
 use rows::{ParsedChunk, Quarantined, RowContext, month_label};
 use source::{Format, SourceObject};
 use staging::{MonthRows, Staging};
@@ -162,7 +162,7 @@ pub async fn ingest(
     let mut quarantined: Vec<Quarantined> = Vec::new();
     // Every valid row, for dedupe once all are read; and per loaded object, its manifest
     // entry and the first and last sequence numbers of its rows.
-    let mut run_rows: Vec<RunRow> = Vec::new();
+    let mut run_rows: Vec<Version> = Vec::new();
     let todo_bytes: u64 = todo.iter().map(|o| o.size).sum();
     let mut sized = false;
     let mut loaded: Vec<(ManifestEntry, u32, u32)> = Vec::new();
@@ -238,7 +238,7 @@ pub async fn ingest(
             run_rows.extend(
                 (first..=seq)
                     .zip(key_hash.iter().zip(&content_hash).zip(&month))
-                    .map(|(seq, ((key, content), month))| RunRow {
+                    .map(|(seq, ((key, content), month))| Version {
                         key: *key,
                         content: *content,
                         month: *month,
