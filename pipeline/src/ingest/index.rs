@@ -276,12 +276,11 @@ impl KeyIndex {
         })
     }
 
-    /// The index as a Parquet file, built from batches of `BATCH` entries so that no copy
-    /// of the whole index is made on the way.
-    pub fn encode(&self, opts: WriteOptions) -> Result<bytes::Bytes> {
+    /// The index as Arrow batches of `BATCH` versions, in key order, built one at a time.
+    pub fn batches(&self) -> impl Iterator<Item = Result<RecordBatch>> + '_ {
         const BATCH: usize = 256 * 1024;
         let mut versions = self.versions().peekable();
-        let batches = std::iter::from_fn(|| {
+        std::iter::from_fn(move || {
             versions.peek()?;
             let part: Vec<&Version> = versions.by_ref().take(BATCH).collect();
             let column = |f: fn(&Version) -> u64| -> Arc<UInt64Array> {
@@ -300,16 +299,22 @@ impl KeyIndex {
                 )
                 .map_err(Error::from),
             )
-        });
-        let hints = parquet_io::ColumnHints {
-            distinct: &[],
-            random: &["key_hi", "key_lo", "content"],
-        };
+        })
+    }
+
+    /// The index as a Parquet file in memory.
+    pub fn encode(&self, opts: WriteOptions) -> Result<bytes::Bytes> {
         // Hashes do not compress: 28 bytes an entry, plus a little for the months.
         let expected = self.len() * 29 + (1 << 16);
-        parquet_io::encode_each_with(&schema(), batches, opts, hints, expected)
+        parquet_io::encode_each_with(&schema(), self.batches(), opts, HINTS, expected)
     }
 }
+
+/// How the index file lays out its columns: the hashes are random bits.
+pub const HINTS: parquet_io::ColumnHints<'static> = parquet_io::ColumnHints {
+    distinct: &[],
+    random: &["key_hi", "key_lo", "content"],
+};
 
 #[cfg(test)]
 mod tests {

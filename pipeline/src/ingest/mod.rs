@@ -31,6 +31,7 @@ use datafusion::arrow::array::{Array, RecordBatch, StringArray};
 use datafusion::arrow::compute::{
     concat_batches, filter_record_batch, sort_to_indices, take_record_batch,
 };
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use futures::StreamExt;
 use object_store::ObjectStoreExt;
 use serde::Serialize;
@@ -346,11 +347,6 @@ pub async fn ingest(
     // Months are merged, sorted and encoded `workers` at a time on other threads, and
     // written here in month order.
     let resolution = Arc::new(resolution);
-    // The index is final now: encode it beside the months.
-    let index_bytes = tokio::task::spawn_blocking({
-        let resolution = resolution.clone();
-        move || resolution.index.encode(write_opts)
-    });
     let hints = spec.distinct_columns();
     let mut months = futures::stream::iter(touched.iter().copied())
         .map(|m| {
@@ -409,15 +405,34 @@ pub async fn ingest(
         months = touched.len(),
         "ingest: months merged and written"
     );
-    let index_bytes = index_bytes
-        .await
-        .map_err(|e| Error::Other(format!("encoding the key index failed: {e}")))??;
+    // The index is streamed into its file: its batches are built on another thread, a
+    // couple at a time, so it is never held whole in memory a second time.
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    let producer = tokio::task::spawn_blocking({
+        let resolution = resolution.clone();
+        move || {
+            for b in resolution.index.batches() {
+                let b = b.map_err(|e| datafusion::error::DataFusionError::External(e.into()));
+                if tx.blocking_send(b).is_err() {
+                    break; // the writer stopped on an error of its own
+                }
+            }
+        }
+    });
+    let batches =
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) });
     let index_rel = publisher
-        .write_side_file(
+        .write_side_stream(
             &format!("{}/index/{}/index", crate::warehouse::META_DIR, spec.name),
-            index_bytes,
+            &index::schema(),
+            Box::pin(RecordBatchStreamAdapter::new(index::schema(), batches)),
+            write_opts,
+            index::HINTS,
         )
         .await?;
+    producer
+        .await
+        .map_err(|e| Error::Other(format!("building the key index failed: {e}")))?;
     let mut quarantine_files = previous.quarantine_files.clone();
     if !quarantined.is_empty() {
         let rel = publisher

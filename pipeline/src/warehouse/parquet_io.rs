@@ -88,13 +88,11 @@ pub async fn write_stream(
     schema: &SchemaRef,
     mut batches: SendableRecordBatchStream,
     opts: WriteOptions,
+    hints: ColumnHints<'_>,
 ) -> Result<u64> {
     let sink = object_store::buffered::BufWriter::new(store, key);
-    let mut writer = AsyncArrowWriter::try_new(
-        sink,
-        schema.clone(),
-        Some(properties(opts, ColumnHints::default())?),
-    )?;
+    let mut writer =
+        AsyncArrowWriter::try_new(sink, schema.clone(), Some(properties(opts, hints)?))?;
     let mut rows = 0u64;
     while let Some(batch) = batches.next().await {
         let batch = batch?;

@@ -88,6 +88,7 @@ impl<'a> Publisher<'a> {
             schema,
             batches,
             opts,
+            parquet_io::ColumnHints::default(),
         )
         .await?;
         self.files.push(rel.clone());
@@ -114,6 +115,22 @@ impl<'a> Publisher<'a> {
     }
 
     /// Writes a side file that belongs to this version (an index, a quarantine file).
+    /// Streams a side file (not a data file of the table) as Parquet; returns its path.
+    pub async fn write_side_stream(
+        &mut self,
+        rel_without_ext: &str,
+        schema: &SchemaRef,
+        batches: SendableRecordBatchStream,
+        opts: WriteOptions,
+        hints: parquet_io::ColumnHints<'_>,
+    ) -> Result<String> {
+        let rel = format!("{rel_without_ext}-{}.parquet", self.version);
+        let key = self.wh.loc.key(&rel);
+        parquet_io::write_stream(self.wh.loc.store.clone(), key, schema, batches, opts, hints)
+            .await?;
+        Ok(rel)
+    }
+
     pub async fn write_side_file(&mut self, rel_without_ext: &str, bytes: Bytes) -> Result<String> {
         let rel = format!("{rel_without_ext}-{}.parquet", self.version);
         self.put(&rel, bytes).await?;
