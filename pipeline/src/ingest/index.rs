@@ -21,7 +21,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::warehouse::parquet_io::{self, WriteOptions};
+use crate::warehouse::parquet_io;
 
 /// A version of a key: the hash of its content, its month, and the sequence number of the
 /// row of this run that holds it (0 for a version stored before the run).
@@ -31,16 +31,6 @@ pub struct Version {
     pub content: u64,
     pub month: i32,
     pub seq: u32,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    New,
-    Duplicate,
-    /// Replaces a version that lived in `old_month`.
-    Updated {
-        old_month: i32,
-    },
 }
 
 /// The index: one version per key, in key order. After a run it is the versions stored
@@ -233,7 +223,8 @@ impl KeyIndex {
         })
     }
 
-    /// The current version of `key`.
+    /// The current version of `key` (the tests' view; ingest itself asks the resolution).
+    #[cfg(test)]
     pub fn get(&self, key: u128) -> Option<&Version> {
         fn find(list: &[Version], key: u128) -> Option<&Version> {
             let i = list.binary_search_by_key(&key, |e| e.key).ok()?;
@@ -301,13 +292,6 @@ impl KeyIndex {
             )
         })
     }
-
-    /// The index as a Parquet file in memory.
-    pub fn encode(&self, opts: WriteOptions) -> Result<bytes::Bytes> {
-        // Hashes do not compress: 28 bytes an entry, plus a little for the months.
-        let expected = self.len() * 29 + (1 << 16);
-        parquet_io::encode_each_with(&schema(), self.batches(), opts, HINTS, expected)
-    }
 }
 
 /// How the index file lays out its columns: the hashes are random bits.
@@ -339,6 +323,13 @@ mod tests {
             stored,
             ..KeyIndex::default()
         }
+    }
+
+    /// The index as its Parquet file, read back.
+    fn round_trip(index: &KeyIndex) -> KeyIndex {
+        let opts = parquet_io::WriteOptions::default();
+        let bytes = parquet_io::encode_each_with(&schema(), index.batches(), opts, HINTS).unwrap();
+        KeyIndex::from_batches(&parquet_io::decode(bytes).unwrap()).unwrap()
     }
 
     fn listed(index: &KeyIndex) -> Vec<(u128, u64, i32)> {
@@ -418,15 +409,13 @@ mod tests {
             stored: vec![row(u128::MAX - 3, 1, 2, 0), row(42, 3, -4, 0)],
             ..KeyIndex::default()
         };
-        let bytes = unsorted.encode(WriteOptions::default()).unwrap();
-        let back = KeyIndex::from_batches(&parquet_io::decode(bytes).unwrap()).unwrap();
+        let back = round_trip(&unsorted);
         assert_eq!(back.len(), 2);
         assert_eq!(listed(&back), vec![(42, 3, -4), (u128::MAX - 3, 1, 2)]);
 
         // After a run, the stored and the run's versions are written as one sorted list.
         let r = resolve(back, vec![row(42, 9, 5, 1), row(7, 1, 5, 2)], 2);
-        let bytes = r.index.encode(WriteOptions::default()).unwrap();
-        let again = KeyIndex::from_batches(&parquet_io::decode(bytes).unwrap()).unwrap();
+        let again = round_trip(&r.index);
         assert_eq!(
             listed(&again),
             vec![(7, 1, 5), (42, 9, 5), (u128::MAX - 3, 1, 2)]

@@ -377,7 +377,6 @@ pub async fn ingest(
                             batches,
                             write_opts,
                             hints,
-                            0,
                         )?)
                     } else {
                         None

@@ -57,21 +57,18 @@ pub fn encode_each(
     batches: impl IntoIterator<Item = Result<RecordBatch>>,
     opts: WriteOptions,
 ) -> Result<Bytes> {
-    encode_each_with(schema, batches, opts, ColumnHints::default(), 0)
+    encode_each_with(schema, batches, opts, ColumnHints::default())
 }
 
-/// [`encode_each`] with some columns laid out as `hints` say, into a buffer that starts
-/// with room for `expected_bytes` (so a large file is not copied as its buffer grows).
+/// [`encode_each`] with some columns laid out as `hints` say.
 pub fn encode_each_with(
     schema: &SchemaRef,
     batches: impl IntoIterator<Item = Result<RecordBatch>>,
     opts: WriteOptions,
     hints: ColumnHints<'_>,
-    expected_bytes: usize,
 ) -> Result<Bytes> {
     let props = properties(opts, hints)?;
-    let buffer = Vec::with_capacity(expected_bytes);
-    let mut writer = ArrowWriter::try_new(buffer, schema.clone(), Some(props))?;
+    let mut writer = ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props))?;
     for b in batches {
         writer.write(&b?)?;
     }
