@@ -114,8 +114,8 @@ impl<'a> Publisher<'a> {
         Ok(rel)
     }
 
-    /// Writes a side file that belongs to this version (an index, a quarantine file).
-    /// Streams a side file (not a data file of the table) as Parquet; returns its path.
+    /// Streams a side file that belongs to this version (an index) as Parquet; returns its
+    /// path.
     pub async fn write_side_stream(
         &mut self,
         rel_without_ext: &str,
@@ -124,17 +124,23 @@ impl<'a> Publisher<'a> {
         opts: WriteOptions,
         hints: parquet_io::ColumnHints<'_>,
     ) -> Result<String> {
-        let rel = format!("{rel_without_ext}-{}.parquet", self.version);
+        let rel = self.side_name(rel_without_ext);
         let key = self.wh.loc.key(&rel);
         parquet_io::write_stream(self.wh.loc.store.clone(), key, schema, batches, opts, hints)
             .await?;
         Ok(rel)
     }
 
+    /// Writes a side file that belongs to this version (a quarantine file), whole.
     pub async fn write_side_file(&mut self, rel_without_ext: &str, bytes: Bytes) -> Result<String> {
-        let rel = format!("{rel_without_ext}-{}.parquet", self.version);
+        let rel = self.side_name(rel_without_ext);
         self.put(&rel, bytes).await?;
         Ok(rel)
+    }
+
+    /// `rel_without_ext` named for this version.
+    fn side_name(&self, rel_without_ext: &str) -> String {
+        format!("{rel_without_ext}-{}.parquet", self.version)
     }
 
     pub fn files(&self) -> &[String] {
