@@ -293,10 +293,11 @@ pub async fn ingest(
 
     // Dedupe: every row of this run against the stored index at once.
     let last_seq = seq;
-    let resolution: Resolution =
+    let resolution: Arc<Resolution> = Arc::new(
         tokio::task::spawn_blocking(move || index::resolve(stored_index, run_rows, last_seq))
             .await
-            .map_err(|e| Error::Other(format!("resolving keys failed: {e}")))?;
+            .map_err(|e| Error::Other(format!("resolving keys failed: {e}")))?,
+    );
     let mut manifest = previous.manifest.clone();
     for (mut entry, first, last) in loaded {
         let c = resolution.counts(first, last);
@@ -309,7 +310,7 @@ pub async fn ingest(
         manifest.retain(|m| m.key != entry.key);
         manifest.push(entry);
     }
-    let touched = resolution.touched.clone();
+    let touched = &resolution.touched;
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),
         keys = resolution.index.len(),
@@ -346,7 +347,6 @@ pub async fn ingest(
     }
     // Months are merged, sorted and encoded `workers` at a time on other threads, and
     // written here in month order.
-    let resolution = Arc::new(resolution);
     let hints = spec.distinct_columns();
     let mut months = futures::stream::iter(touched.iter().copied())
         .map(|m| {
