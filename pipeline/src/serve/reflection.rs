@@ -275,8 +275,9 @@ impl SchemaProvider for Overlay {
 }
 
 /// `sql` with every `generate_subscripts(a, d)` and `reloptions` replaced, and the
-/// repairs of [`super::typeinfo`] and [`super::infoschema`] made; borrowed when there is nothing to replace (or when
-/// the text does not parse, so DataFusion reports the syntax error itself).
+/// repairs of [`super::typeinfo`] and [`super::infoschema`] made; borrowed when there is
+/// nothing to replace (or when the text does not parse, so DataFusion reports the syntax
+/// error itself).
 pub fn rewrite_sql(sql: &str) -> Cow<'_, str> {
     let lower = sql.to_ascii_lowercase();
     if ![
