@@ -147,11 +147,24 @@ async fn every_bad_row_kind_is_quarantined_with_its_reason() {
     assert_eq!(q, expect);
 }
 
+/// Row group sizes to run a dedupe scenario with: the default, under which these small
+/// exports are staged as Arrow rows and merged per month, and one row, under which every
+/// object's month is encoded as a Parquet part by its reader and published as it is when
+/// the month allows.
+const PART_LAYOUTS: [usize; 2] = [256 * 1024, 1];
+
 #[tokio::test]
 async fn duplicates_updates_and_incremental_reruns() {
+    for row_group_rows in PART_LAYOUTS {
+        duplicates_updates_and_incremental_reruns_with(row_group_rows).await;
+    }
+}
+
+async fn duplicates_updates_and_incremental_reruns_with(row_group_rows: usize) {
     let src = tempfile::tempdir().unwrap();
     let wh = tempfile::tempdir().unwrap();
-    let cfg = config(src.path(), wh.path());
+    let mut cfg = config(src.path(), wh.path());
+    cfg.ingest.row_group_rows = row_group_rows;
     write(
         src.path(),
         "orders/2024-05.csv",
@@ -537,6 +550,12 @@ fn set_mtime(path: &std::path::Path, secs: u64) {
 
 #[tokio::test]
 async fn rows_staged_on_disk_dedupe_and_update_like_rows_in_memory() {
+    for row_group_rows in PART_LAYOUTS {
+        rows_staged_on_disk_with(row_group_rows).await;
+    }
+}
+
+async fn rows_staged_on_disk_with(row_group_rows: usize) {
     // `[ingest] memory_rows = 1`: every staged chunk goes to a spill file, so the merge
     // reads its rows back from disk. One run reads both files (May first): D1 is updated by
     // June's file and moves to June, D2 is a duplicate inside May's file, D3 is new.
@@ -544,6 +563,7 @@ async fn rows_staged_on_disk_dedupe_and_update_like_rows_in_memory() {
     let wh = tempfile::tempdir().unwrap();
     let spill = tempfile::tempdir().unwrap();
     let mut cfg = config(src.path(), wh.path());
+    cfg.ingest.row_group_rows = row_group_rows;
     cfg.ingest.memory_rows = 1;
     cfg.engine.spill_dir = Some(spill.path().join("ingest"));
     write(
@@ -598,12 +618,19 @@ async fn rows_staged_on_disk_dedupe_and_update_like_rows_in_memory() {
 
 #[tokio::test]
 async fn a_re_exported_copy_rewrites_nothing_and_rows_come_out_in_time_order() {
+    for row_group_rows in PART_LAYOUTS {
+        a_re_exported_copy_with(row_group_rows).await;
+    }
+}
+
+async fn a_re_exported_copy_with(row_group_rows: usize) {
     // May's rows arrive out of time order; they are stored sorted by ordered_at. Then the
     // same export appears again under another name: every row is a duplicate, so no
     // partition is rewritten and the table keeps its rows and order.
     let src = tempfile::tempdir().unwrap();
     let wh = tempfile::tempdir().unwrap();
-    let cfg = config(src.path(), wh.path());
+    let mut cfg = config(src.path(), wh.path());
+    cfg.ingest.row_group_rows = row_group_rows;
     let body = format!(
         "{HEADER}E3,C1,2024-05-20 08:00:00,300,completed\nE1,C2,2024-05-01 08:00:00,100,completed\nE2,C3,2024-05-10 08:00:00,200,completed\nE4,C4,2024-06-02 08:00:00,400,completed\n"
     );
@@ -633,4 +660,101 @@ async fn a_re_exported_copy_rewrites_nothing_and_rows_come_out_in_time_order() {
         (1, 4, 0, 4, 0, 2, 4)
     );
     assert_eq!(ids(rows(&cfg, in_file_order).await), vec!["E1", "E2", "E3"]);
+}
+
+/// Order ids of each Parquet file of one month partition, file by file in name order.
+fn ids_per_file(wh: &std::path::Path, month: &str) -> Vec<Vec<String>> {
+    let dir = wh.join(format!("orders/order_month={month}"));
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|f| {
+            let bytes = bytes::Bytes::from(std::fs::read(f).unwrap());
+            let batches = pipeline::warehouse::parquet_io::decode(bytes).unwrap();
+            common::to_strings(&batches)
+                .into_iter()
+                .map(|r| r[0].clone())
+                .collect()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn months_of_new_rows_in_time_order_keep_their_parts_as_files() {
+    // With row groups of 2 rows every object's month is encoded by its reader. May comes
+    // from two objects, each in time order, one after the other in time (the later one
+    // listed first): both parts are published as they are, earlier first. July's two
+    // objects interleave in time, and June holds a duplicate: both are merged into one file
+    // sorted by time.
+    let src = tempfile::tempdir().unwrap();
+    let wh = tempfile::tempdir().unwrap();
+    let mut cfg = config(src.path(), wh.path());
+    cfg.ingest.row_group_rows = 2;
+    write(
+        src.path(),
+        "orders/1.csv",
+        format!(
+            "{HEADER}M4,C1,2024-05-20 08:00:00,400,completed\nM5,C2,2024-05-21 08:00:00,500,completed\nJ1,C1,2024-06-01 08:00:00,10,completed\nJ2,C2,2024-06-02 08:00:00,20,completed\nJ1,C1,2024-06-01 08:00:00,10,completed\n"
+        ),
+    );
+    write(
+        src.path(),
+        "orders/2.csv",
+        format!(
+            "{HEADER}M1,C3,2024-05-01 08:00:00,100,completed\nM2,C4,2024-05-02 08:00:00,200,completed\nM3,C5,2024-05-03 08:00:00,300,completed\nK1,C1,2024-07-01 08:00:00,1,completed\nK3,C1,2024-07-03 08:00:00,3,completed\n"
+        ),
+    );
+    write(
+        src.path(),
+        "orders/3.csv",
+        format!(
+            "{HEADER}K2,C2,2024-07-02 08:00:00,2,completed\nK4,C2,2024-07-04 08:00:00,4,completed\n"
+        ),
+    );
+    let run = ingest(&cfg).await;
+    assert_eq!(
+        (
+            run.rows_read,
+            run.rows_loaded,
+            run.rows_duplicate,
+            run.partitions_written
+        ),
+        (12, 11, 1, 3)
+    );
+    let v = |ids: &[&str]| ids.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        ids_per_file(wh.path(), "2024-05"),
+        vec![v(&["M1", "M2", "M3"]), v(&["M4", "M5"])]
+    );
+    assert_eq!(ids_per_file(wh.path(), "2024-06"), vec![v(&["J1", "J2"])]);
+    assert_eq!(
+        ids_per_file(wh.path(), "2024-07"),
+        vec![v(&["K1", "K2", "K3", "K4"])]
+    );
+    assert_eq!(
+        scalar(
+            &cfg,
+            "SELECT CAST(sum(amount) AS VARCHAR) FROM orders WHERE order_month = '2024-05'"
+        )
+        .await,
+        "1500"
+    );
+
+    // A later run adds a May row between the two parts: May is rewritten as one file.
+    write(
+        src.path(),
+        "orders/4.csv",
+        format!("{HEADER}M9,C9,2024-05-10 08:00:00,900,completed\n"),
+    );
+    let later = ingest(&cfg).await;
+    assert_eq!((later.partitions_written, later.partitions_carried), (1, 2));
+    assert_eq!(
+        ids_per_file(wh.path(), "2024-05"),
+        vec![v(&["M1", "M2", "M3", "M9", "M4", "M5"])]
+    );
+    assert_eq!(later.table_rows, 12);
 }

@@ -298,6 +298,7 @@ impl KeyIndex {
 pub const HINTS: parquet_io::ColumnHints<'static> = parquet_io::ColumnHints {
     distinct: &[],
     random: &["key_hi", "key_lo", "content"],
+    delta: &[],
 };
 
 #[cfg(test)]

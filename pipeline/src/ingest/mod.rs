@@ -17,6 +17,7 @@ pub mod index;
 pub mod jsonl;
 pub mod mapping;
 pub mod parquet;
+pub mod parts;
 pub mod quarantine;
 pub mod rows;
 pub mod source;
@@ -44,7 +45,8 @@ use crate::storage::Location;
 use crate::warehouse::parquet_io::{self, WriteOptions};
 use crate::warehouse::{ManifestEntry, Publisher, TableState, Warehouse};
 use index::{KeyIndex, Resolution, Version};
-use rows::{ParsedChunk, Quarantined, RowContext, month_label};
+use parts::ObjectRows;
+use rows::{Quarantined, RowContext, month_label};
 use source::{Format, SourceObject};
 use staging::{MonthRows, Staging};
 
@@ -174,11 +176,25 @@ pub async fn ingest(
     // here in listing order, where their rows are numbered one object after the other (so
     // "the later object wins" does not depend on timing) and staged.
     let workers = parallelism();
+    let write_opts = WriteOptions {
+        row_group_rows: config.ingest.row_group_rows,
+        zstd_level: config.ingest.zstd_level,
+    };
+    let encoding = parts::Encoding {
+        opts: write_opts,
+        distinct: spec.distinct_columns(),
+        delta: spec.delta_columns(),
+    };
     let mut loads = futures::stream::iter(todo.iter().cloned())
         .map(|obj| {
-            let (source, dataset, ctx) = (source.clone(), dataset.clone(), ctx.clone());
+            let (source, dataset, ctx, encoding) = (
+                source.clone(),
+                dataset.clone(),
+                ctx.clone(),
+                encoding.clone(),
+            );
             async move {
-                let parsed = read_object(&source, &obj, &dataset, delimiter, &ctx).await;
+                let parsed = read_object(&source, &obj, &dataset, delimiter, &ctx, encoding).await;
                 (obj, parsed)
             }
         })
@@ -188,7 +204,7 @@ pub async fn ingest(
         n += 1;
         progress.set_message(obj.name.clone());
         let parsed = match parsed {
-            Ok(chunks) => chunks,
+            Ok(rows) => rows,
             Err(message) => {
                 tracing::warn!(object = %obj.name, %message, "object could not be read");
                 summary.objects_failed.push(FailedObject {
@@ -199,69 +215,64 @@ pub async fn ingest(
                 continue;
             }
         };
-        let mut entry = ManifestEntry {
+        let ObjectRows {
+            versions,
+            parts,
+            quarantined: q,
+            rows_read,
+        } = parsed;
+        let entry = ManifestEntry {
             key: obj.name.clone(),
             size: obj.size,
             e_tag: obj.e_tag.clone(),
             last_modified: obj.last_modified.to_rfc3339(),
-            rows_read: 0,
+            rows_read,
             rows_loaded: 0,
-            rows_quarantined: 0,
+            rows_quarantined: q.len() as u64,
             rows_duplicate: 0,
             rows_updated: 0,
             run_id: summary.run_id.clone(),
         };
+        quarantined.extend(q);
+        // The object's valid rows are numbered first_seq..=seq; its ordinal `o` is
+        // sequence number `first_seq + o`.
         let first_seq = seq + 1;
-        for chunk in parsed {
-            let ParsedChunk {
-                batch,
-                key_hash,
-                content_hash,
-                month,
-                quarantined: q,
-                rows_read,
-            } = chunk;
-            entry.rows_read += rows_read;
-            entry.rows_quarantined += q.len() as u64;
-            quarantined.extend(q);
-            // The chunk's rows are numbered first..=seq.
-            let first = seq + 1;
-            seq = u32::try_from(batch.num_rows())
-                .ok()
-                .and_then(|n| seq.checked_add(n))
-                .ok_or_else(|| {
-                    Error::Other(format!(
-                        "one ingest run can load at most {} rows; load the source in parts \
-                         (one prefix at a time)",
-                        u32::MAX
-                    ))
-                })?;
-            run_rows.extend(
-                (first..=seq)
-                    .zip(key_hash.iter().zip(&content_hash).zip(&month))
-                    .map(|(seq, ((key, content), month))| Version {
-                        key: *key,
-                        content: *content,
-                        month: *month,
-                        seq,
-                    }),
-            );
-            if month.iter().all(|m| Some(m) == month.first()) {
-                if let Some(m) = month.first() {
-                    staging.push(*m, batch, (first..=seq).collect())?;
+        seq = u32::try_from(versions.len())
+            .ok()
+            .and_then(|n| seq.checked_add(n))
+            .ok_or_else(|| {
+                Error::Other(format!(
+                    "one ingest run can load at most {} rows; load the source in parts \
+                     (one prefix at a time)",
+                    u32::MAX
+                ))
+            })?;
+        run_rows.extend(versions.into_iter().map(|v| Version {
+            seq: v.seq + first_seq,
+            ..v
+        }));
+        for part in parts {
+            match part.body {
+                parts::Body::Parquet(data) => staging.push_encoded(
+                    part.month,
+                    staging::Encoded {
+                        data,
+                        rows: part.rows,
+                        seqs: part
+                            .ordinals
+                            .iter()
+                            .map(|(f, c)| (f + first_seq, *c))
+                            .collect(),
+                        span: part.span,
+                    },
+                )?,
+                parts::Body::Arrow(batches) => {
+                    let mut seqs = parts::expand(&part.ordinals, first_seq).into_iter();
+                    for b in batches {
+                        let s = seqs.by_ref().take(b.num_rows()).collect();
+                        staging.push(part.month, b, s)?;
+                    }
                 }
-                continue;
-            }
-            // Rows of several months: grouped by month, with their sequence numbers.
-            let mut by_month: BTreeMap<i32, (Vec<u32>, Vec<u32>)> = BTreeMap::new();
-            for (r, (m, s)) in month.iter().zip(first..=seq).enumerate() {
-                let (rows_idx, seqs) = by_month.entry(*m).or_default();
-                rows_idx.push(r as u32);
-                seqs.push(s);
-            }
-            for (m, (rows_idx, seqs)) in by_month {
-                let idx = datafusion::arrow::array::UInt32Array::from(rows_idx);
-                staging.push(m, take_record_batch(&batch, &idx)?, seqs)?;
             }
         }
         if !sized && obj.size >= 1 << 16 {
@@ -318,10 +329,6 @@ pub async fn ingest(
     );
 
     // Write the new version: changed months rewritten, the others carried over.
-    let write_opts = WriteOptions {
-        row_group_rows: config.ingest.row_group_rows,
-        zstd_level: config.ingest.zstd_level,
-    };
     let mut publisher = Publisher::new(&wh, spec.name, &root);
     let mut files_by_month: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for f in &previous.files {
@@ -346,17 +353,26 @@ pub async fn ingest(
         tracing::info!(rows = staging.spilled_rows(), "ingest: rows staged on disk");
     }
     // Months are merged, sorted and encoded `workers` at a time on other threads, and
-    // written here in month order.
-    let hints = spec.distinct_columns();
+    // written here in month order. A month whose rows are all new, came as encoded parts
+    // one after the other in time, and has no stored rows is written from those parts as
+    // they are, one file each.
     let mut months = futures::stream::iter(touched.iter().copied())
         .map(|m| {
             let label = month_label(m);
             let files = files_by_month.get(&label).cloned().unwrap_or_default();
             let staged = staging.take(m);
-            let (wh, ctx, resolution, hints) =
-                (&wh, ctx.clone(), resolution.clone(), hints.clone());
+            let (wh, ctx, resolution, encoding) =
+                (&wh, ctx.clone(), resolution.clone(), encoding.clone());
             async move {
-                let staged = staged?;
+                let mut staged = staged?;
+                if files.is_empty()
+                    && !resolution.mixed.contains(&m)
+                    && let Some(parts) = ready_files(&mut staged)
+                {
+                    let after = parts.iter().map(|p| p.rows as u64).sum();
+                    let bytes = parts.into_iter().map(|p| p.data).collect();
+                    return Ok((label, 0, after, bytes));
+                }
                 let mut existing = Vec::new();
                 for f in &files {
                     existing.extend(parquet_io::decode(fetch_rel(wh, f).await?)?);
@@ -367,19 +383,9 @@ pub async fn ingest(
                         merge_month(&ctx, &resolution, m, existing, staged, key_col, time_col)?;
                     let after: u64 = merged.iter().map(|b| b.num_rows() as u64).sum();
                     let bytes = if after > 0 {
-                        let hints = parquet_io::ColumnHints {
-                            distinct: &hints,
-                            random: &[],
-                        };
-                        let batches = merged.into_iter().map(Ok);
-                        Some(parquet_io::encode_each_with(
-                            &ctx.schema,
-                            batches,
-                            write_opts,
-                            hints,
-                        )?)
+                        vec![encoding.encode(&ctx, merged)?]
                     } else {
-                        None
+                        vec![]
                     };
                     Ok((label, before, after, bytes))
                 })
@@ -389,14 +395,13 @@ pub async fn ingest(
         })
         .buffered(workers);
     while let Some(done) = months.next().await {
-        let (label, before, after, bytes) = done?;
+        let (label, before, after, files) = done?;
         total_rows = total_rows + after - before;
-        if let Some(bytes) = bytes {
-            publisher
-                .write_data(&format!("{}={label}", spec.partition_column), 0, bytes)
-                .await?;
-            summary.partitions_written += 1;
+        let dir = format!("{}={label}", spec.partition_column);
+        for (k, bytes) in files.into_iter().enumerate() {
+            publisher.write_data(&dir, k, bytes).await?;
         }
+        summary.partitions_written += (after > 0) as usize;
     }
 
     tracing::info!(
@@ -491,7 +496,8 @@ async fn read_object(
     dataset: &DatasetConfig,
     delimiter: u8,
     ctx: &RowContext,
-) -> std::result::Result<Vec<ParsedChunk>, String> {
+    parquet_parts: parts::Encoding,
+) -> std::result::Result<ObjectRows, String> {
     let (format, gz) = source::detect_format(&obj.name, dataset.format).ok_or_else(|| {
         "is not a recognised export (expected .csv, .csv.gz, .jsonl, .ndjson or .parquet)"
             .to_string()
@@ -525,7 +531,9 @@ async fn read_object(
             Format::Jsonl => jsonl::read(&bytes, &name, &columns, &ctx)?,
             Format::Parquet => parquet::read(bytes, &name, &columns, &ctx)?,
         };
-        parsed.map_err(|e| e.to_string())
+        parsed
+            .and_then(|chunks| parts::cut(chunks, &ctx, &parquet_parts))
+            .map_err(|e| e.to_string())
     })
     .await
     .map_err(|e| format!("could not be parsed: {e}"))?
@@ -534,6 +542,33 @@ async fn read_object(
 /// Threads for reading objects and writing months: the machine's cores.
 fn parallelism() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// The encoded parts of a month that can be published as files as they are: when the
+/// month has no rows staged as Arrow and its parts, each in time order, follow one another
+/// in time. They are taken out of `staged`, in time order.
+fn ready_files(staged: &mut MonthRows) -> Option<Vec<staging::Encoded<bytes::Bytes>>> {
+    if !staged.batches.is_empty() || staged.encoded.is_empty() {
+        return None;
+    }
+    let mut spans = Vec::with_capacity(staged.encoded.len());
+    for (k, part) in staged.encoded.iter().enumerate() {
+        spans.push((part.span?, k));
+    }
+    spans.sort_unstable();
+    if spans.windows(2).any(|w| w[0].0.1 > w[1].0.0) {
+        return None;
+    }
+    let mut parts: Vec<_> = std::mem::take(&mut staged.encoded)
+        .into_iter()
+        .map(Some)
+        .collect();
+    Some(
+        spans
+            .into_iter()
+            .filter_map(|(_, k)| parts[k].take())
+            .collect(),
+    )
 }
 
 /// The new contents of one month: existing rows still current, plus this run's rows that
@@ -545,10 +580,18 @@ fn merge_month(
     resolution: &Resolution,
     month: i32,
     existing: Vec<RecordBatch>,
-    staged: MonthRows,
+    mut staged: MonthRows,
     key_col: usize,
     time_col: usize,
 ) -> Result<Vec<RecordBatch>> {
+    for part in std::mem::take(&mut staged.encoded) {
+        let mut seqs = parts::expand(&part.seqs, 0).into_iter();
+        for b in parquet_io::decode(part.data)? {
+            let s: Vec<u32> = seqs.by_ref().take(b.num_rows()).collect();
+            staged.seqs.push(s.into());
+            staged.batches.push(b);
+        }
+    }
     let check = resolution.mixed.contains(&month);
     let mut parts: Vec<RecordBatch> = Vec::with_capacity(existing.len() + staged.batches.len());
     for b in existing {
@@ -585,33 +628,11 @@ fn merge_month(
         parts.push(filter_record_batch(&b, &mask)?);
     }
     parts.retain(|b| b.num_rows() > 0);
-    if in_time_order(&parts, time_col) {
+    if parts.is_empty() || parts::time_span(&parts, time_col).is_some() {
         return Ok(parts);
     }
     let all = concat_batches(&ctx.schema, &parts)?;
     drop(parts);
     let order = sort_to_indices(all.column(time_col), None, None)?;
     Ok(vec![take_record_batch(&all, &order)?])
-}
-
-/// Whether the time column of `parts`, read one after the other, is already ascending
-/// (exports usually are), so sorting would only copy the rows.
-fn in_time_order(parts: &[RecordBatch], time_col: usize) -> bool {
-    use datafusion::arrow::array::TimestampMicrosecondArray;
-    let mut last = i64::MIN;
-    for b in parts {
-        let Some(t) = b
-            .column(time_col)
-            .as_any()
-            .downcast_ref::<TimestampMicrosecondArray>()
-        else {
-            return false;
-        };
-        let v = t.values();
-        if t.null_count() > 0 || v.first().is_some_and(|f| *f < last) || !v.is_sorted() {
-            return false;
-        }
-        last = v.last().copied().unwrap_or(last);
-    }
-    true
 }

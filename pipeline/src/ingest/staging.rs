@@ -1,9 +1,11 @@
 //! Where one ingest run keeps the rows it will write, month by month, until the months are
 //! merged and published.
 //!
-//! Rows are held in memory up to a budget (`[ingest] memory_rows`); past it, every month's
-//! buffered rows are appended to that month's local spill file (Arrow IPC, in
-//! `[engine] spill_dir` or the system temporary folder), so a run over 50M rows holds at
+//! Rows come as Arrow batches or as parts already encoded as Parquet ([`super::parts`]).
+//! They are held in memory up to a budget (`[ingest] memory_rows`, counting the rows of
+//! both); past it, every month's Arrow rows are appended to that month's local spill file
+//! (Arrow IPC) and every encoded part is written to a file of its own, in
+//! `[engine] spill_dir` or the system temporary folder, so a run over 50M rows holds at
 //! most the budget plus one month in memory. Each staged row carries its run sequence
 //! number (settling the keys says which sequence number holds a key's current version). The
 //! spill folder is deleted when the run ends, whether it commits or fails.
@@ -14,11 +16,13 @@ use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use bytes::Bytes;
 use datafusion::arrow::array::{ArrayRef, RecordBatch, UInt32Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::ipc::reader::StreamReader;
 use datafusion::arrow::ipc::writer::StreamWriter;
 
+use super::parts::Runs;
 use crate::error::{Error, Result};
 
 /// Name of the sequence-number column appended to staged rows.
@@ -26,16 +30,34 @@ const SEQ: &str = "__conveyor_seq";
 
 /// One month's staged rows, handed back for merging.
 pub struct MonthRows {
-    /// The rows, in the table's schema.
+    /// The rows staged as Arrow, in the table's schema.
     pub batches: Vec<RecordBatch>,
     /// Per batch, each row's run sequence number.
     pub seqs: Vec<UInt32Array>,
+    /// The parts staged as Parquet, in staging order.
+    pub encoded: Vec<Encoded<Bytes>>,
+}
+
+/// A part staged as a Parquet file (`data`: its bytes, or where they were spilled).
+pub struct Encoded<D> {
+    pub data: D,
+    pub rows: usize,
+    /// The run sequence numbers of its rows.
+    pub seqs: Runs,
+    /// First and last time when its rows are in time order.
+    pub span: Option<(i64, i64)>,
+}
+
+enum Stored {
+    Memory(Bytes),
+    File(PathBuf),
 }
 
 #[derive(Default)]
 struct Month {
     memory: Vec<RecordBatch>,
     spill: Option<(PathBuf, StreamWriter<BufWriter<File>>)>,
+    encoded: Vec<Encoded<Stored>>,
 }
 
 /// The staged rows of one run.
@@ -88,7 +110,22 @@ impl Staging {
         Ok(())
     }
 
-    /// Moves every month's in-memory rows to its spill file.
+    /// Stages a part encoded as Parquet for `month`.
+    pub fn push_encoded(&mut self, month: i32, part: Encoded<Bytes>) -> Result<()> {
+        self.memory_rows += part.rows;
+        self.months.entry(month).or_default().encoded.push(Encoded {
+            data: Stored::Memory(part.data),
+            rows: part.rows,
+            seqs: part.seqs,
+            span: part.span,
+        });
+        if self.memory_rows > self.budget_rows {
+            self.spill_all()?;
+        }
+        Ok(())
+    }
+
+    /// Moves every month's in-memory rows to its spill files.
     fn spill_all(&mut self) -> Result<()> {
         if self.dir.is_none() {
             let dir = match &self.spill_root {
@@ -113,6 +150,14 @@ impl Staging {
             .path()
             .to_path_buf();
         for (m, month) in &mut self.months {
+            for (k, part) in month.encoded.iter_mut().enumerate() {
+                if let Stored::Memory(bytes) = &part.data {
+                    let path = dir.join(format!("month-{m}-part-{k}.parquet"));
+                    std::fs::write(&path, bytes).map_err(|e| io_error(&path, e))?;
+                    self.spilled_rows += part.rows as u64;
+                    part.data = Stored::File(path);
+                }
+            }
             if month.memory.is_empty() {
                 continue;
             }
@@ -138,8 +183,29 @@ impl Staging {
             return Ok(MonthRows {
                 batches: vec![],
                 seqs: vec![],
+                encoded: vec![],
             });
         };
+        let mut encoded = Vec::with_capacity(staged.encoded.len());
+        for part in staged.encoded {
+            let data = match part.data {
+                Stored::Memory(bytes) => {
+                    self.memory_rows -= part.rows;
+                    bytes
+                }
+                Stored::File(path) => {
+                    let bytes = std::fs::read(&path).map_err(|e| io_error(&path, e))?;
+                    std::fs::remove_file(&path).map_err(|e| io_error(&path, e))?;
+                    Bytes::from(bytes)
+                }
+            };
+            encoded.push(Encoded {
+                data,
+                rows: part.rows,
+                seqs: part.seqs,
+                span: part.span,
+            });
+        }
         let mut all = Vec::new();
         if let Some((path, mut writer)) = staged.spill {
             writer.finish()?;
@@ -156,6 +222,7 @@ impl Staging {
         let mut out = MonthRows {
             batches: Vec::with_capacity(all.len()),
             seqs: Vec::with_capacity(all.len()),
+            encoded,
         };
         for b in all {
             let seqs = b
