@@ -51,7 +51,9 @@ delimiter = ","
 # amount = "税込合計"
 
 [ingest]
-# Rows per Parquet row group, and the zstd level of warehouse files.
+# Rows per Parquet row group, and the zstd level of warehouse files. An export's rows of
+# one month, when there are a quarter of a row group of them or more, are encoded while
+# other exports are still being read, and can become a file of their own.
 row_group_rows = 262144
 zstd_level = 3
 # Rows of one run held in memory; beyond this they are staged in spill files under

@@ -4,8 +4,10 @@
 //! It is what makes ingest incremental and idempotent. A run does not look its keys up one
 //! row at a time, which would be a random memory access per row on one thread. It notes
 //! every valid row as a [`Version`] (key, content, month, and the row's sequence number in
-//! the run), and [`resolve`]s them all at once after reading: the rows are sorted by key
-//! and sequence number on all cores, then walked beside the stored index. Per key, in
+//! the run), into one of [`RunRows`]' buckets by the top bits of its key, and
+//! [`resolve`]s them all at once after reading: each bucket is sorted by key and sequence
+//! number (small sorts that stay in cache, on all cores), then the buckets are walked in
+//! order beside the stored index. Per key, in
 //! sequence order, a row whose key is unknown is new; a row with the current content is a
 //! duplicate; a row with other content replaces the current version, which may sit in
 //! another month's partition or be an earlier row of this run.
@@ -33,6 +35,60 @@ pub struct Version {
     pub seq: u32,
 }
 
+/// This run's rows, in buckets by the top [`BUCKET_BITS`] bits of their key: bucket `b`
+/// holds keys below those of bucket `b + 1`, so the buckets sorted one by one and read
+/// one after the other are in key order.
+pub struct RunRows {
+    buckets: Vec<Vec<Version>>,
+}
+
+/// 1,024 buckets: about 10,000 rows (320 KB) each at 10M rows.
+pub const BUCKET_BITS: u32 = 10;
+
+impl Default for RunRows {
+    fn default() -> Self {
+        RunRows {
+            buckets: (0..1 << BUCKET_BITS).map(|_| Vec::new()).collect(),
+        }
+    }
+}
+
+impl RunRows {
+    fn bucket(key: u128) -> usize {
+        (key >> (128 - BUCKET_BITS)) as usize
+    }
+
+    pub fn push(&mut self, v: Version) {
+        self.buckets[Self::bucket(v.key)].push(v);
+    }
+
+    /// Makes room for about `more` rows, spread as hashed keys spread: each bucket gets its
+    /// share plus four standard deviations, so that few ever grow by copying.
+    pub fn reserve(&mut self, more: usize) {
+        let share = more as f64 / self.buckets.len() as f64;
+        let each = (share + 4.0 * share.sqrt()) as usize + 8;
+        for b in &mut self.buckets {
+            b.reserve(each);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.buckets.iter().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl From<Vec<Version>> for RunRows {
+    fn from(rows: Vec<Version>) -> Self {
+        let mut run = RunRows::default();
+        rows.into_iter().for_each(|v| run.push(v));
+        run
+    }
+}
+
 /// The index: one version per key, in key order. After a run it is the versions stored
 /// before it, with this run's changed keys taking the place of their stored versions; the
 /// two lists are merged as the index is written, so no third list of every key is built.
@@ -40,8 +96,9 @@ pub struct Version {
 pub struct KeyIndex {
     /// Versions stored before this run (sequence number 0), sorted by key.
     stored: Vec<Version>,
-    /// This run's final versions of the keys it added or changed, sorted by key.
-    run: Vec<Version>,
+    /// This run's final versions of the keys it added or changed: buckets of
+    /// [`RunRows`], each sorted by key (empty before a run).
+    run: Vec<Vec<Version>>,
     /// How many keys of `run` are also in `stored`.
     overlap: usize,
 }
@@ -101,73 +158,80 @@ impl Resolution {
 }
 
 /// Settles this run's rows against the stored index (see the module doc). `last_seq` is
-/// the highest sequence number among `rows`. The rows' own list becomes the list of this
-/// run's final versions (compacted in place), so the index after the run costs no more
-/// memory than the rows did.
-pub fn resolve(stored: KeyIndex, mut rows: Vec<Version>, last_seq: u32) -> Resolution {
+/// the highest sequence number among `rows`. Each bucket of rows becomes the list of this
+/// run's final versions of its keys (compacted in place), so the index after the run costs
+/// no more memory than the rows did.
+pub fn resolve(stored: KeyIndex, mut rows: RunRows, last_seq: u32) -> Resolution {
     debug_assert!(stored.run.is_empty(), "a stored index has no run versions");
     let stored = stored.stored;
-    rows.par_sort_unstable_by_key(|r| (r.key, r.seq));
+    rows.buckets
+        .par_iter_mut()
+        .for_each(|b| b.sort_unstable_by_key(|r| (r.key, r.seq)));
     let slots = last_seq as usize + 1;
     let mut outcomes = vec![NEW; slots];
     let mut current = vec![0u64; slots.div_ceil(64)];
     let mut replaced = HashSet::new();
     // Months of this run's rows as bits from the lowest one; months of stored versions
     // (only met through updates) in a set.
-    let lo = rows.iter().map(|r| r.month).min().unwrap_or(0);
-    let hi = rows.iter().map(|r| r.month).max().unwrap_or(0);
+    let all = || rows.buckets.iter().flatten();
+    let lo = all().map(|r| r.month).min().unwrap_or(0);
+    let hi = all().map(|r| r.month).max().unwrap_or(0);
     let width = (hi as i64 - lo as i64 + 1) as usize;
     let (mut touched_bits, mut mixed_bits) = (vec![false; width], vec![false; width]);
     let bit = |m: i32| (m as i64 - lo as i64) as usize;
     let (mut touched, mut mixed) = (BTreeSet::new(), BTreeSet::new());
 
-    // `j` reads the sorted rows; `w` writes each key's final version over rows already
-    // read (a key has at least one row, so `w` never passes `j`).
-    let (mut i, mut j, mut w, mut overlap) = (0, 0, 0, 0);
-    while j < rows.len() {
-        let key = rows[j].key;
-        i += stored[i..].partition_point(|e| e.key < key);
-        let was_stored = stored.get(i).filter(|e| e.key == key).copied();
-        // The current version so far: (content, month, seq), seq 0 for the stored one.
-        let mut cur = was_stored.map(|e| (e.content, e.month, 0u32));
-        while let Some(r) = rows.get(j).filter(|r| r.key == key) {
-            let seq = r.seq as usize;
-            match cur {
-                None => {
-                    touched_bits[bit(r.month)] = true;
-                    cur = Some((r.content, r.month, r.seq));
-                }
-                Some((content, _, _)) if content == r.content => {
-                    outcomes[seq] = DUPLICATE;
-                    mixed_bits[bit(r.month)] = true;
-                }
-                Some((_, month, by)) => {
-                    outcomes[seq] = UPDATED;
-                    touched_bits[bit(r.month)] = true;
-                    touched.insert(month);
-                    mixed.insert(month);
-                    if by == 0 {
-                        replaced.insert(key);
+    // `i` reads the stored index. In each bucket, `j` reads the sorted rows and `w` writes
+    // each key's final version over rows already read (a key has at least one row, so `w`
+    // never passes `j`).
+    let (mut i, mut overlap) = (0, 0);
+    for rows in &mut rows.buckets {
+        let (mut j, mut w) = (0, 0);
+        while j < rows.len() {
+            let key = rows[j].key;
+            i += stored[i..].partition_point(|e| e.key < key);
+            let was_stored = stored.get(i).filter(|e| e.key == key).copied();
+            // The current version so far: (content, month, seq), seq 0 for the stored one.
+            let mut cur = was_stored.map(|e| (e.content, e.month, 0u32));
+            while let Some(r) = rows.get(j).filter(|r| r.key == key) {
+                let seq = r.seq as usize;
+                match cur {
+                    None => {
+                        touched_bits[bit(r.month)] = true;
+                        cur = Some((r.content, r.month, r.seq));
                     }
-                    cur = Some((r.content, r.month, r.seq));
+                    Some((content, _, _)) if content == r.content => {
+                        outcomes[seq] = DUPLICATE;
+                        mixed_bits[bit(r.month)] = true;
+                    }
+                    Some((_, month, by)) => {
+                        outcomes[seq] = UPDATED;
+                        touched_bits[bit(r.month)] = true;
+                        touched.insert(month);
+                        mixed.insert(month);
+                        if by == 0 {
+                            replaced.insert(key);
+                        }
+                        cur = Some((r.content, r.month, r.seq));
+                    }
                 }
+                j += 1;
             }
-            j += 1;
+            let (content, month, seq) = cur.expect("a key with rows has a version");
+            if seq != 0 {
+                current[seq as usize / 64] |= 1 << (seq % 64);
+                rows[w] = Version {
+                    key,
+                    content,
+                    month,
+                    seq,
+                };
+                w += 1;
+                overlap += was_stored.is_some() as usize;
+            }
         }
-        let (content, month, seq) = cur.expect("a key with rows has a version");
-        if seq != 0 {
-            current[seq as usize / 64] |= 1 << (seq % 64);
-            rows[w] = Version {
-                key,
-                content,
-                month,
-                seq,
-            };
-            w += 1;
-            overlap += was_stored.is_some() as usize;
-        }
+        rows.truncate(w);
     }
-    rows.truncate(w);
     for (i, (t, m)) in touched_bits.iter().zip(&mixed_bits).enumerate() {
         let month = lo + i as i32;
         if *t {
@@ -180,7 +244,7 @@ pub fn resolve(stored: KeyIndex, mut rows: Vec<Version>, last_seq: u32) -> Resol
     Resolution {
         index: KeyIndex {
             stored,
-            run: rows,
+            run: rows.buckets,
             overlap,
         },
         outcomes,
@@ -202,7 +266,7 @@ pub fn schema() -> SchemaRef {
 
 impl KeyIndex {
     pub fn len(&self) -> usize {
-        self.stored.len() + self.run.len() - self.overlap
+        self.stored.len() + self.run.iter().map(Vec::len).sum::<usize>() - self.overlap
     }
 
     pub fn is_empty(&self) -> bool {
@@ -211,7 +275,8 @@ impl KeyIndex {
 
     /// Every key's current version, in key order.
     pub fn versions(&self) -> impl Iterator<Item = &Version> {
-        let (mut stored, mut run) = (self.stored.iter().peekable(), self.run.iter().peekable());
+        let mut stored = self.stored.iter().peekable();
+        let mut run = self.run.iter().flatten().peekable();
         std::iter::from_fn(move || match (stored.peek(), run.peek()) {
             (Some(s), Some(r)) if s.key < r.key => stored.next(),
             (Some(s), Some(r)) if s.key == r.key => {
@@ -230,7 +295,11 @@ impl KeyIndex {
             let i = list.binary_search_by_key(&key, |e| e.key).ok()?;
             list.get(i)
         }
-        find(&self.run, key).or_else(|| find(&self.stored, key))
+        let bucket = self
+            .run
+            .get(RunRows::bucket(key))
+            .map_or(&[][..], Vec::as_slice);
+        find(bucket, key).or_else(|| find(&self.stored, key))
     }
 
     /// Reads a stored index. Indexes written before it was kept sorted are sorted here.
@@ -352,7 +421,11 @@ mod tests {
             row(7, 100, 5, 1),
             row(7, 100, 5, 2),
         ];
-        let r = resolve(stored(&[(5, 50, 1), (9, 90, 4), (8, 80, 2)]), rows, 5);
+        let r = resolve(
+            stored(&[(5, 50, 1), (9, 90, 4), (8, 80, 2)]),
+            rows.into(),
+            5,
+        );
         assert_eq!(
             r.counts(1, 5),
             Counts {
@@ -388,7 +461,7 @@ mod tests {
     #[test]
     fn a_key_updated_twice_in_a_run_keeps_only_the_last_row() {
         let rows = vec![row(1, 10, 3, 1), row(1, 11, 3, 2), row(1, 10, 3, 3)];
-        let r = resolve(KeyIndex::default(), rows, 3);
+        let r = resolve(KeyIndex::default(), rows.into(), 3);
         assert_eq!(
             r.counts(1, 3),
             Counts {
@@ -405,6 +478,49 @@ mod tests {
     }
 
     #[test]
+    fn keys_in_many_buckets_are_settled_and_listed_in_key_order() {
+        // Keys spread over the buckets by their top bits; the stored index has keys in
+        // buckets the run never touches, before, between and after the run's.
+        let k = |b: u128, low: u128| (b << (128 - BUCKET_BITS)) | low;
+        let top = (1u128 << BUCKET_BITS) - 1;
+        let index = stored(&[(k(0, 1), 10, 1), (k(3, 5), 35, 1), (k(top, 9), 99, 2)]);
+        let rows = vec![
+            row(k(top, 9), 99, 2, 1), // duplicate of the stored version
+            row(k(3, 5), 36, 3, 2),   // update of a stored key, moving it to month 3
+            row(k(500, 0), 50, 3, 3), // new
+            row(k(500, 0), 51, 3, 4), // updated within the run
+            row(k(2, u128::MAX >> BUCKET_BITS), 20, 3, 5), // new, last key of bucket 2
+        ];
+        let r = resolve(index, rows.into(), 5);
+        assert_eq!(
+            r.counts(1, 5),
+            Counts {
+                new: 2,
+                duplicate: 1,
+                updated: 2
+            }
+        );
+        let current: Vec<u32> = (1..=5).filter(|s| r.is_current(*s)).collect();
+        assert_eq!(current, vec![2, 4, 5]);
+        assert_eq!(r.replaced, HashSet::from([k(3, 5)]));
+        assert_eq!(r.touched, BTreeSet::from([1, 3]));
+        assert_eq!(r.mixed, BTreeSet::from([1, 2, 3]));
+        assert_eq!(
+            listed(&r.index),
+            vec![
+                (k(0, 1), 10, 1),
+                (k(2, u128::MAX >> BUCKET_BITS), 20, 3),
+                (k(3, 5), 36, 3),
+                (k(500, 0), 51, 3),
+                (k(top, 9), 99, 2),
+            ]
+        );
+        assert_eq!(r.index.len(), 5);
+        assert_eq!(r.index.get(k(3, 5)).map(|e| e.content), Some(36));
+        assert_eq!(r.index.get(k(500, 1)), None);
+    }
+
+    #[test]
     fn round_trips_through_parquet_and_sorts_an_unsorted_index() {
         let unsorted = KeyIndex {
             stored: vec![row(u128::MAX - 3, 1, 2, 0), row(42, 3, -4, 0)],
@@ -415,7 +531,7 @@ mod tests {
         assert_eq!(listed(&back), vec![(42, 3, -4), (u128::MAX - 3, 1, 2)]);
 
         // After a run, the stored and the run's versions are written as one sorted list.
-        let r = resolve(back, vec![row(42, 9, 5, 1), row(7, 1, 5, 2)], 2);
+        let r = resolve(back, vec![row(42, 9, 5, 1), row(7, 1, 5, 2)].into(), 2);
         let again = round_trip(&r.index);
         assert_eq!(
             listed(&again),

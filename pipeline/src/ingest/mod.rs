@@ -44,7 +44,7 @@ use crate::error::{Error, Result};
 use crate::storage::Location;
 use crate::warehouse::parquet_io::{self, WriteOptions};
 use crate::warehouse::{ManifestEntry, Publisher, TableState, Warehouse};
-use index::{KeyIndex, Resolution, Version};
+use index::{KeyIndex, Resolution, RunRows, Version};
 use parts::ObjectRows;
 use rows::{Quarantined, RowContext, month_label};
 use source::{Format, SourceObject};
@@ -165,7 +165,7 @@ pub async fn ingest(
     let mut quarantined: Vec<Quarantined> = Vec::new();
     // Every valid row, for dedupe once all are read; and per loaded object, its manifest
     // entry and the first and last sequence numbers of its rows.
-    let mut run_rows: Vec<Version> = Vec::new();
+    let mut run_rows = RunRows::default();
     let todo_bytes: u64 = todo.iter().map(|o| o.size).sum();
     let mut sized = false;
     let mut loaded: Vec<(ManifestEntry, u32, u32)> = Vec::new();
@@ -247,10 +247,12 @@ pub async fn ingest(
                     u32::MAX
                 ))
             })?;
-        run_rows.extend(versions.into_iter().map(|v| Version {
-            seq: v.seq + first_seq,
-            ..v
-        }));
+        for v in versions {
+            run_rows.push(Version {
+                seq: v.seq + first_seq,
+                ..v
+            });
+        }
         for part in parts {
             match part.body {
                 parts::Body::Parquet(data) => staging.push_encoded(
