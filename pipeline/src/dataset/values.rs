@@ -48,6 +48,9 @@ pub struct Clock {
     tz: Tz,
     local_hour: Option<(i64, i64)>,
     utc_hour: Option<(i64, i64)>,
+    /// The last calendar date read and its day number (exports come in time order, so
+    /// most rows share their date with the row before).
+    last_date: Option<((i32, u32, u32), i64)>,
 }
 
 impl Clock {
@@ -56,6 +59,7 @@ impl Clock {
             tz,
             local_hour: None,
             utc_hour: None,
+            last_date: None,
         }
     }
 
@@ -108,12 +112,20 @@ impl Clock {
             "is not a date/time (expected e.g. 2024-05-01 13:45:00, 2024/5/1 13:45 or 2024-05-01T13:45:00+09:00)"
                 .to_string()
         })?;
-        let date = NaiveDate::from_ymd_opt(p.year, p.month, p.day)
-            .ok_or_else(|| "is not a valid calendar date".to_string())?;
+        let ymd = (p.year, p.month, p.day);
+        let days = match self.last_date {
+            Some((last, days)) if last == ymd => days,
+            _ => {
+                let date = NaiveDate::from_ymd_opt(p.year, p.month, p.day)
+                    .ok_or_else(|| "is not a valid calendar date".to_string())?;
+                let days = date.signed_duration_since(EPOCH).num_days();
+                self.last_date = Some((ymd, days));
+                days
+            }
+        };
         if p.hour > 23 || p.minute > 59 || p.second > 60 {
             return Err("has an invalid time of day".into());
         }
-        let days = date.signed_duration_since(EPOCH).num_days();
         let wall_secs =
             days * SECS_PER_DAY + (p.hour * 3600 + p.minute * 60 + p.second.min(59)) as i64;
         let (utc_secs, local_secs) = match p.offset_secs {

@@ -3,12 +3,14 @@
 //!
 //! One run: list the objects under the dataset's prefix; skip those the table's manifest
 //! already holds with the same key, size and e_tag; read the rest (oldest first) through
-//! the reader for their format, on all cores; validate every row ([`rows`]); number the
-//! valid rows in listing order and stage them by month ([`staging`]); settle every row at
-//! once as new, duplicate or update against the key index ([`index`]); rewrite only the
-//! month partitions that changed, carry the others over, and commit the new table
-//! version, its index, its quarantine file and its manifest in one atomic step
-//! ([`crate::warehouse::Publisher`]). Objects that cannot be read at all are reported by
+//! the reader for their format, on all cores; validate every row ([`rows`]) and cut each
+//! object's rows into per-month parts, encoding the large ones as Parquet there and then
+//! ([`parts`]); number the valid rows in listing order and stage the parts by month
+//! ([`staging`]); settle every row at once as new, duplicate or update against the key
+//! index ([`index`]); write only the month partitions that changed (a month of new rows in
+//! time order straight from its encoded parts, any other merged and encoded anew), carry
+//! the others over, and commit the new table version, its index, its quarantine file and
+//! its manifest in one atomic step ([`crate::warehouse::Publisher`]). Objects that cannot be read at all are reported by
 //! name, left out of the manifest (so the next run tries them again) and make the command
 //! exit non-zero.
 

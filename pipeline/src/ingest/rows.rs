@@ -78,6 +78,8 @@ pub struct RowBuilder<'c> {
     time_field: usize,
     /// The bytes the content hash of the current row is taken over.
     content: Vec<u8>,
+    /// The last local day number seen and its month key.
+    last_month: (i32, i32),
     cols: Vec<Col>,
     date: Date32Builder,
     source_object: StringBuilder,
@@ -140,6 +142,7 @@ impl<'c> RowBuilder<'c> {
             "dataset {} has more than {MAX_FIELDS} fields",
             ctx.spec.name
         );
+        let object_bytes = capacity * object.len();
         RowBuilder {
             ctx,
             object,
@@ -147,9 +150,10 @@ impl<'c> RowBuilder<'c> {
             key_field: ctx.spec.key_index(),
             time_field: ctx.spec.time_index(),
             content: Vec::with_capacity(256),
+            last_month: (0, month_of_days(0)),
             cols,
             date: Date32Builder::with_capacity(capacity),
-            source_object: StringBuilder::with_capacity(capacity, 0),
+            source_object: StringBuilder::with_capacity(capacity, object_bytes),
             source_line: Int64Builder::with_capacity(capacity),
             key_hash: Vec::with_capacity(capacity),
             content_hash: Vec::with_capacity(capacity),
@@ -296,7 +300,10 @@ impl<'c> RowBuilder<'c> {
             }
         }
         self.date.append_value(local_days);
-        self.month.push(month_of_days(local_days));
+        if self.last_month.0 != local_days {
+            self.last_month = (local_days, month_of_days(local_days));
+        }
+        self.month.push(self.last_month.1);
         self.content_hash.push(xxh3_64(content));
         self.source_object.append_value(&self.object);
         self.source_line.append_value(line as i64);
