@@ -96,6 +96,28 @@ def expect_error(conn, sql, sqlstate, *words):
 def clients(host, port, user, password, warehouse):
     db = duck(warehouse)
 
+    # --- RESET and DISCARD ALL put what a client SET back to how its connection started
+    # (PostgreSQL's rule; a pool must not hand one borrower's statement_timeout to the next).
+    with connect(host, port, user, password, autocommit=True, application_name="dash") as conn:
+        def show(name):
+            return conn.execute(f"SHOW {name}").fetchone()[0]
+
+        assert (show("application_name"), show("statement_timeout")) == ("dash", "0")
+        conn.execute("SET statement_timeout = '50ms'")
+        conn.execute("SET application_name = 'other'")
+        conn.execute("SET TIME ZONE 'Asia/Tokyo'")
+        got = (show("statement_timeout"), show("application_name"), show("time zone"))
+        assert got == ("50ms", "other", "Asia/Tokyo"), got
+        conn.execute("RESET statement_timeout")
+        got = (show("statement_timeout"), show("application_name"))
+        assert got == ("0", "other"), got
+        conn.execute("RESET ALL")
+        got = (show("application_name"), show("time zone"))
+        assert got == ("dash", "UTC"), got
+        conn.execute("SET statement_timeout = '50ms'")
+        conn.execute("DISCARD ALL")
+        assert show("statement_timeout") == "0", show("statement_timeout")
+
     # --- psycopg: parameterised queries (extended protocol) against DuckDB's numbers.
     with connect(host, port, user, password, autocommit=True) as conn:
         # An integer parameter against a NUMERIC column (psycopg declares it int2/int8).

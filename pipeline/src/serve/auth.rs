@@ -177,6 +177,9 @@ impl StartupHandler for PasswordStartup {
             PgWireFrontendMessage::Startup(ref startup) => {
                 protocol_negotiation(client, startup).await?;
                 save_startup_parameters_to_metadata(client, startup);
+                // What `RESET` goes back to.
+                let settings = super::compat::StartupSettings::of(client.metadata());
+                client.session_extensions().insert(settings);
                 client.set_state(PgWireConnectionState::AuthenticationInProgress);
                 client
                     .send(PgWireBackendMessage::Authentication(

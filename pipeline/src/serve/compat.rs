@@ -10,7 +10,10 @@
 //! replies (one command tag each, a row description for the `SELECT`) and drops the
 //! connection on any error, so each is answered as PostgreSQL does. Sessions here hold no
 //! role, listeners, advisory locks, sequences or temporary tables, so all of it succeeds
-//! without doing anything; `CLOSE ALL` closes the cursors. SQLAlchemy's dialect
+//! without doing anything; `CLOSE ALL` closes the cursors. `RESET name`, `RESET ALL` and
+//! `DISCARD ALL` put the settings a client can `SET` (statement_timeout, the time zone,
+//! application_name, DateStyle, …) back to what the connection started with, so a pooled
+//! connection does not hand one borrower's `SET statement_timeout` to the next. SQLAlchemy's dialect
 //! parses `version()` for a PostgreSQL version number, so `version()` answers like
 //! PostgreSQL 16 does, naming Conveyor and DataFusion after it. (datafusion-postgres
 //! already answers `SET`, `SHOW`, transactions and cursors; datafusion-pg-catalog answers
@@ -24,7 +27,8 @@ use datafusion::common::{DFSchema, ParamValues, ScalarValue};
 use datafusion::logical_expr::{ColumnarValue, EmptyRelation, LogicalPlan, Volatility, create_udf};
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::{
-    CloseCursor, DiscardObject, Set, SetSessionAuthorizationParamKind, Statement,
+    CloseCursor, DiscardObject, Reset, ResetStatement, Set, SetSessionAuthorizationParamKind,
+    Statement,
 };
 use datafusion_postgres::QueryHook;
 use datafusion_postgres::hooks::HookClient;
@@ -143,16 +147,80 @@ fn tag_for(statement: &Statement) -> Option<&'static str> {
     }
 }
 
+/// The session settings a client can `SET`, under the connection-metadata keys
+/// datafusion-postgres keeps them in (and `SHOW` reads them from).
+const SESSION_SETTINGS: [&str; 8] = [
+    "statement_timeout_ms",
+    "timezone",
+    "datestyle",
+    "intervalstyle",
+    "bytea_output",
+    "extra_float_digits",
+    "application_name",
+    "search_path",
+];
+
+/// The values of [`SESSION_SETTINGS`] a connection started with (its startup packet's),
+/// kept at login for `RESET`.
+#[derive(Debug, Clone, Default)]
+pub struct StartupSettings(Vec<(String, String)>);
+
+impl StartupSettings {
+    pub fn of(metadata: &std::collections::HashMap<String, String>) -> Self {
+        StartupSettings(
+            SESSION_SETTINGS
+                .iter()
+                .filter_map(|k| metadata.get(*k).map(|v| (k.to_string(), v.clone())))
+                .collect(),
+        )
+    }
+}
+
+/// The metadata key of a setting as `RESET` names it (`None`: not a session setting).
+fn setting_key(name: &str) -> Option<&'static str> {
+    match name.to_lowercase().as_str() {
+        "statement_timeout" => Some("statement_timeout_ms"),
+        "timezone" | "time zone" => Some("timezone"),
+        other => SESSION_SETTINGS.iter().copied().find(|k| *k == other),
+    }
+}
+
+/// Puts `keys` back to the connection's startup values (or the server defaults).
+fn reset_settings(client: &mut dyn HookClient, keys: &[&str]) {
+    let startup = client
+        .session_extensions()
+        .get::<StartupSettings>()
+        .unwrap_or_default();
+    let metadata = client.metadata_mut();
+    for key in keys {
+        match startup.0.iter().find(|(k, _)| k == key) {
+            Some((_, v)) => metadata.insert(key.to_string(), v.clone()),
+            None => metadata.remove(*key),
+        };
+    }
+}
+
 /// The answer to `statement` if it is one handled here. `CLOSE ALL` closes the cursors
 /// (portals) as datafusion-postgres's cursor hook does for `CLOSE name`, with PostgreSQL's
-/// tag for `ALL`.
-fn respond(statement: &Statement, client: &dyn HookClient) -> Option<PgWireResult<Response>> {
+/// tag for `ALL`; `RESET` and `DISCARD ALL` reset the session settings.
+fn respond(statement: &Statement, client: &mut dyn HookClient) -> Option<PgWireResult<Response>> {
     let tag = tag_for(statement)?;
-    if let Statement::Close {
-        cursor: CloseCursor::All,
-    } = statement
-    {
-        client.portal_store().clear_portals();
+    match statement {
+        Statement::Close {
+            cursor: CloseCursor::All,
+        } => client.portal_store().clear_portals(),
+        Statement::Reset(ResetStatement { reset: Reset::ALL })
+        | Statement::Discard {
+            object_type: DiscardObject::ALL,
+        } => reset_settings(client, &SESSION_SETTINGS),
+        Statement::Reset(ResetStatement {
+            reset: Reset::ConfigurationParameter(name),
+        }) => {
+            if let Some(key) = setting_key(&name.to_string()) {
+                reset_settings(client, &[key]);
+            }
+        }
+        _ => {}
     }
     Some(Ok(Response::Execution(Tag::new(tag))))
 }
@@ -235,6 +303,18 @@ mod tests {
         assert_eq!(fields.len(), 1);
         assert_eq!(fields[0].name(), "pg_advisory_unlock_all");
         assert_eq!(fields[0].datatype().oid(), 2278, "void");
+    }
+
+    #[test]
+    fn reset_names_map_to_the_keys_set_stores_them_under() {
+        assert_eq!(
+            setting_key("statement_timeout"),
+            Some("statement_timeout_ms")
+        );
+        assert_eq!(setting_key("TimeZone"), Some("timezone"));
+        assert_eq!(setting_key("DateStyle"), Some("datestyle"));
+        assert_eq!(setting_key("application_name"), Some("application_name"));
+        assert_eq!(setting_key("work_mem"), None);
     }
 
     #[test]
