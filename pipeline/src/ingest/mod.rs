@@ -10,9 +10,9 @@
 //! index ([`index`]); write only the month partitions that changed (a month of new rows in
 //! time order straight from its encoded parts, any other merged and encoded anew), carry
 //! the others over, and commit the new table version, its index, its quarantine file and
-//! its manifest in one atomic step ([`crate::warehouse::Publisher`]). Objects that cannot be read at all are reported by
-//! name, left out of the manifest (so the next run tries them again) and make the command
-//! exit non-zero.
+//! its manifest in one atomic step ([`crate::warehouse::Publisher`]). Objects that cannot
+//! be read at all are reported by name, left out of the manifest (so the next run tries
+//! them again) and make the command exit non-zero.
 
 pub mod csv;
 pub mod index;
@@ -550,29 +550,22 @@ fn parallelism() -> usize {
 
 /// The encoded parts of a month that can be published as files as they are: when the
 /// month has no rows staged as Arrow and its parts, each in time order, follow one another
-/// in time. They are taken out of `staged`, in time order.
+/// in time. The parts are put in time order in `staged` either way, and taken out of it
+/// when they can be published.
 fn ready_files(staged: &mut MonthRows) -> Option<Vec<staging::Encoded<bytes::Bytes>>> {
-    if !staged.batches.is_empty() || staged.encoded.is_empty() {
+    let parts = &mut staged.encoded;
+    if !staged.batches.is_empty() || parts.is_empty() || parts.iter().any(|p| p.span.is_none()) {
         return None;
     }
-    let mut spans = Vec::with_capacity(staged.encoded.len());
-    for (k, part) in staged.encoded.iter().enumerate() {
-        spans.push((part.span?, k));
-    }
-    spans.sort_unstable();
-    if spans.windows(2).any(|w| w[0].0.1 > w[1].0.0) {
+    parts.sort_unstable_by_key(|p| p.span);
+    let follow = |a: &staging::Encoded<_>, b: &staging::Encoded<_>| match (a.span, b.span) {
+        (Some((_, last)), Some((first, _))) => last <= first,
+        _ => false,
+    };
+    if !parts.windows(2).all(|w| follow(&w[0], &w[1])) {
         return None;
     }
-    let mut parts: Vec<_> = std::mem::take(&mut staged.encoded)
-        .into_iter()
-        .map(Some)
-        .collect();
-    Some(
-        spans
-            .into_iter()
-            .filter_map(|(_, k)| parts[k].take())
-            .collect(),
-    )
+    Some(std::mem::take(parts))
 }
 
 /// The new contents of one month: existing rows still current, plus this run's rows that

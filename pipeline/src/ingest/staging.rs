@@ -48,6 +48,18 @@ pub struct Encoded<D> {
     pub span: Option<(i64, i64)>,
 }
 
+impl<D> Encoded<D> {
+    /// The same part with its data in another form.
+    fn with_data<E>(self, data: E) -> Encoded<E> {
+        Encoded {
+            data,
+            rows: self.rows,
+            seqs: self.seqs,
+            span: self.span,
+        }
+    }
+}
+
 enum Stored {
     Memory(Bytes),
     File(PathBuf),
@@ -113,12 +125,9 @@ impl Staging {
     /// Stages a part encoded as Parquet for `month`.
     pub fn push_encoded(&mut self, month: i32, part: Encoded<Bytes>) -> Result<()> {
         self.memory_rows += part.rows;
-        self.months.entry(month).or_default().encoded.push(Encoded {
-            data: Stored::Memory(part.data),
-            rows: part.rows,
-            seqs: part.seqs,
-            span: part.span,
-        });
+        let data = Stored::Memory(part.data.clone());
+        let part = part.with_data(data);
+        self.months.entry(month).or_default().encoded.push(part);
         if self.memory_rows > self.budget_rows {
             self.spill_all()?;
         }
@@ -188,23 +197,18 @@ impl Staging {
         };
         let mut encoded = Vec::with_capacity(staged.encoded.len());
         for part in staged.encoded {
-            let data = match part.data {
+            let data = match &part.data {
                 Stored::Memory(bytes) => {
                     self.memory_rows -= part.rows;
-                    bytes
+                    bytes.clone()
                 }
                 Stored::File(path) => {
-                    let bytes = std::fs::read(&path).map_err(|e| io_error(&path, e))?;
-                    std::fs::remove_file(&path).map_err(|e| io_error(&path, e))?;
+                    let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
+                    std::fs::remove_file(path).map_err(|e| io_error(path, e))?;
                     Bytes::from(bytes)
                 }
             };
-            encoded.push(Encoded {
-                data,
-                rows: part.rows,
-                seqs: part.seqs,
-                span: part.span,
-            });
+            encoded.push(part.with_data(data));
         }
         let mut all = Vec::new();
         if let Some((path, mut writer)) = staged.spill {
