@@ -31,10 +31,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::classes::fit_classes;
 use crate::engine::CustomerHistory;
 use crate::error::{Result, SimError};
 use crate::model::{
-    Acquisition, InitialCohort, ModelParams, Noise, Param, Source, StageParams, Target,
+    Acquisition, Dormant, InitialCohort, ModelParams, Noise, Param, Seasonality, SlowClass, Source,
+    StageParams, Target,
 };
 
 /// Summary statistics of order amounts (yen), from SQL aggregates over counted orders.
@@ -80,6 +82,13 @@ pub struct CalibrationInput {
     pub first_orders: AmountStats,
     /// Amounts of repeat orders (2nd and later).
     pub repeat_orders: AmountStats,
+    /// Repeat orders (2nd and later) per calendar month, aligned with
+    /// `monthly_new_customers`; used for seasonality (empty: none).
+    #[serde(default)]
+    pub monthly_repeat_orders: Vec<u64>,
+    /// Month of year (0 = January) of `monthly_new_customers[0]`.
+    #[serde(default)]
+    pub first_month_of_year: usize,
 }
 
 /// Knobs of the calibration.
@@ -96,6 +105,8 @@ pub struct CalibrationOptions {
     pub target: Target,
     /// Draw parameter uncertainty per path. Default true.
     pub uncertainty: bool,
+    /// Estimate month-of-year factors when there are at least 24 months. Default true.
+    pub seasonality: bool,
 }
 
 impl Default for CalibrationOptions {
@@ -106,6 +117,7 @@ impl Default for CalibrationOptions {
             horizon_months: 48,
             target: Target::default(),
             uncertainty: true,
+            seasonality: true,
         }
     }
 }
@@ -127,6 +139,12 @@ pub struct StageFit {
     pub hazard: Param,
     /// True when this stage had no informative customers and copies the stage below.
     pub borrowed: bool,
+    /// Same-month share of the repeaters.
+    #[serde(default)]
+    pub same_month: f64,
+    /// The slow class, when the data support one.
+    #[serde(default)]
+    pub slow: Option<SlowClass>,
 }
 
 /// Diagnostics of the acquisition fit.
@@ -270,8 +288,79 @@ fn cap_sd(m: f64) -> f64 {
     0.5 * (m * (1.0 - m)).sqrt()
 }
 
+/// Months of history needed before month-of-year factors are estimated.
+pub const MIN_SEASONAL_MONTHS: usize = 24;
+
+/// Month-of-year factors of a monthly series starting in month of year `first`, by
+/// backfitting `ln y_t = a + b·t + s_{month(t)}`: fit the line to the series less the
+/// factors, average the residuals by month of year, centre them, and repeat. The factors
+/// `exp(s)` are scaled to mean 1 and kept within [0.25, 4]. `None` for an empty series.
+fn seasonal_factors(series: &[f64], first: usize) -> Option<Vec<f64>> {
+    if series.len() < 12 || series.iter().all(|v| *v <= 0.0) {
+        return None;
+    }
+    let y: Vec<f64> = series.iter().map(|v| v.max(0.5).ln()).collect();
+    let mut s = [0.0f64; 12];
+    for _ in 0..20 {
+        let adj: Vec<f64> = y
+            .iter()
+            .enumerate()
+            .map(|(t, v)| v - s[(first + t) % 12])
+            .collect();
+        let (a, b) = line(&adj);
+        let (mut sum, mut n) = ([0.0f64; 12], [0.0f64; 12]);
+        for (t, v) in y.iter().enumerate() {
+            let m = (first + t) % 12;
+            sum[m] += v - a - b * t as f64;
+            n[m] += 1.0;
+        }
+        for m in 0..12 {
+            s[m] = if n[m] > 0.0 { sum[m] / n[m] } else { 0.0 };
+        }
+        let mean = s.iter().sum::<f64>() / 12.0;
+        s.iter_mut().for_each(|v| *v -= mean);
+    }
+    let f: Vec<f64> = s.iter().map(|v| v.exp()).collect();
+    let mean = f.iter().sum::<f64>() / 12.0;
+    Some(f.iter().map(|v| (v / mean).clamp(0.25, 4.0)).collect())
+}
+
+/// Least-squares line `a + b·t` through `y_t`.
+fn line(y: &[f64]) -> (f64, f64) {
+    let n = y.len() as f64;
+    let xbar = (n - 1.0) / 2.0;
+    let ybar = y.iter().sum::<f64>() / n;
+    let sxx: f64 = (0..y.len()).map(|t| (t as f64 - xbar).powi(2)).sum();
+    let sxy: f64 = (0..y.len())
+        .map(|t| (t as f64 - xbar) * (y[t] - ybar))
+        .sum();
+    let b = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+    (ybar - b * xbar, b)
+}
+
+/// The F2 window: months within which 80 % of the observed second orders came (at least 1,
+/// at most 12; 12 when there are none). An F2 override reaches existing first-time buyers
+/// only inside it.
+fn f2_window(stages: &[StageObservation]) -> u32 {
+    let Some(first) = stages.iter().find(|s| s.stage == 1) else {
+        return 12;
+    };
+    let total: u64 = first.converted_by_delay.iter().sum();
+    if total == 0 {
+        return 12;
+    }
+    let mut cum = 0;
+    for (d, &n) in first.converted_by_delay.iter().enumerate() {
+        cum += n;
+        if cum as f64 >= 0.8 * total as f64 {
+            return (d as u32).clamp(1, 12);
+        }
+    }
+    12
+}
+
 /// Least-squares fit of `ln n_t = a + b t`: returns the acquisition fit.
-fn fit_acquisition(n: &[u64]) -> Result<AcquisitionFit> {
+fn fit_acquisition(n: &[f64]) -> Result<AcquisitionFit> {
     let t_len = n.len();
     if t_len < 3 {
         return Err(SimError::InsufficientData {
@@ -279,14 +368,14 @@ fn fit_acquisition(n: &[u64]) -> Result<AcquisitionFit> {
             reason: format!("need at least 3 months, got {t_len}"),
         });
     }
-    if n.iter().all(|v| *v == 0) {
+    if n.iter().all(|v| *v <= 0.0) {
         return Err(SimError::InsufficientData {
             what: "new customers per month".into(),
             reason: "no new customers in any month".into(),
         });
     }
     let tf = t_len as f64;
-    let y: Vec<f64> = n.iter().map(|v| (*v as f64).max(0.5).ln()).collect();
+    let y: Vec<f64> = n.iter().map(|v| v.max(0.5).ln()).collect();
     let xbar = (tf - 1.0) / 2.0;
     let ybar = y.iter().sum::<f64>() / tf;
     let sxx: f64 = (0..t_len).map(|t| (t as f64 - xbar).powi(2)).sum();
@@ -302,7 +391,7 @@ fn fit_acquisition(n: &[u64]) -> Result<AcquisitionFit> {
     let (mut num, mut den) = (0.0, 0.0);
     for (t, &v) in n.iter().enumerate() {
         let mu = (a + b * t as f64).exp();
-        num += (v as f64 - mu).powi(2) - mu;
+        num += (v - mu).powi(2) - mu;
         den += mu * mu;
     }
     let inv_phi = num / den;
@@ -382,10 +471,25 @@ pub fn calibrate(input: &CalibrationInput, opts: &CalibrationOptions) -> Result<
             .map(|s| s.stage)
             .filter(|s| *s >= stage && *s <= hi)
             .collect();
-        let fit = fit_stage(&h);
-        let (repeat_rate, hazard, borrowed) = match (fit, fits.last()) {
-            (Some((r, q)), _) => (r, q, false),
-            (None, Some(prev)) => (prev.repeat_rate, prev.hazard, true),
+        // Point values from the latent-class fit; their spreads from the one-class fit's
+        // observed information (`fit_stage`), which measures how well the data pin down the
+        // stage's repeat rate and pace.
+        let fit = fit_stage(&h).zip(fit_classes(&h.converted, &h.waiting));
+        let (repeat_rate, hazard, same_month, slow, borrowed) = match (fit, fits.last()) {
+            (Some(((r, q), c)), _) => (
+                Param::new(c.repeat_rate, r.sd.min(cap_sd(c.repeat_rate))),
+                Param::new(c.hazard, q.sd.min(cap_sd(c.hazard))),
+                c.same_month,
+                c.slow.map(|(share, hazard)| SlowClass { share, hazard }),
+                false,
+            ),
+            (None, Some(prev)) => (
+                prev.repeat_rate,
+                prev.hazard,
+                prev.same_month,
+                prev.slow,
+                true,
+            ),
             (None, None) => {
                 return Err(SimError::InsufficientData {
                     what: "F2 rate (r_1)".into(),
@@ -403,9 +507,46 @@ pub fn calibrate(input: &CalibrationInput, opts: &CalibrationOptions) -> Result<
             repeat_rate,
             hazard,
             borrowed,
+            same_month,
+            slow,
         });
     }
-    let acq = fit_acquisition(&input.monthly_new_customers)?;
+    let months = input.monthly_new_customers.len();
+    let new_customers: Vec<f64> = input
+        .monthly_new_customers
+        .iter()
+        .map(|&v| v as f64)
+        .collect();
+    let seasonality = if opts.seasonality
+        && months >= MIN_SEASONAL_MONTHS
+        && input.monthly_repeat_orders.len() == months
+    {
+        let repeat: Vec<f64> = input
+            .monthly_repeat_orders
+            .iter()
+            .map(|&v| v as f64)
+            .collect();
+        let first = input.first_month_of_year % 12;
+        seasonal_factors(&new_customers, first)
+            .zip(seasonal_factors(&repeat, first))
+            .map(|(acquisition, repeat)| Seasonality {
+                first_month_of_year: (first + months) % 12,
+                repeat,
+                acquisition,
+            })
+    } else {
+        None
+    };
+    // Growth is fitted on the deseasonalised counts.
+    let deseasonalised: Vec<f64> = match &seasonality {
+        Some(se) => new_customers
+            .iter()
+            .enumerate()
+            .map(|(t, v)| v / se.acquisition[(input.first_month_of_year + t) % 12])
+            .collect(),
+        None => new_customers,
+    };
+    let acq = fit_acquisition(&deseasonalised)?;
     let (first_aov, first_sigma) = aov(&input.first_orders, "first_aov")?;
     let (repeat_aov, repeat_sigma) = if input.repeat_orders.count > 0 {
         aov(&input.repeat_orders, "repeat_aov")?
@@ -437,6 +578,8 @@ pub fn calibrate(input: &CalibrationInput, opts: &CalibrationOptions) -> Result<
             .map(|f| StageParams {
                 repeat_rate: f.repeat_rate,
                 hazard: f.hazard,
+                same_month: f.same_month,
+                slow: f.slow,
             })
             .collect(),
         first_aov,
@@ -447,6 +590,9 @@ pub fn calibrate(input: &CalibrationInput, opts: &CalibrationOptions) -> Result<
         target: opts.target,
         uncertainty: opts.uncertainty,
         sources: Default::default(),
+        seasonality,
+        dormant: None,
+        f2_window_months: f2_window(&input.stages),
     };
     let mut names: Vec<String> = vec![
         "new_customers_base",
@@ -632,6 +778,12 @@ impl Scenario {
             p.sources.insert(name, Source::Scenario);
         };
         let rate = |old: Param, v: f64| Param::new(v, old.sd.min(cap_sd(v)));
+        if (self.repeat_rates.is_some() || self.f2_rate.is_some()) && p.dormant.is_none() {
+            p.dormant = Some(Dormant {
+                after_months: base.f2_window_months,
+                stage: base.stages[0],
+            });
+        }
         if let Some(rs) = &self.repeat_rates {
             if rs.is_empty() {
                 return Err(SimError::InvalidInput("repeat_rates is empty".into()));
@@ -739,8 +891,8 @@ mod tests {
     #[test]
     fn acquisition_fit_recovers_exact_exponential() {
         // n_t = 1000·1.05^t exactly (rounded): growth 0.05, next month 1000·1.05^12.
-        let n: Vec<u64> = (0..12)
-            .map(|t| (1000.0 * 1.05f64.powi(t)).round() as u64)
+        let n: Vec<f64> = (0..12)
+            .map(|t| (1000.0 * 1.05f64.powi(t)).round())
             .collect();
         let f = fit_acquisition(&n).unwrap();
         assert!((f.growth.mean - 0.05).abs() < 1e-3);

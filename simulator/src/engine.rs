@@ -44,7 +44,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Result, SimError};
 use crate::exact;
 use crate::lockstep::{Chunk, LANES, run_chunk};
-use crate::model::{ModelParams, Noise, PointParams, p_alive};
+use crate::model::{ModelParams, Noise, PointParams};
 use crate::rng::{Stream, path_stream};
 
 /// When the cohort engine switches from exact draws to normal approximations.
@@ -236,6 +236,7 @@ pub struct CustomerHistory {
 
 /// Months until the next order of an alive customer with hazard `q`: geometric on 1, 2, …
 /// by inversion (`P(D > j) = (1−q)^j` ⇔ `D = 1 + ⌊ln U / ln(1−q)⌋`). `None` if `q = 0`.
+#[cfg(test)]
 fn geometric<R: Rng>(rng: &mut R, q: f64) -> Option<u64> {
     if q <= 0.0 {
         return None;
@@ -248,8 +249,39 @@ fn geometric<R: Rng>(rng: &mut R, q: f64) -> Option<u64> {
     if j > 1e12 { None } else { Some(1 + j as u64) }
 }
 
-/// Follow one alive customer at stage `s` whose last order was in month `last` (−1 for the
-/// existing base), calling `record(month, stage_after, amount)` for every repeat order.
+/// The first month after `last` (before `h`) in which a waiting customer with hazard `q`
+/// orders, month by month with the seasonal factors of `pt`; `None` if not before `h`.
+fn next_order<R: Rng>(rng: &mut R, pt: &PointParams, q: f64, last: i64, h: usize) -> Option<usize> {
+    if q <= 0.0 {
+        return None;
+    }
+    ((last + 1).max(0) as usize..h).find(|&t| rng.random::<f64>() < (q * pt.season[t]).min(1.0))
+}
+
+/// Where a customer who just placed an order at stage `s` goes: `Some(None)` orders again
+/// within the month, `Some(Some(q))` waits with hazard `q`, `None` never returns.
+fn arrive<R: Rng>(rng: &mut R, pt: &PointParams, s: usize) -> Option<Option<f64>> {
+    let (r, z) = (pt.repeat_rate[s], pt.same_month[s]);
+    let u = rng.random::<f64>();
+    if u < r * z {
+        Some(None)
+    } else if u < r {
+        let slow = rng.random::<f64>() < pt.slow_share[s];
+        Some(Some(if slow {
+            pt.slow_hazard[s]
+        } else {
+            pt.hazard[s]
+        }))
+    } else {
+        None
+    }
+}
+
+/// Follow one customer from stage `s`, calling `record(month, amount)` for every repeat
+/// order. `state` is where they start: waiting with hazard `q` since month `last` (−1 for the
+/// existing base), or `None` for a customer who just placed an order at stage `s` in month
+/// `last` and now decides (same month, wait, or leave).
+#[allow(clippy::too_many_arguments)]
 fn follow<R: Rng>(
     rng: &mut R,
     pt: &PointParams,
@@ -257,23 +289,29 @@ fn follow<R: Rng>(
     h: usize,
     mut s: usize,
     mut last: i64,
+    mut waiting: Option<f64>,
     mut record: impl FnMut(usize, f64),
 ) {
     let k = pt.repeat_rate.len();
     loop {
-        let Some(d) = geometric(rng, pt.hazard[s]) else {
-            return;
+        let t = match waiting {
+            Some(q) => match next_order(rng, pt, q, last, h) {
+                Some(t) => t as i64,
+                None => return,
+            },
+            None => match arrive(rng, pt, s) {
+                None => return,
+                Some(Some(q)) => {
+                    waiting = Some(q);
+                    continue;
+                }
+                Some(None) => last,
+            },
         };
-        let t = last + d as i64;
-        if t >= h as i64 {
-            return;
-        }
         record(t as usize, repeat.one(rng));
         s = (s + 1).min(k - 1);
-        if rng.random::<f64>() >= pt.repeat_rate[s] {
-            return;
-        }
         last = t;
+        waiting = None;
     }
 }
 
@@ -286,20 +324,24 @@ fn run_customer_path<R: Rng>(m: &ModelParams, pt: &PointParams, rng: &mut R, out
     let repeat = LnSum::new(pt.repeat_aov, pt.repeat_sigma, f64::INFINITY);
     for c in &m.initial {
         let s = c.stage.min(k) - 1;
-        let p = p_alive(pt.repeat_rate[s], pt.hazard[s], c.months_since_order);
+        let (pm, ps) = pt.initial_split(m, c);
         for _ in 0..c.customers {
-            if rng.random::<f64>() < p {
-                follow(rng, pt, &repeat, h, s, -1, |t, a| out[t] += a);
-            }
+            let u = rng.random::<f64>();
+            let q = if u < pm {
+                pt.hazard[s]
+            } else if u < pm + ps {
+                pt.slow_hazard[s]
+            } else {
+                continue;
+            };
+            follow(rng, pt, &repeat, h, s, -1, Some(q), |t, a| out[t] += a);
         }
     }
     for t in 0..h {
         let n = new_customers(rng, pt.new_customers[t], pt.noise);
         for _ in 0..n as u64 {
             out[t] += first.one(rng);
-            if rng.random::<f64>() < pt.repeat_rate[0] {
-                follow(rng, pt, &repeat, h, 0, t as i64, |u, a| out[u] += a);
-            }
+            follow(rng, pt, &repeat, h, 0, t as i64, None, |u, a| out[u] += a);
         }
     }
 }
@@ -341,11 +383,9 @@ pub fn simulate_customer_histories(
         let n = new_customers(&mut rng, pt.new_customers[t], pt.noise);
         for _ in 0..n as u64 {
             let mut orders = vec![(t, first.one(&mut rng))];
-            if rng.random::<f64>() < pt.repeat_rate[0] {
-                follow(&mut rng, &pt, &repeat, h, 0, t as i64, |u, a| {
-                    orders.push((u, a))
-                });
-            }
+            follow(&mut rng, &pt, &repeat, h, 0, t as i64, None, |u, a| {
+                orders.push((u, a))
+            });
             out.push(CustomerHistory { orders });
         }
     }
@@ -407,10 +447,7 @@ mod tests {
                 explicit: None,
                 noise: Noise::Poisson,
             },
-            stages: vec![StageParams {
-                repeat_rate: Param::fixed(1.0),
-                hazard: Param::fixed(1.0),
-            }],
+            stages: vec![StageParams::simple(Param::fixed(1.0), Param::fixed(1.0))],
             first_aov: Param::fixed(1000.0),
             repeat_aov: Param::fixed(2000.0),
             first_aov_sigma: 0.0,

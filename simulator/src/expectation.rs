@@ -18,34 +18,61 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, SimError};
-use crate::model::{ModelParams, PointParams, p_alive};
+use crate::model::{ModelParams, PointParams};
 use crate::rng::{Stream, path_stream};
 
 /// Exact expected sales in each month of the horizon for parameters `pt`
 /// (structure and initial state from `m`).
+///
+/// Per month: waiting customers of each stage and class order with their hazard (times the
+/// month's seasonal factor, capped at 1); then the month's arrivals are walked up the ladder.
+/// Of `x` customers arriving at stage `k` (new customers at stage 1, those who just ordered
+/// at the stage below higher up), `x·r·z` order again within the month and arrive at `k+1`,
+/// `x·r(1−z)` start waiting (split between the classes) and the rest never return. At the
+/// pooled top stage an arrival may order again and again within the month: each further
+/// order has probability `p = r·z`, so `x·p/(1−p)` extra orders are expected, and the
+/// arrivals end up waiting with probability `r(1−z)/(1−p)`.
 pub fn expected_monthly_sales(m: &ModelParams, pt: &PointParams) -> Vec<f64> {
     let k = pt.repeat_rate.len();
-    let r = &pt.repeat_rate;
-    let q = &pt.hazard;
-    let mut alive = vec![0.0; k];
+    let mut main = vec![0.0; k];
+    let mut slow = vec![0.0; k];
     let mut orders = vec![0.0; k];
     for c in &m.initial {
         let s = c.stage.min(k) - 1;
-        alive[s] += c.customers as f64 * p_alive(r[s], q[s], c.months_since_order);
+        let (pm, ps) = pt.initial_split(m, c);
+        main[s] += c.customers as f64 * pm;
+        slow[s] += c.customers as f64 * ps;
     }
     let mut out = Vec::with_capacity(pt.new_customers.len());
-    for &n in &pt.new_customers {
-        let mut repeat = 0.0;
+    for (t, &n) in pt.new_customers.iter().enumerate() {
+        let f = pt.season[t];
         for s in 0..k {
-            orders[s] = q[s] * alive[s];
-            alive[s] -= orders[s];
-            repeat += orders[s];
+            let om = (pt.hazard[s] * f).min(1.0) * main[s];
+            let os = (pt.slow_hazard[s] * f).min(1.0) * slow[s];
+            main[s] -= om;
+            slow[s] -= os;
+            orders[s] = om + os;
         }
-        for (s, &o) in orders.iter().enumerate() {
-            let next = (s + 1).min(k - 1);
-            alive[next] += r[next] * o;
+        let mut repeat = 0.0;
+        let mut x = n;
+        for s in 0..k {
+            let (r, z, sh) = (pt.repeat_rate[s], pt.same_month[s], pt.slow_share[s]);
+            let waiting = if s + 1 < k {
+                let same = x * r * z;
+                let total = orders[s] + same;
+                repeat += total;
+                let w = x * r * (1.0 - z);
+                x = total;
+                w
+            } else {
+                let arrivals = x + orders[s];
+                let p = r * z;
+                repeat += orders[s] + arrivals * p / (1.0 - p);
+                arrivals * r * (1.0 - z) / (1.0 - p)
+            };
+            main[s] += waiting * (1.0 - sh);
+            slow[s] += waiting * sh;
         }
-        alive[0] += r[0] * n;
         out.push(n * pt.first_aov + repeat * pt.repeat_aov);
     }
     out
@@ -155,14 +182,8 @@ mod tests {
                 noise: Noise::Poisson,
             },
             stages: vec![
-                StageParams {
-                    repeat_rate: Param::fixed(0.5),
-                    hazard: Param::fixed(0.5),
-                },
-                StageParams {
-                    repeat_rate: Param::fixed(0.8),
-                    hazard: Param::fixed(0.25),
-                },
+                StageParams::simple(Param::fixed(0.5), Param::fixed(0.5)),
+                StageParams::simple(Param::fixed(0.8), Param::fixed(0.25)),
             ],
             first_aov: Param::fixed(10.0),
             repeat_aov: Param::fixed(20.0),
@@ -208,10 +229,7 @@ mod tests {
         // expected orders in month t = 64·0.5^t (each order keeps them alive w.p. 0.5).
         let mut m = two_stage();
         m.stages.truncate(1);
-        m.stages[0] = StageParams {
-            repeat_rate: Param::fixed(0.5),
-            hazard: Param::fixed(1.0),
-        };
+        m.stages[0] = StageParams::simple(Param::fixed(0.5), Param::fixed(1.0));
         m.acquisition.base = Param::fixed(0.0);
         m.horizon_months = 4;
         m.initial = vec![InitialCohort {
@@ -223,5 +241,44 @@ mod tests {
         for (t, v) in e.iter().enumerate() {
             assert!((v - 64.0 * 0.5f64.powi(t as i32) * 20.0).abs() < 1e-9);
         }
+    }
+
+    #[test]
+    fn same_month_cascade_at_the_top_stage_by_hand() {
+        // One pooled stage, r = 0.5, same-month 0.5 (so each order is followed within the
+        // month with p = 0.25), q = 1; 8 new customers in month 0 only.
+        // Month 0: extra orders 8·0.25/0.75 = 8/3; waiting 8·0.25/0.75 = 8/3;
+        //   sales 8·10 + 8/3·20.
+        // Month 1: the 8/3 waiting all order, and follow up with 8/9 more: (8/3 + 8/9)·20.
+        let mut m = two_stage();
+        m.stages.truncate(1);
+        m.stages[0] = StageParams::simple(Param::fixed(0.5), Param::fixed(1.0));
+        m.stages[0].same_month = 0.5;
+        m.acquisition.explicit = Some(vec![8.0, 0.0]);
+        m.horizon_months = 2;
+        let e = expected_at_means(&m).unwrap();
+        assert!((e[0] - (80.0 + 8.0 / 3.0 * 20.0)).abs() < 1e-9, "{e:?}");
+        assert!(
+            (e[1] - (8.0 / 3.0 + 8.0 / 9.0) * 20.0).abs() < 1e-9,
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn slow_class_keeps_ordering_after_the_main_class_is_gone() {
+        // Stage 1 only matters: r = 1, main q = 1 for half, slow q = 0.1 for the other half
+        // of 100 new customers in month 0 (stage 2 never repeats).
+        // Month 1: 50 main + 5 slow orders; month 2: 4.5 slow orders.
+        let mut m = two_stage();
+        m.stages[0] = StageParams::simple(Param::fixed(1.0), Param::fixed(1.0));
+        m.stages[0].slow = Some(crate::model::SlowClass {
+            share: 0.5,
+            hazard: 0.1,
+        });
+        m.stages[1] = StageParams::simple(Param::fixed(0.0), Param::fixed(1.0));
+        m.acquisition.explicit = Some(vec![100.0, 0.0]);
+        let e = expected_at_means(&m).unwrap();
+        assert!((e[1] - 55.0 * 20.0).abs() < 1e-9, "{e:?}");
+        assert!((e[2] - 4.5 * 20.0).abs() < 1e-9, "{e:?}");
     }
 }

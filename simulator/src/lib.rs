@@ -28,6 +28,7 @@
 
 pub mod backtest;
 pub mod calibrate;
+mod classes;
 pub mod engine;
 pub mod error;
 mod exact;

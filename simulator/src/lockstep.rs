@@ -20,7 +20,7 @@ use rand_distr::{Distribution, Gamma};
 
 use crate::engine::{Approximation, LnSum, SimOptions};
 use crate::exact;
-use crate::model::{ModelParams, Noise, PointParams, Samplers, p_alive};
+use crate::model::{ModelParams, Noise, PointParams, Samplers};
 use crate::normal::{NormalTable, normal_lanes};
 use crate::rng::{Stream, Xoshiro4, Xoshiro256pp, path_stream};
 #[cfg(target_arch = "x86_64")]
@@ -37,14 +37,25 @@ type L4 = [f64; 4];
 #[derive(Default)]
 pub(crate) struct Chunk {
     point: PointParams,
+    /// Main-class and slow-class hazards.
     q: Vec<L4>,
-    omq: Vec<L4>,
-    r: Vec<L4>,
-    omr: Vec<L4>,
-    alive: Vec<L4>,
+    qs: Vec<L4>,
+    /// Same-month repeat probability `r·z` of an arrival.
+    pz: Vec<L4>,
+    /// Probability that an arrival not ordering again within the month waits alive:
+    /// `r(1−z)/(1−r·z)`.
+    pw: Vec<L4>,
+    /// Main-class share of the waiting.
+    main_share: Vec<L4>,
+    main: Vec<L4>,
+    slow: Vec<L4>,
     orders: Vec<L4>,
     new_mean: Vec<L4>,
-    init_p: Vec<L4>,
+    season: Vec<f64>,
+    /// Each existing cohort's probabilities of being alive in the main class, and in the
+    /// slow class given not in the main one.
+    init_main: Vec<L4>,
+    init_slow: Vec<L4>,
 }
 
 /// One lane's generators and order-value constants.
@@ -102,33 +113,51 @@ impl Chunk {
     ) -> [Lane; LANES] {
         let k = m.stages.len();
         let h = m.horizon_months;
-        for v in [&mut self.q, &mut self.omq, &mut self.r, &mut self.omr] {
+        for v in [
+            &mut self.q,
+            &mut self.qs,
+            &mut self.pz,
+            &mut self.pw,
+            &mut self.main_share,
+        ] {
             v.resize(k, [0.0; 4]);
         }
-        for v in [&mut self.alive, &mut self.orders] {
+        for v in [&mut self.main, &mut self.slow, &mut self.orders] {
             v.clear();
             v.resize(k, [0.0; 4]);
         }
         self.new_mean.resize(h, [0.0; 4]);
-        self.init_p.resize(m.initial.len(), [0.0; 4]);
+        self.init_main.resize(m.initial.len(), [0.0; 4]);
+        self.init_slow.resize(m.initial.len(), [0.0; 4]);
         let min_orders = opts.approximation.lognormal_sum_min_orders;
-        std::array::from_fn(|l| {
+        let lanes = std::array::from_fn(|l| {
             let i = first + l;
             let mut prng = path_stream(opts.seed, i, Stream::Params);
             m.draw_into_with(&mut prng, &mut self.point, samplers);
             let pt = &self.point;
             for s in 0..k {
+                let (r, z) = (pt.repeat_rate[s], pt.same_month[s]);
                 self.q[s][l] = pt.hazard[s];
-                self.omq[s][l] = 1.0 - pt.hazard[s];
-                self.r[s][l] = pt.repeat_rate[s];
-                self.omr[s][l] = 1.0 - pt.repeat_rate[s];
+                self.qs[s][l] = pt.slow_hazard[s];
+                self.pz[s][l] = r * z;
+                self.pw[s][l] = if r * z < 1.0 {
+                    (r * (1.0 - z) / (1.0 - r * z)).min(1.0)
+                } else {
+                    0.0
+                };
+                self.main_share[s][l] = 1.0 - pt.slow_share[s];
             }
             for (row, &v) in self.new_mean.iter_mut().zip(&pt.new_customers) {
                 row[l] = v;
             }
-            for (row, c) in self.init_p.iter_mut().zip(&m.initial) {
-                let s = c.stage.min(k) - 1;
-                row[l] = p_alive(pt.repeat_rate[s], pt.hazard[s], c.months_since_order);
+            for (j, c) in m.initial.iter().enumerate() {
+                let (pm, ps) = pt.initial_split(m, c);
+                self.init_main[j][l] = pm;
+                self.init_slow[j][l] = if pm < 1.0 {
+                    (ps / (1.0 - pm)).min(1.0)
+                } else {
+                    0.0
+                };
             }
             Lane {
                 normal: path_stream(opts.seed, i, Stream::Normal),
@@ -136,7 +165,9 @@ impl Chunk {
                 first: LnSum::new(pt.first_aov, pt.first_sigma, min_orders),
                 repeat: LnSum::new(pt.repeat_aov, pt.repeat_sigma, min_orders),
             }
-        })
+        });
+        self.season.clone_from(&self.point.season);
+        lanes
     }
 }
 
@@ -166,31 +197,37 @@ fn run_lanes<V: Lanes>(
     };
     let sums = SumConsts::<V>::new(lanes);
 
-    for (coh, p) in m.initial.iter().zip(&c.init_p) {
+    let one = V::splat(1.0);
+    let has_slow = m.stages.iter().any(|s| s.slow.is_some());
+    let has_same = m.stages.iter().any(|s| s.same_month > 0.0);
+    for (j, coh) in m.initial.iter().enumerate() {
         let s = coh.stage.min(k) - 1;
-        let p = V::load(p);
         let n = V::splat(coh.customers as f64);
-        let b = binomial(n, p, V::splat(1.0).sub(p), normals.next(), min_var, lanes);
-        c.alive[s] = V::load(&c.alive[s]).add(b).store();
-    }
-    let r0 = V::load(&c.r[0]);
-    let omr0 = V::load(&c.omr[0]);
-    for month in 0..h {
-        let mut repeat = zero;
-        for s in 0..k {
-            let a = V::load(&c.alive[s]);
-            let q = V::load(&c.q[s]);
-            let o = binomial(a, q, V::load(&c.omq[s]), normals.next(), min_var, lanes);
-            c.alive[s] = a.sub(o).store();
-            c.orders[s] = o.store();
-            repeat = repeat.add(o);
+        let p = V::load(&c.init_main[j]);
+        let main = binomial(n, p, one.sub(p), normals.next(), min_var, lanes);
+        c.main[s] = V::load(&c.main[s]).add(main).store();
+        if has_slow {
+            let p = V::load(&c.init_slow[j]);
+            let slow = binomial(n.sub(main), p, one.sub(p), normals.next(), min_var, lanes);
+            c.slow[s] = V::load(&c.slow[s]).add(slow).store();
         }
+    }
+    for month in 0..h {
+        let f = V::splat(c.season[month]);
+        // Waiting customers order with their class's hazard.
         for s in 0..k {
-            let next = (s + 1).min(k - 1);
-            let o = V::load(&c.orders[s]);
-            let (r, omr) = (V::load(&c.r[next]), V::load(&c.omr[next]));
-            let b = binomial(o, r, omr, normals.next(), min_var, lanes);
-            c.alive[next] = V::load(&c.alive[next]).add(b).store();
+            let a = V::load(&c.main[s]);
+            let q = V::load(&c.q[s]).mul(f).min(one);
+            let mut o = binomial(a, q, one.sub(q), normals.next(), min_var, lanes);
+            c.main[s] = a.sub(o).store();
+            if has_slow {
+                let a = V::load(&c.slow[s]);
+                let q = V::load(&c.qs[s]).mul(f).min(one);
+                let os = binomial(a, q, one.sub(q), normals.next(), min_var, lanes);
+                c.slow[s] = a.sub(os).store();
+                o = o.add(os);
+            }
+            c.orders[s] = o.store();
         }
         let lambda = match m.acquisition.noise {
             Noise::Poisson => V::load(&c.new_mean[month]),
@@ -199,8 +236,40 @@ fn run_lanes<V: Lanes>(
             }
         };
         let n = poisson(lambda, normals.next(), min_var, lanes);
-        let b = binomial(n, r0, omr0, normals.next(), min_var, lanes);
-        c.alive[0] = V::load(&c.alive[0]).add(b).store();
+        // The month's arrivals walk up the ladder (see `expectation.rs`).
+        let mut repeat = zero;
+        let mut x = n;
+        for s in 0..k {
+            let (pz, pw) = (V::load(&c.pz[s]), V::load(&c.pw[s]));
+            let o = V::load(&c.orders[s]);
+            let waiting = if s + 1 < k {
+                let same = if has_same {
+                    binomial(x, pz, one.sub(pz), normals.next(), min_var, lanes)
+                } else {
+                    zero
+                };
+                let w = binomial(x.sub(same), pw, one.sub(pw), normals.next(), min_var, lanes);
+                x = o.add(same);
+                repeat = repeat.add(x);
+                w
+            } else {
+                let arrivals = x.add(o);
+                repeat = repeat.add(o);
+                if has_same {
+                    let extra = geometric_sum(arrivals, pz, normals.next(), min_var, lanes);
+                    repeat = repeat.add(extra);
+                }
+                binomial(arrivals, pw, one.sub(pw), normals.next(), min_var, lanes)
+            };
+            if has_slow {
+                let p = V::load(&c.main_share[s]);
+                let main = binomial(waiting, p, one.sub(p), normals.next(), min_var, lanes);
+                c.main[s] = V::load(&c.main[s]).add(main).store();
+                c.slow[s] = V::load(&c.slow[s]).add(waiting.sub(main)).store();
+            } else {
+                c.main[s] = V::load(&c.main[s]).add(waiting).store();
+            }
+        }
         let sales = sums.draw(n, repeat, normals.next(), lanes).store();
         for (l, &v) in sales.iter().enumerate().take(valid) {
             out[l * h + month] = v;
@@ -312,6 +381,47 @@ fn poisson<V: Lanes>(lambda: V, z: V, min_var: V, lanes: &mut [Lane; LANES]) -> 
         }
     }
     V::load(&a)
+}
+
+/// Extra same-month orders of `x` customers at the pooled top stage, each ordering again
+/// with probability `p` after every order: a sum of `x` geometric counts on 0, 1, … with
+/// mean `x·p/(1−p)` and variance `x·p/(1−p)²`. Drawn as a rounded normal when the variance
+/// is at least `min_var`, order by order otherwise.
+#[inline(always)]
+fn geometric_sum<V: Lanes>(x: V, p: V, z: V, min_var: V, lanes: &mut [Lane; LANES]) -> V {
+    let zero = V::splat(0.0);
+    let one = V::splat(1.0);
+    let none = x.le(zero).or(p.le(zero));
+    let omp = one.sub(p).max(V::splat(1e-12));
+    let mean = x.mul(p).div(omp);
+    let var = mean.div(omp);
+    let approx = round_clamp(mean.add(var.sqrt().mul(z)), V::splat(f64::INFINITY));
+    let res = none.select(zero, approx);
+    let exact = !none.or(var.ge(min_var)).bits() & 0b1111;
+    if exact == 0 {
+        return res;
+    }
+    let mut a = res.store();
+    let (xs, ps) = (x.store(), p.store());
+    for (l, lane) in lanes.iter_mut().enumerate() {
+        if exact >> l & 1 == 1 {
+            a[l] = exact_geometric_sum(&mut lane.exact, xs[l], ps[l]);
+        }
+    }
+    V::load(&a)
+}
+
+#[cold]
+#[inline(never)]
+fn exact_geometric_sum(rng: &mut Xoshiro256pp, x: f64, p: f64) -> f64 {
+    use rand::Rng;
+    let mut extra = 0.0;
+    for _ in 0..x as u64 {
+        while rng.random::<f64>() < p {
+            extra += 1.0;
+        }
+    }
+    extra
 }
 
 /// Lane-interleaved constants of the month's revenue: `n` first orders plus `m` repeat

@@ -281,12 +281,80 @@ pub struct Acquisition {
 }
 
 /// One rung of the purchase ladder.
+///
+/// Of the customers who reach stage `k` (place their k-th order), a share `r_k` orders again
+/// some day. Of those repeaters, a share `same_month` places the next order within the same
+/// calendar month (several orders a month, as grocery and wholesale buyers do); the others
+/// wait in one of two latent classes: the main class orders each month with probability
+/// `q_k`, and, when `slow` is set, a share `slow.share` of them orders with a smaller monthly
+/// probability `slow.hazard`. Two geometric classes are a discrete mixing distribution over
+/// the hazard: the customers still waiting after many months are mostly slow ones, so the
+/// ladder does not read a slow, heterogeneous repeat process as early death.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct StageParams {
     /// `r_k`: probability that a customer reaching this stage ever places another order.
     pub repeat_rate: Param,
-    /// `q_k`: monthly probability that an alive customer at this stage orders (mean delay `1/q_k`).
+    /// `q_k`: monthly probability that an alive customer of the main class orders (mean
+    /// delay `1/q_k`).
     pub hazard: Param,
+    /// Probability that a repeater's next order falls in the same calendar month as this one.
+    #[serde(default)]
+    pub same_month: f64,
+    /// The slow class of waiting repeaters, if the data support one.
+    #[serde(default)]
+    pub slow: Option<SlowClass>,
+}
+
+impl StageParams {
+    /// A stage with one waiting class and no same-month orders.
+    pub fn simple(repeat_rate: Param, hazard: Param) -> Self {
+        StageParams {
+            repeat_rate,
+            hazard,
+            same_month: 0.0,
+            slow: None,
+        }
+    }
+}
+
+/// The slow latent class of a stage's waiting repeaters.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SlowClass {
+    /// Share of the waiting repeaters (those not ordering in the same month) in this class.
+    pub share: f64,
+    /// Their monthly order probability.
+    pub hazard: f64,
+}
+
+/// Month-of-year factors (mean 1 over the year) on the monthly order probabilities of
+/// waiting customers and on expected new customers. Calibrated only from at least 24 months
+/// of history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Seasonality {
+    /// Month of year (0 = January) of forecast month 0.
+    pub first_month_of_year: usize,
+    /// Factor on every hazard in each month of the year (12 values, January first).
+    pub repeat: Vec<f64>,
+    /// Factor on expected new customers in each month of the year (12 values).
+    pub acquisition: Vec<f64>,
+}
+
+impl Seasonality {
+    /// The factor of forecast month `t` in `factors`.
+    pub fn at(&self, factors: &[f64], t: usize) -> f64 {
+        factors[(self.first_month_of_year + t) % 12]
+    }
+}
+
+/// A scenario's ladder change acts going forward: existing stage-1 customers silent for more
+/// than `after_months` keep the calibrated stage-1 parameters for their chance of still
+/// being a repeater (`stage`), so an F2 override does not revive long-dormant buyers.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Dormant {
+    /// The F2 window in months: customers silent longer are dormant.
+    pub after_months: u32,
+    /// The calibrated stage-1 parameters used for dormant customers.
+    pub stage: StageParams,
 }
 
 /// Existing customers at forecast start, waiting at a stage.
@@ -349,16 +417,27 @@ pub struct ModelParams {
     /// Source of each assumption by name (`r_1`, `first_aov`, ...); missing means default.
     #[serde(default)]
     pub sources: BTreeMap<String, Source>,
+    /// Month-of-year factors, when calibrated from at least 24 months.
+    #[serde(default)]
+    pub seasonality: Option<Seasonality>,
+    /// Existing stage-1 customers treated as dormant under a scenario (see [`Dormant`]).
+    #[serde(default)]
+    pub dormant: Option<Dormant>,
+    /// The F2 window in months (calibrated: within it 80 % of second orders came): a
+    /// scenario's F2 override reaches existing first-time buyers silent for at most this long.
+    #[serde(default = "default_f2_window")]
+    pub f2_window_months: u32,
+}
+
+fn default_f2_window() -> u32 {
+    12
 }
 
 impl Default for ModelParams {
     /// Illustrative mid-size D2C business (no calibration): 3,000 new customers a month
     /// growing 1 %/month, F2 40 %, ¥4,500 first orders and ¥5,500 repeat orders.
     fn default() -> Self {
-        let stage = |r: f64, q: f64| StageParams {
-            repeat_rate: Param::new(r, 0.02),
-            hazard: Param::new(q, 0.02),
-        };
+        let stage = |r: f64, q: f64| StageParams::simple(Param::new(r, 0.02), Param::new(q, 0.02));
         ModelParams {
             horizon_months: 48,
             acquisition: Acquisition {
@@ -382,6 +461,9 @@ impl Default for ModelParams {
             target: Target::default(),
             uncertainty: true,
             sources: BTreeMap::new(),
+            seasonality: None,
+            dormant: None,
+            f2_window_months: 12,
         }
     }
 }
@@ -397,6 +479,14 @@ pub struct PointParams {
     pub repeat_rate: Vec<f64>,
     /// `q_k`, index 0 = stage 1.
     pub hazard: Vec<f64>,
+    /// Same-month repeat probability of each stage (conditional on repeating).
+    pub same_month: Vec<f64>,
+    /// Slow-class share of each stage (0 without a slow class).
+    pub slow_share: Vec<f64>,
+    /// Slow-class hazard of each stage.
+    pub slow_hazard: Vec<f64>,
+    /// Factor on every hazard in each forecast month (1 without seasonality).
+    pub season: Vec<f64>,
     /// Mean first-order value.
     pub first_aov: f64,
     /// Mean repeat-order value.
@@ -417,6 +507,59 @@ pub fn p_alive(r: f64, q: f64, a: u32) -> f64 {
         0.0
     } else {
         (s / d).clamp(0.0, 1.0)
+    }
+}
+
+/// Where the customers waiting at a stage are: the probabilities `(main, slow)` that one who
+/// reached the stage (with repeat rate `r`, same-month share `z`, hazards `q`, slow share
+/// `s`, slow hazard `qs`) and has not ordered for `a` months (nor in the month of the order)
+/// is alive in the main or the slow class. By Bayes: `P(class, silent) / P(silent)` with
+/// `P(main, silent) = r(1−z)(1−s)(1−q)^a`, `P(slow, silent) = r(1−z)s(1−qs)^a` and
+/// `P(silent) = 1 − r + those two`.
+pub fn alive_split(r: f64, z: f64, q: f64, s: f64, qs: f64, a: u32) -> (f64, f64) {
+    let w = r * (1.0 - z);
+    let main = w * (1.0 - s) * (1.0 - q).powi(a as i32);
+    let slow = w * s * (1.0 - qs).powi(a as i32);
+    let d = 1.0 - r + main + slow;
+    if d <= 0.0 {
+        (0.0, 0.0)
+    } else {
+        ((main / d).clamp(0.0, 1.0), (slow / d).clamp(0.0, 1.0))
+    }
+}
+
+impl PointParams {
+    /// [`alive_split`] of stage index `s` of this draw, `a` months silent.
+    pub fn alive_split(&self, s: usize, a: u32) -> (f64, f64) {
+        alive_split(
+            self.repeat_rate[s],
+            self.same_month[s],
+            self.hazard[s],
+            self.slow_share[s],
+            self.slow_hazard[s],
+            a,
+        )
+    }
+
+    /// The alive split of an existing cohort, honouring [`ModelParams::dormant`]: dormant
+    /// stage-1 customers use the calibrated stage-1 means.
+    pub fn initial_split(&self, m: &ModelParams, c: &InitialCohort) -> (f64, f64) {
+        let s = c.stage.min(self.repeat_rate.len()) - 1;
+        match &m.dormant {
+            Some(d) if s == 0 && c.months_since_order > d.after_months => {
+                let st = &d.stage;
+                let (sh, qs) = st.slow.map_or((0.0, 0.0), |c| (c.share, c.hazard));
+                alive_split(
+                    st.repeat_rate.mean,
+                    st.same_month,
+                    st.hazard.mean,
+                    sh,
+                    qs,
+                    c.months_since_order,
+                )
+            }
+            _ => self.alive_split(s, c.months_since_order),
+        }
     }
 }
 
@@ -482,6 +625,40 @@ impl ModelParams {
         for (i, s) in self.stages.iter().enumerate() {
             s.repeat_rate.validate_rate(&format!("r_{}", i + 1))?;
             s.hazard.validate_rate(&format!("q_{}", i + 1))?;
+            let prob = |name: String, v: f64| {
+                if (0.0..=1.0).contains(&v) {
+                    Ok(())
+                } else {
+                    Err(SimError::param(name, v, "is not a probability in [0, 1]"))
+                }
+            };
+            prob(format!("same_month_{}", i + 1), s.same_month)?;
+            if s.same_month >= 1.0 {
+                return Err(SimError::param(
+                    format!("same_month_{}", i + 1),
+                    s.same_month,
+                    "must be below 1 (a customer cannot order forever within one month)",
+                ));
+            }
+            if let Some(c) = s.slow {
+                prob(format!("slow_share_{}", i + 1), c.share)?;
+                prob(format!("slow_q_{}", i + 1), c.hazard)?;
+            }
+        }
+        if let Some(se) = &self.seasonality {
+            let ok = se.first_month_of_year < 12
+                && se.repeat.len() == 12
+                && se.acquisition.len() == 12
+                && se
+                    .repeat
+                    .iter()
+                    .chain(&se.acquisition)
+                    .all(|v| v.is_finite() && *v >= 0.0);
+            if !ok {
+                return Err(SimError::InvalidInput(
+                    "seasonality needs 12 finite, non-negative factors for repeat orders and for new customers".into(),
+                ));
+            }
         }
         self.first_aov.validate_positive("first_aov", false)?;
         self.repeat_aov.validate_positive("repeat_aov", false)?;
@@ -606,8 +783,27 @@ impl ModelParams {
                     level
                 }
             };
-            out.new_customers.push(mean);
+            let factor = self
+                .seasonality
+                .as_ref()
+                .map_or(1.0, |se| se.at(&se.acquisition, t));
+            out.new_customers.push(mean * factor);
         }
+        out.season.clear();
+        out.season.extend((0..self.horizon_months).map(|t| {
+            self.seasonality
+                .as_ref()
+                .map_or(1.0, |se| se.at(&se.repeat, t))
+        }));
+        out.same_month.clear();
+        out.same_month
+            .extend(self.stages.iter().map(|s| s.same_month));
+        out.slow_share.clear();
+        out.slow_share
+            .extend(self.stages.iter().map(|s| s.slow.map_or(0.0, |c| c.share)));
+        out.slow_hazard.clear();
+        out.slow_hazard
+            .extend(self.stages.iter().map(|s| s.slow.map_or(0.0, |c| c.hazard)));
         out.noise = a.noise;
         out.first_aov = first;
         out.repeat_aov = repeat;

@@ -50,6 +50,12 @@ pub fn with_f2(params: &ModelParams, f2: f64) -> Result<ModelParams> {
         ));
     }
     let mut p = params.clone();
+    if p.dormant.is_none() {
+        p.dormant = Some(crate::model::Dormant {
+            after_months: p.f2_window_months,
+            stage: p.stages[0],
+        });
+    }
     let old = p.stages[0].repeat_rate;
     let cap = 0.5 * (f2 * (1.0 - f2)).sqrt();
     p.stages[0].repeat_rate = Param::new(f2, old.sd.min(cap));
@@ -268,14 +274,8 @@ mod tests {
                 noise: Noise::Poisson,
             },
             stages: vec![
-                StageParams {
-                    repeat_rate: Param::fixed(0.5),
-                    hazard: Param::fixed(1.0),
-                },
-                StageParams {
-                    repeat_rate: Param::fixed(0.0),
-                    hazard: Param::fixed(1.0),
-                },
+                StageParams::simple(Param::fixed(0.5), Param::fixed(1.0)),
+                StageParams::simple(Param::fixed(0.0), Param::fixed(1.0)),
             ],
             first_aov: Param::fixed(1000.0),
             repeat_aov: Param::fixed(2000.0),

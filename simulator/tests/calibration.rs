@@ -24,10 +24,7 @@ fn truth(months: usize) -> ModelParams {
         stages: R
             .iter()
             .zip(Q)
-            .map(|(&r, q)| StageParams {
-                repeat_rate: Param::fixed(r),
-                hazard: Param::fixed(q),
-            })
+            .map(|(&r, q)| StageParams::simple(Param::fixed(r), Param::fixed(q)))
             .collect(),
         first_aov: Param::fixed(4000.0),
         repeat_aov: Param::fixed(6000.0),
@@ -36,7 +33,7 @@ fn truth(months: usize) -> ModelParams {
         initial: vec![],
         target: Target::default(),
         uncertainty: false,
-        sources: Default::default(),
+        ..ModelParams::default()
     }
 }
 

@@ -5,16 +5,15 @@
 mod common;
 
 use common::{year_totals, z_means, z_vars};
+use simulator::calibrate::Scenario;
 use simulator::engine::{Approximation, SimOptions, simulate, simulate_customers};
 use simulator::model::{
-    Acquisition, InitialCohort, ModelParams, Noise, Param, StageParams, Target,
+    Acquisition, InitialCohort, ModelParams, Noise, Param, Seasonality, SlowClass, StageParams,
+    Target,
 };
 
 fn small_business(uncertainty: bool) -> ModelParams {
-    let stage = |r: f64, q: f64| StageParams {
-        repeat_rate: Param::new(r, 0.05),
-        hazard: Param::new(q, 0.04),
-    };
+    let stage = |r: f64, q: f64| StageParams::simple(Param::new(r, 0.05), Param::new(q, 0.04));
     ModelParams {
         horizon_months: 24,
         acquisition: Acquisition {
@@ -45,7 +44,7 @@ fn small_business(uncertainty: bool) -> ModelParams {
             within_years: 2,
         },
         uncertainty,
-        sources: Default::default(),
+        ..ModelParams::default()
     }
 }
 
@@ -103,4 +102,52 @@ fn agree_with_normal_approximations_forced() {
 #[test]
 fn agree_with_parameter_uncertainty() {
     check(&small_business(true), Approximation::default());
+}
+
+/// Every part of the ladder at once: same-month repeats (with the top stage's repeated
+/// same-month orders), a slow class, month-of-year factors and dormant first-time buyers.
+fn rich_business(uncertainty: bool) -> ModelParams {
+    let mut p = small_business(uncertainty);
+    p.stages[0].same_month = 0.2;
+    p.stages[1].slow = Some(SlowClass {
+        share: 0.4,
+        hazard: 0.05,
+    });
+    p.stages[2].same_month = 0.35;
+    p.stages[2].slow = Some(SlowClass {
+        share: 0.3,
+        hazard: 0.1,
+    });
+    let wave: Vec<f64> = (0..12)
+        .map(|m| 1.0 + 0.4 * (m as f64 * std::f64::consts::PI / 6.0).sin())
+        .collect();
+    p.seasonality = Some(Seasonality {
+        first_month_of_year: 10,
+        repeat: wave.clone(),
+        acquisition: wave.iter().rev().copied().collect(),
+    });
+    p.initial.push(InitialCohort {
+        stage: 1,
+        months_since_order: 9,
+        customers: 400,
+    });
+    p.f2_window_months = 3;
+    Scenario {
+        f2_rate: Some(0.8),
+        ..Scenario::default()
+    }
+    .apply(&p)
+    .unwrap()
+}
+
+#[test]
+fn agree_with_same_month_slow_class_seasonality_and_dormant_buyers() {
+    check(&rich_business(false), Approximation::default());
+    check(
+        &rich_business(true),
+        Approximation {
+            normal_min_variance: 2.0,
+            lognormal_sum_min_orders: 3.0,
+        },
+    );
 }

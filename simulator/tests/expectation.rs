@@ -9,7 +9,7 @@ use common::{moments, year_totals};
 use simulator::calibrate::Scenario;
 use simulator::engine::{SimOptions, simulate};
 use simulator::expectation::{annual_sums, expected_at_means, integrated_expectation};
-use simulator::model::{InitialCohort, ModelParams, Noise};
+use simulator::model::{InitialCohort, ModelParams, Noise, Seasonality, SlowClass};
 
 fn check(params: &ModelParams, paths: usize) {
     let sim = simulate(
@@ -102,4 +102,27 @@ fn parameter_uncertainty_claim_87_with_base_and_overdispersion() {
         .unwrap();
     p.acquisition.noise = Noise::NegativeBinomial { dispersion: 15.0 };
     check(&p, 6000);
+}
+
+#[test]
+fn point_parameters_same_month_slow_class_and_seasonality() {
+    let mut p = with_base(ModelParams::default());
+    p.uncertainty = false;
+    for (i, s) in p.stages.iter_mut().enumerate() {
+        s.same_month = 0.1 + 0.05 * i as f64;
+        s.slow = Some(SlowClass {
+            share: 0.35,
+            hazard: 0.04,
+        });
+    }
+    p.seasonality = Some(Seasonality {
+        first_month_of_year: 3,
+        repeat: (0..12).map(|m| 0.7 + 0.05 * m as f64).collect(),
+        acquisition: (0..12).map(|m| 1.3 - 0.05 * m as f64).collect(),
+    });
+    check(&p, 4000);
+    // And under a scenario, with dormant first-time buyers and parameter uncertainty.
+    p.uncertainty = true;
+    p.f2_window_months = 2;
+    check(&Scenario::claim_87().apply(&p).unwrap(), 6000);
 }
