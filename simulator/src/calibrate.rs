@@ -294,7 +294,8 @@ pub const MIN_SEASONAL_MONTHS: usize = 24;
 /// Month-of-year factors of a monthly series starting in month of year `first`, by
 /// backfitting `ln y_t = a + b·t + s_{month(t)}`: fit the line to the series less the
 /// factors, average the residuals by month of year, centre them, and repeat. The factors
-/// `exp(s)` are scaled to mean 1 and kept within [0.25, 4]. `None` for an empty series.
+/// `exp(s)` are scaled to mean 1 and kept within [0.25, 4]. `None` for an empty series, or
+/// when the month-of-year pattern is not significant (F test at 5 %).
 fn seasonal_factors(series: &[f64], first: usize) -> Option<Vec<f64>> {
     if series.len() < 12 || series.iter().all(|v| *v <= 0.0) {
         return None;
@@ -319,6 +320,36 @@ fn seasonal_factors(series: &[f64], first: usize) -> Option<Vec<f64>> {
         }
         let mean = s.iter().sum::<f64>() / 12.0;
         s.iter_mut().for_each(|v| *v -= mean);
+    }
+    // Keep the factors only if they explain the series beyond noise: the F test of the 11
+    // seasonal parameters against the line alone, at the 5 % level.
+    let rss = |season: bool| {
+        let adj: Vec<f64> = y
+            .iter()
+            .enumerate()
+            .map(|(t, v)| v - if season { s[(first + t) % 12] } else { 0.0 })
+            .collect();
+        let (a, b) = line(&adj);
+        adj.iter()
+            .enumerate()
+            .map(|(t, v)| (v - a - b * t as f64).powi(2))
+            .sum::<f64>()
+    };
+    let (rss0, rss1) = (rss(false), rss(true));
+    let df2 = y.len().saturating_sub(13);
+    if df2 == 0 {
+        return None;
+    }
+    let f_stat = ((rss0 - rss1) / 11.0) / (rss1.max(1e-300) / df2 as f64);
+    // Upper 5 % points of F(11, df2).
+    let critical = match df2 {
+        0..=11 => 2.82,
+        12..=23 => 2.24,
+        24..=47 => 2.06,
+        _ => 1.85,
+    };
+    if f_stat < critical {
+        return None;
     }
     let f: Vec<f64> = s.iter().map(|v| v.exp()).collect();
     let mean = f.iter().sum::<f64>() / 12.0;
@@ -593,6 +624,7 @@ pub fn calibrate(input: &CalibrationInput, opts: &CalibrationOptions) -> Result<
         seasonality,
         dormant: None,
         f2_window_months: f2_window(&input.stages),
+        model_error: None,
     };
     let mut names: Vec<String> = vec![
         "new_customers_base",
@@ -628,6 +660,7 @@ pub fn calibrate(input: &CalibrationInput, opts: &CalibrationOptions) -> Result<
 pub fn input_from_histories(histories: &[CustomerHistory], last_month: usize) -> CalibrationInput {
     let mut input = CalibrationInput {
         monthly_new_customers: vec![0; last_month + 1],
+        monthly_repeat_orders: vec![0; last_month + 1],
         ..CalibrationInput::default()
     };
     let mut stages: Vec<StageObservation> = Vec::new();
@@ -644,8 +677,9 @@ pub fn input_from_histories(histories: &[CustomerHistory], last_month: usize) ->
         };
         input.monthly_new_customers[m0] += 1;
         first.push(a0);
-        for &(_, a) in &orders[1..] {
+        for &(m, a) in &orders[1..] {
             repeat.push(a);
+            input.monthly_repeat_orders[m] += 1;
         }
         for k in 1..=orders.len() {
             if stages.len() < k {
@@ -917,5 +951,27 @@ mod tests {
             serde_json::from_str(r#"{"f2_rate": 0.5, "repeat_rates": [0.5, 0.6]}"#).unwrap();
         let p = toml_like.apply(&base).unwrap();
         assert_eq!(p.stages.len(), 2);
+    }
+
+    #[test]
+    fn seasonal_factors_found_when_real_and_not_in_noise() {
+        // 36 months of 1000·1.01^t with a strong December peak (×2) and a weak February
+        // (×0.5): the factors come back in proportion 4 : 1 between them.
+        let pattern = |m: usize| match m {
+            11 => 2.0,
+            1 => 0.5,
+            _ => 1.0,
+        };
+        let series: Vec<f64> = (0..36)
+            .map(|t| 1000.0 * 1.01f64.powi(t as i32) * pattern(t % 12))
+            .collect();
+        let f = seasonal_factors(&series, 0).expect("a clear pattern");
+        assert!((f[11] / f[1] - 4.0).abs() < 1e-6, "{f:?}");
+        assert!((f[11] / f[5] - 2.0).abs() < 1e-6, "{f:?}");
+        // Wiggles of period 13 (no month-of-year pattern) are not seasonality.
+        let flat: Vec<f64> = (0..36)
+            .map(|t| 1000.0 * (1.0 + 0.02 * ((t * 5 % 13) as f64 / 13.0 - 0.5)))
+            .collect();
+        assert_eq!(seasonal_factors(&flat, 0), None);
     }
 }

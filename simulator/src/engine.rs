@@ -356,6 +356,7 @@ pub fn simulate_customers(m: &ModelParams, opts: &SimOptions) -> Result<Paths> {
         let pt = m.draw(&mut path_stream(opts.seed, i, Stream::Params));
         let mut drng = path_stream(opts.seed, i, Stream::Exact);
         run_customer_path(m, &pt, &mut drng, out);
+        crate::lockstep::apply_model_error(m, opts.seed, i, out);
     });
     Ok(Paths {
         horizon: h,

@@ -73,7 +73,8 @@ pub fn expected_monthly_sales(m: &ModelParams, pt: &PointParams) -> Vec<f64> {
             main[s] += waiting * (1.0 - sh);
             slow[s] += waiting * sh;
         }
-        out.push(n * pt.first_aov + repeat * pt.repeat_aov);
+        let scale = m.model_error.as_ref().map_or(1.0, |e| e.scale(t));
+        out.push((n * pt.first_aov + repeat * pt.repeat_aov) * scale);
     }
     out
 }

@@ -84,9 +84,28 @@ pub(crate) fn run_chunk(
     if is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2 (checked just above).
         unsafe { run_avx2(m, &opts.approximation, t, c, &mut lanes, out) };
+        apply_model_error(m, opts.seed, first, out);
         return;
     }
     run_lanes::<Portable>(m, &opts.approximation, t, c, &mut lanes, out);
+    apply_model_error(m, opts.seed, first, out);
+}
+
+/// Multiplies each path's months by its model-error factor ([`crate::model::ModelError`]).
+pub(crate) fn apply_model_error(m: &ModelParams, seed: u64, first: usize, out: &mut [f64]) {
+    let Some(e) = &m.model_error else {
+        return;
+    };
+    let h = m.horizon_months;
+    for (l, path) in out.chunks_mut(h).enumerate() {
+        let z: f64 = rand::Rng::sample(
+            &mut path_stream(seed, first + l, Stream::ModelError),
+            rand_distr::StandardNormal,
+        );
+        for (t, v) in path.iter_mut().enumerate() {
+            *v *= e.factor(t, z);
+        }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -346,6 +346,37 @@ impl Seasonality {
     }
 }
 
+/// Error of the model itself, as measured by backtests on the user's own history, and any
+/// correction of the ladder's level by another model. Path `i`'s monthly sales are
+/// multiplied by `scale_t · exp(z_i σ_t − σ_t²/2)` with one standard normal `z_i` per path:
+/// a persistent, mean-preserving level error (a model that is off tends to stay off for
+/// months), so monthly bands, annual sums and P(reach) all carry it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelError {
+    /// Log-scale sd of the model's error in each forecast month (the last value holds on).
+    pub sigma: Vec<f64>,
+    /// Multiplier on each month's sales (1 = none; the last value holds on).
+    #[serde(default)]
+    pub scale: Vec<f64>,
+}
+
+impl ModelError {
+    fn at(v: &[f64], t: usize, default: f64) -> f64 {
+        v.get(t).or(v.last()).copied().unwrap_or(default)
+    }
+
+    /// The level multiplier of month `t`.
+    pub fn scale(&self, t: usize) -> f64 {
+        Self::at(&self.scale, t, 1.0)
+    }
+
+    /// The factor of month `t` for a path whose model-error normal is `z`.
+    pub fn factor(&self, t: usize, z: f64) -> f64 {
+        let s = Self::at(&self.sigma, t, 0.0);
+        self.scale(t) * (z * s - 0.5 * s * s).exp()
+    }
+}
+
 /// A scenario's ladder change acts going forward: existing stage-1 customers silent for more
 /// than `after_months` keep the calibrated stage-1 parameters for their chance of still
 /// being a repeater (`stage`), so an F2 override does not revive long-dormant buyers.
@@ -427,6 +458,9 @@ pub struct ModelParams {
     /// scenario's F2 override reaches existing first-time buyers silent for at most this long.
     #[serde(default = "default_f2_window")]
     pub f2_window_months: u32,
+    /// The model's own measured error and level correction (see [`ModelError`]).
+    #[serde(default)]
+    pub model_error: Option<ModelError>,
 }
 
 fn default_f2_window() -> u32 {
@@ -464,6 +498,7 @@ impl Default for ModelParams {
             seasonality: None,
             dormant: None,
             f2_window_months: 12,
+            model_error: None,
         }
     }
 }
@@ -643,6 +678,15 @@ impl ModelParams {
             if let Some(c) = s.slow {
                 prob(format!("slow_share_{}", i + 1), c.share)?;
                 prob(format!("slow_q_{}", i + 1), c.hazard)?;
+            }
+        }
+        if let Some(e) = &self.model_error {
+            let ok = e.sigma.iter().all(|v| v.is_finite() && *v >= 0.0)
+                && e.scale.iter().all(|v| v.is_finite() && *v >= 0.0);
+            if !ok {
+                return Err(SimError::InvalidInput(
+                    "model error: every sigma and scale must be finite and >= 0".into(),
+                ));
             }
         }
         if let Some(se) = &self.seasonality {
@@ -926,6 +970,80 @@ pub fn assumptions(p: &ModelParams) -> Vec<Assumption> {
             s.hazard.mean,
             Some(s.hazard.sd),
         );
+    }
+    for (i, s) in p.stages.iter().enumerate() {
+        if s.same_month > 0.0 {
+            push(
+                format!("same_month_{}", i + 1),
+                format!(
+                    "share of repeaters at stage {} whose next order is in the same month",
+                    i + 1
+                ),
+                s.same_month,
+                None,
+            );
+        }
+        if let Some(c) = s.slow {
+            push(
+                format!("slow_share_{}", i + 1),
+                format!(
+                    "share of waiting repeaters at stage {} in the slow class",
+                    i + 1
+                ),
+                c.share,
+                None,
+            );
+            push(
+                format!("slow_q_{}", i + 1),
+                format!(
+                    "monthly order probability of the slow class at stage {} (mean delay {:.1} months)",
+                    i + 1,
+                    1.0 / c.hazard
+                ),
+                c.hazard,
+                None,
+            );
+        }
+    }
+    if let Some(se) = &p.seasonality {
+        const MONTHS: [&str; 12] = [
+            "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+        ];
+        for (m, name) in MONTHS.iter().enumerate() {
+            push(
+                format!("season_repeat_{name}"),
+                format!("month-of-year factor on repeat orders ({name})"),
+                se.repeat[m],
+                None,
+            );
+            push(
+                format!("season_new_{name}"),
+                format!("month-of-year factor on new customers ({name})"),
+                se.acquisition[m],
+                None,
+            );
+        }
+    }
+    if let Some(d) = &p.dormant {
+        push(
+            "f2_window_months".into(),
+            "an F2 override reaches existing first-time buyers silent at most this many months"
+                .into(),
+            d.after_months as f64,
+            None,
+        );
+    }
+    if let Some(e) = &p.model_error {
+        for m in [1usize, 12, 48] {
+            if let Some(v) = e.sigma.get(m - 1).or(e.sigma.last()) {
+                push(
+                    format!("model_error_sigma_m{m}"),
+                    format!("log-sd of the model error measured by backtests, forecast month {m}"),
+                    *v,
+                    None,
+                );
+            }
+        }
     }
     push(
         "first_aov".into(),

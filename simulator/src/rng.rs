@@ -17,6 +17,8 @@ pub(crate) enum Stream {
     Params = 0,
     Normal = 1,
     Exact = 2,
+    /// One standard normal per path: the path's model-error draw ([`crate::model::ModelError`]).
+    ModelError = 3,
 }
 
 /// SplitMix64's finaliser (a bijection of `u64`).

@@ -9,7 +9,7 @@ use common::{moments, year_totals};
 use simulator::calibrate::Scenario;
 use simulator::engine::{SimOptions, simulate};
 use simulator::expectation::{annual_sums, expected_at_means, integrated_expectation};
-use simulator::model::{InitialCohort, ModelParams, Noise, Seasonality, SlowClass};
+use simulator::model::{InitialCohort, ModelError, ModelParams, Noise, Seasonality, SlowClass};
 
 fn check(params: &ModelParams, paths: usize) {
     let sim = simulate(
@@ -125,4 +125,16 @@ fn point_parameters_same_month_slow_class_and_seasonality() {
     p.uncertainty = true;
     p.f2_window_months = 2;
     check(&Scenario::claim_87().apply(&p).unwrap(), 6000);
+}
+
+#[test]
+fn model_error_keeps_the_mean_and_scales_it() {
+    // The model-error factor exp(zσ − σ²/2) has mean 1; the level scale multiplies the mean.
+    let mut p = with_base(ModelParams::default());
+    p.uncertainty = false;
+    p.model_error = Some(ModelError {
+        sigma: (0..48).map(|t| 0.05 + 0.01 * t as f64).collect(),
+        scale: (0..48).map(|t| 0.9 + 0.005 * t as f64).collect(),
+    });
+    check(&p, 6000);
 }
