@@ -13,16 +13,18 @@ For each log it writes, under --out (default /work/data/real):
     SOURCES.md                                 provenance, licence and statistics of every log
 
 One row per order: invoice lines are summed into an order total; rows without a customer
-id, cancellations and returns are dropped (and counted). The conversion is deterministic:
-the same raw files give byte-identical exports.
+id, cancellations and returns are dropped (and counted). groceryElog (BTYDplus) has no
+amounts: one order per (customer, date) row, at 12:00 UTC, amount 1.00 (purchase counts).
+The conversion is deterministic: the same raw files give byte-identical exports.
 
-Raw files are read from explicit paths (--retail-*), or from git mirrors of the public
+Raw files are read from explicit paths (--retail-*, --grocery-rda), or from git mirrors of the public
 repositories that hold them (--mirror-root: one bare git directory per repository at
 <mirror-root>/<owner>+<name>/repo, as the session tool `fetch` lays them out; a plain
 `git clone --bare https://github.com/<owner>/<name> <mirror-root>/<owner>+<name>/repo`
 gives the same layout). Files are taken at pinned commits and checked by SHA-256.
 
-Requires Python 3.11 with pandas and pyarrow (and openpyxl only for --retail-xlsx).
+Requires Python 3.11 with pandas and pyarrow (openpyxl only for --retail-xlsx, pyreadr
+only for grocery_elog).
 """
 
 from __future__ import annotations
@@ -72,6 +74,21 @@ RETAIL_2010 = {
 
 # The two sheets overlap: 2010-12-01 .. 2010-12-09 is in both (22,523 identical lines).
 SHEET_BOUNDARY = pd.Timestamp("2010-12-01")
+
+# BTYDplus's groceryElog (R data file, one data frame "groceryElog": cust factor, date
+# Date; 10,483 rows, 1,525 customers, 2006-01-01 .. 2007-12-30). The file is unchanged
+# since it was added in commit 6bcf0440 (2016-09-21); pinned at the package's HEAD.
+GROCERY = {
+    "repo": "mplatzer/BTYDplus",
+    "commit": "d5eda8f139688bedd00f8afb63f91b73e4511800",
+    "path": "data/groceryElog.rda",
+    "sha256": "8e0fc7550fd6c206a9cd74c12633acdd8974424d7f5829997bbfbffa65279e57",
+    "object": "groceryElog",
+    "rows": 10_483,
+    "customers": 1_525,
+}
+# The log has calendar days only: every order is placed at noon of its day.
+GROCERY_TIME_OF_DAY = pd.Timedelta(hours=12)
 
 
 def mirror_dir(root: Path, repo: str) -> Path:
@@ -258,6 +275,76 @@ def build_online_retail_ii(args: argparse.Namespace) -> "Built":
 
 
 # --------------------------------------------------------------------------------------
+# groceryElog (BTYDplus): an online grocer's event log, customer and date only
+# --------------------------------------------------------------------------------------
+
+
+def load_grocery_elog(args: argparse.Namespace) -> tuple[pd.DataFrame, str]:
+    try:
+        import pyreadr
+    except ImportError:
+        sys.exit("grocery_elog: needs the Python package pyreadr (pip install pyreadr)")
+    if args.grocery_rda:
+        data = Path(args.grocery_rda).read_bytes()
+        source = f"groceryElog.rda at {args.grocery_rda}"
+    else:
+        gitdir = need_mirror(args, "groceryElog", GROCERY["repo"])
+        data = git_bytes(gitdir, f"{GROCERY['commit']}:{GROCERY['path']}")
+        source = f"git mirror of {GROCERY['repo']} @ {GROCERY['commit'][:12]}"
+    digest = sha256(data)
+    if digest != GROCERY["sha256"]:
+        print(f"warning: groceryElog.rda has sha256 {digest}, expected {GROCERY['sha256']}",
+              file=sys.stderr)
+    # pyreadr reads from a path only.
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "groceryElog.rda"
+        path.write_bytes(data)
+        frames = pyreadr.read_r(str(path))
+    if list(frames) != [GROCERY["object"]]:
+        sys.exit(f"groceryElog.rda holds {list(frames)}, expected [{GROCERY['object']!r}]")
+    df = frames[GROCERY["object"]]
+    if list(df.columns) != ["cust", "date"]:
+        sys.exit(f"groceryElog: columns {list(df.columns)}, expected ['cust', 'date']")
+    if len(df) != GROCERY["rows"]:
+        sys.exit(f"groceryElog: {len(df)} rows, expected {GROCERY['rows']}")
+    df = pd.DataFrame({"cust": df["cust"].astype(str).to_numpy(),
+                       "date": pd.to_datetime(df["date"]).to_numpy()})
+    if df["cust"].nunique() != GROCERY["customers"]:
+        sys.exit(f"groceryElog: {df['cust'].nunique()} customers, expected "
+                 f"{GROCERY['customers']}")
+    if df.isna().any().any() or (df["date"] != df["date"].dt.normalize()).any():
+        sys.exit("groceryElog: a missing value or a date with a time of day")
+    return df, source
+
+
+def build_grocery_elog(args: argparse.Namespace) -> "Built":
+    df, source = load_grocery_elog(args)
+    acc = Accounting()
+    acc.add("raw rows (cust, date)", len(df), unit="rows")
+    # One order per row, as recorded. Rows repeating a (customer, date) pair stay separate
+    # orders; the k-th such row (k >= 2, in file order) gets the id suffix -k.
+    k = df.groupby(["cust", "date"], sort=False).cumcount() + 1
+    acc.add("(not dropped) rows repeating the customer and date of an earlier row, kept "
+            "as separate orders", int((k > 1).sum()), unit="rows")
+    acc.add("(not dropped) customer-days with 2 or more orders",
+            int((df.groupby(["cust", "date"]).size() > 1).sum()), unit="customer-days")
+    acc.add("kept orders", len(df), total=True, unit="orders")
+    ids = df["cust"] + "-" + df["date"].dt.strftime("%Y%m%d")
+    ids = ids.where(k == 1, ids + "-" + k.astype(str))
+    out = pd.DataFrame({
+        "order_id": ids.to_numpy(),
+        "customer_id": df["cust"].to_numpy(),
+        "ordered_at": (df["date"] + GROCERY_TIME_OF_DAY).to_numpy(),
+        "amount": "1.00",
+        "amount_cents": np.full(len(df), 100, dtype=np.int64),
+    })
+    if out["order_id"].duplicated().any():
+        sys.exit("groceryElog: duplicate order ids")
+    return Built(orders=out, accounting=acc, source=source)
+
+
+# --------------------------------------------------------------------------------------
 # Olist (Brazilian E-Commerce Public Dataset by Olist)
 # --------------------------------------------------------------------------------------
 
@@ -368,6 +455,9 @@ class LogInfo:
     currency: str
     minor_units: int
     meta: dict
+    # Extra comments for conveyor.toml's [time] and [money] tables.
+    time_note: str = ""
+    money_note: str = ""
 
 
 LOGS = {
@@ -397,6 +487,46 @@ LOGS = {
             "currency_note": "GBP (pounds sterling), prices per unit excluding nothing "
                              "stated; order total = sum of quantity x unit price",
         },
+    ),
+    "grocery_elog": LogInfo(
+        name="grocery_elog",
+        title="BTYDplus groceryElog (online grocery retailer, customers acquired in Q1 2006)",
+        builder=build_grocery_elog,
+        zone="UTC",
+        currency="XXX",
+        minor_units=2,
+        meta={
+            "publisher": "Michael Platzer and Thomas Reutterer (WU Vienna); data source Thomas "
+                         "Reutterer <thomas.reutterer@wu.ac.at>; R package BTYDplus "
+                         "(CRAN; github.com/mplatzer/BTYDplus), data set `groceryElog`, "
+                         "described in Platzer & Reutterer (2016), 'Ticking away the moments: "
+                         "Timing regularity helps to better predict customer activity', "
+                         "Marketing Science 35(5), 779-799, doi:10.1287/mksc.2015.0963. The "
+                         "retailer is not named (\"an online retailer offering a broad range "
+                         "of grocery categories\").",
+            "licence": "GPL-3 — the licence of the package BTYDplus (DESCRIPTION `License: "
+                       "GPL-3`, LICENSE.md), which ships the data; the data carry no licence "
+                       "of their own. Redistribution is allowed under GPL-3's terms (verbatim "
+                       "or modified copies under GPL-3, with the licence text and the "
+                       "attribution above), as CRAN does. GPL-3 data cannot be relicensed "
+                       "into Conveyor's Apache-2.0 repository, so the raw file and the "
+                       "exports stay outside it.",
+            "obtained": [
+                f"{GROCERY['repo']} @ {GROCERY['commit'][:12]}: {GROCERY['path']} (R data "
+                f"file, object `{GROCERY['object']}`, columns cust (factor) and date (Date); "
+                f"sha256 {GROCERY['sha256'][:16]}...; unchanged since commit 6bcf0440 of "
+                f"2016-09-21), read with pyreadr",
+                "documentation: R/data.R and man/groceryElog.Rd of the same commit (10,483 "
+                "transactions of 1,525 customers, 2006-2007)",
+            ],
+            "amount_note": "none in the source. Every order has amount 1.00, so \"sales\" are "
+                           "purchase counts: this log tests purchase timing and counts, not "
+                           "spend (order-value figures are constant by construction)",
+        },
+        time_note="# The source has calendar days only; every order is placed at 12:00:00 of its\n"
+                  "# day, and the zone is UTC (no DST, so no day boundary moves).\n",
+        money_note="# No amounts in the source: every order is 1.00, so sales = purchase counts.\n"
+                   "# XXX is the ISO 4217 code for \"no currency\".\n",
     ),
     "olist": LogInfo(
         name="olist",
@@ -448,10 +578,10 @@ warehouse = "{(out / 'warehouse').as_posix()}"
 
 [time]
 # The exports' timestamps carry no offset: they are local time of this zone.
-zone = "{info.zone}"
+{info.time_note}zone = "{info.zone}"
 
 [money]
-currency = "{info.currency}"
+{info.money_note}currency = "{info.currency}"
 minor_units = {info.minor_units}
 
 [datasets.orders]
@@ -511,9 +641,11 @@ def sources_md(results: dict[str, dict]) -> str:
                 f"({s['orders_per_customer_mean']} per customer); "
                 f"**customers with ≥ 2 orders:** {s['customers_with_2plus_orders']:,} "
                 f"({100 * s['repeat_share']:.1f} %)",
-                f"- **Revenue:** {s['revenue']} {info.currency}; order value median "
-                f"{s['order_value_median']}, mean {s['order_value_mean']}, max "
-                f"{s['order_value_max']}", "",
+                (f"- **Amounts:** {info.meta['amount_note']}; total {s['revenue']} "
+                 f"{info.currency} = {s['orders']:,} orders" if "amount_note" in info.meta
+                 else f"- **Revenue:** {s['revenue']} {info.currency}; order value median "
+                 f"{s['order_value_median']}, mean {s['order_value_mean']}, max "
+                 f"{s['order_value_max']}"), "",
                 "Row accounting:", "",
                 "| step | count |", "|---|---:|"]
         for st in r["accounting"]:
@@ -536,8 +668,6 @@ NOT_OBTAINED = """## Looked for, not usable here
   Kaggle files when they are at hand: `--olist-dir DIR` (not run here, so no export).
 - **CLVTools `apparelTrans`** (R package data, GPL-3): documented by its authors as a
   *simulated* dataset (600 customers, 2005-2010), so not a real log.
-- **BTYDplus `groceryElog`** (real online grocer, 1,525 customers, 2006-2007): customer
-  and date only, no amounts.
 - **UCI Online Retail** (dataset 352, 2010-12..2011-12) is the second sheet of Online
   Retail II above, not a separate log.
 - CDNOW is excluded on purpose (reserved for an independent check).
@@ -558,6 +688,24 @@ ODD = {
         "recorded; timestamps are UK local time (GMT/BST), with no orders "
         "near the DST changes (orders are placed between 06:00 and 20:59)."
     ),
+    "grocery_elog": (
+        "a single acquisition cohort, not a business's whole customer base: the authors "
+        "took a four-year log without acquisition dates and kept only the customers with "
+        "no purchase in its first two years and a first purchase in Q1 2006 (first orders "
+        "2006-01-01 .. 2006-03-30: 539 in January, 484 in February, 502 in March), so there "
+        "are no new customers after March 2006 and the monthly order count falls from "
+        "1,243 (March 2006) to 208 (December 2007); no amounts (1.00 per order, see above); "
+        "no order ids — the id is `<cust>-<YYYYMMDD>`; calendar dates only (12:00:00 UTC "
+        "here); no customer has two rows on one day, so multi-order days are absent "
+        "(whether the authors merged them is not documented); customer ids are the "
+        "factor codes 1..1525; orders per customer median 3, max 112, 555 customers "
+        "(36.4 %) buy once; the weekday profile is flat Tuesday..Friday (~2,000 orders "
+        "each) and low on Sunday (411) and Monday (402) — the 'date' may be a delivery date "
+        "rather than the ordering date (not documented); the last row is 2007-12-30 "
+        "(nobody bought on 2007-12-31), so by the last-order rule December 2007 counts as "
+        "incomplete and the last complete month is 2007-11, although the log covers all "
+        "of 2007 (`[marts] as_of = \"2007-12-31\"` in conveyor.toml would count December)."
+    ),
 }
 
 
@@ -576,6 +724,8 @@ def main() -> None:
                     help="folder of the by-day CSVs of UCI 'Online Retail'")
     ap.add_argument("--cross-check", action="store_true",
                     help="compare the sheet 2009-2010 copy with the second GitHub copy")
+    ap.add_argument("--grocery-rda", help="BTYDplus's data/groceryElog.rda (else taken from "
+                    "the mirror of mplatzer/BTYDplus)")
     ap.add_argument("--olist-dir", help="folder with the Olist Kaggle files "
                     "olist_orders_dataset, olist_customers_dataset, "
                     "olist_order_payments_dataset (and olist_order_items_dataset) as "
@@ -603,7 +753,9 @@ def main() -> None:
         p = args.out / name / "stats.json"
         if name not in results and p.exists():
             results[name] = json.loads(p.read_text())
-    (args.out / "SOURCES.md").write_text(sources_md(dict(sorted(results.items()))))
+    # In the order of LOGS (the first log first).
+    ordered = {name: results[name] for name in LOGS if name in results}
+    (args.out / "SOURCES.md").write_text(sources_md(ordered))
     print(f"wrote {args.out / 'SOURCES.md'}")
 
 

@@ -18,6 +18,11 @@ day of the month after the last complete calendar month of the log:
   expected average value, summed over the customers;
 * compares with the actual revenue of those same customers in each holdout month.
 
+A log whose amounts are all equal (grocery_elog: 1.00 per order, the source has no
+amounts) gets no Gamma-Gamma fit, which would be meaningless on constant values: the value
+of every purchase is that constant, so the prediction is the expected purchases x 1.0 and
+the comparison is one of purchase counts.
+
 Writes a Markdown report (default /work/data/real/BASELINE.md) and prints it.
 Needs lifetimes 0.11.3 (pandas, numpy, scipy, autograd); see README.md for the versions.
 """
@@ -41,6 +46,8 @@ from lifetimes.utils import summary_data_from_transaction_data
 
 HOLDOUT_MONTHS = 9
 CUTOFF_OFFSETS = (9, 12, 15)
+# Report order: these logs first (as fetch_real_logs.py lists them), any other after.
+LOG_ORDER = ("online_retail_ii", "grocery_elog", "olist")
 
 
 def load_orders(folder: Path) -> pd.DataFrame:
@@ -89,7 +96,10 @@ def expected_purchases(bgf: BetaGeoFitter, t: float, summary: pd.DataFrame):
     return np.where(bad, direct, lib), int(bad.sum())
 
 
-def run_cutoff(df: pd.DataFrame, cutoff: pd.Timestamp) -> dict:
+def run_cutoff(df: pd.DataFrame, cutoff: pd.Timestamp,
+               constant_value: float | None = None) -> dict:
+    """One cut-off. constant_value: the single amount of a log whose amounts are all
+    equal; then Gamma-Gamma is skipped and every purchase is worth that amount."""
     train = df[df["ordered_at"] < cutoff]
     customers = train["customer_id"].unique()
     summary = summary_data_from_transaction_data(
@@ -98,10 +108,15 @@ def run_cutoff(df: pd.DataFrame, cutoff: pd.Timestamp) -> dict:
     bgf = BetaGeoFitter(penalizer_coef=0.0)
     bgf.fit(summary["frequency"], summary["recency"], summary["T"])
     repeat = summary[summary["frequency"] > 0]
-    ggf = GammaGammaFitter(penalizer_coef=0.0)
-    ggf.fit(repeat["frequency"], repeat["monetary_value"])
-    value = ggf.conditional_expected_average_profit(summary["frequency"],
-                                                    summary["monetary_value"])
+    if constant_value is None:
+        ggf = GammaGammaFitter(penalizer_coef=0.0)
+        ggf.fit(repeat["frequency"], repeat["monetary_value"])
+        value = ggf.conditional_expected_average_profit(summary["frequency"],
+                                                        summary["monetary_value"])
+        gg_params = {k: float(v) for k, v in ggf.params_.items()}
+    else:
+        value = np.full(len(summary), constant_value)
+        gg_params = {}
 
     bounds = [cutoff + pd.DateOffset(months=k) for k in range(HOLDOUT_MONTHS + 1)]
     days = [(b - cutoff).days for b in bounds]
@@ -131,16 +146,22 @@ def run_cutoff(df: pd.DataFrame, cutoff: pd.Timestamp) -> dict:
     return {
         "cutoff": cutoff.strftime("%Y-%m-%d"),
         "train_from": train["ordered_at"].min().strftime("%Y-%m-%d"),
+        "train_months": int((cutoff.to_period("M") - train["ordered_at"].min().to_period("M")).n),
+        "constant_value": constant_value,
         "customers": int(len(summary)),
         "repeaters": int(len(repeat)),
         "train_orders": int(len(train)),
+        "first_orders": [train.groupby("customer_id")["ordered_at"].min().min()
+                         .strftime("%Y-%m-%d"),
+                         train.groupby("customer_id")["ordered_at"].min().max()
+                         .strftime("%Y-%m-%d")],
         "actual": actual,
         "predicted": predicted,
         "pct_error": 100.0 * (predicted - actual) / actual if actual else float("nan"),
         "monthly_mape": 100.0 * float(np.mean(ape)) if ape else float("nan"),
         "lifetimes_nan_customers": nonfinite,
         "bgnbd": {k: float(v) for k, v in bgf.params_.items()},
-        "gg": {k: float(v) for k, v in ggf.params_.items()},
+        "gg": gg_params,
         "months": months,
     }
 
@@ -160,7 +181,9 @@ def report(results: dict[str, list[dict]], currencies: dict[str, str]) -> str:
         "revenue = Σ over customers (E[N(t_end)] − E[N(t_start)]) × Gamma-Gamma "
         "E[value | frequency, monetary]; actual = revenue of the same customers in that "
         "month. % error = (predicted − actual) / actual over the 9 months; monthly MAPE = "
-        "mean over the 9 months of |predicted − actual| / actual.", "",
+        "mean over the 9 months of |predicted − actual| / actual. ‡ = a log without amounts "
+        "(every order 1.00): no Gamma-Gamma fit (meaningless on constant values), predicted = "
+        "expected purchases × 1.0, so the figures are purchase counts.", "",
         "| log | cut-off | customers (repeaters) | actual 9 mo | predicted 9 mo | total % error "
         "| monthly MAPE % | r | alpha | a | b | p | q | v |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -169,13 +192,15 @@ def report(results: dict[str, list[dict]], currencies: dict[str, str]) -> str:
         cur = currencies[name]
         for r in runs:
             b, g = r["bgnbd"], r["gg"]
+            gg = (f"{g['p']:.4g} | {g['q']:.4g} | {g['v']:.4g}" if g else "— | — | —")
+            mark = " ‡" if r.get("constant_value") is not None else ""
             lines.append(
                 f"| {name} | {r['cutoff']} | {r['customers']:,} ({r['repeaters']:,}) | "
-                f"{fmt(r['actual'], 2)} {cur} | {fmt(r['predicted'], 2)} {cur}"
+                f"{fmt(r['actual'], 2)} {cur}{mark} | {fmt(r['predicted'], 2)} {cur}{mark}"
                 f"{' †' if r['lifetimes_nan_customers'] else ''} | "
                 f"{r['pct_error']:+.1f} | {r['monthly_mape']:.1f} | "
                 f"{b['r']:.4g} | {b['alpha']:.4g} | {b['a']:.4g} | {b['b']:.4g} | "
-                f"{g['p']:.4g} | {g['q']:.4g} | {g['v']:.4g} |")
+                f"{gg} |")
     flagged = [(n, r) for n, runs in results.items() for r in runs
                if r["lifetimes_nan_customers"]]
     if flagged:
@@ -187,11 +212,22 @@ def report(results: dict[str, list[dict]], currencies: dict[str, str]) -> str:
             "total is NaN. The figures shown evaluate the same formula with the same "
             "parameters without that log (identical to lifetimes, to ~1e-13, wherever "
             "lifetimes is finite)." for n, r in flagged]
+    for name, runs in results.items():
+        if len(runs) > 1 and len({r["customers"] for r in runs}) == 1:
+            r0 = runs[0]
+            lines += ["", f"{name}: one acquisition cohort — every customer's first order is "
+                      f"in {r0['first_orders'][0]} .. {r0['first_orders'][1]}, so all cut-offs "
+                      f"have the same {r0['customers']:,} customers and the earlier cut-offs "
+                      "only shorten their history: training spans "
+                      + ", ".join(f"{r['train_months']} months ({r['cutoff']})" for r in runs)
+                      + "."]
     lines += ["", "## Per month", ""]
     for name, runs in results.items():
         for r in runs:
+            months_note = (f"{r['train_months']} months, "
+                           if r.get("constant_value") is not None else "")
             lines += [f"### {name}, cut-off {r['cutoff']} (training from {r['train_from']}, "
-                      f"{r['train_orders']:,} orders)", "",
+                      f"{months_note}{r['train_orders']:,} orders)", "",
                       "| month | days from cut-off | expected purchases | actual orders | "
                       "predicted | actual | error % |", "|---|---|---:|---:|---:|---:|---:|"]
             for m in r["months"]:
@@ -216,7 +252,8 @@ def main() -> None:
     names = args.only or sorted(p.parent.parent.parent.name for p in
                                 args.root.glob("*/exports/orders/*.csv")
                                 if p.name.endswith(".csv"))
-    names = sorted(set(names))
+    names = sorted(set(names), key=lambda n: (LOG_ORDER.index(n) if n in LOG_ORDER
+                                              else len(LOG_ORDER), n))
     results, currencies = {}, {}
     for name in names:
         folder = args.root / name
@@ -230,11 +267,13 @@ def main() -> None:
                 if line.startswith("currency"):
                     currencies[name] = line.split("=")[1].strip().strip('"')
         last = c_last(df)
+        # A log without real amounts (one value for every order): no Gamma-Gamma.
+        constant = float(df["amount"].iloc[0]) if df["amount"].nunique() == 1 else None
         runs = []
         for months in CUTOFF_OFFSETS:
             cutoff = last - pd.DateOffset(months=months)
             t0 = time.time()
-            runs.append(run_cutoff(df, cutoff))
+            runs.append(run_cutoff(df, cutoff, constant))
             print(f"{name} cut-off {cutoff.date()}: {runs[-1]['pct_error']:+.1f} % "
                   f"({time.time() - t0:.1f} s)", file=sys.stderr)
         results[name] = runs
