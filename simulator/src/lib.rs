@@ -27,12 +27,14 @@
 //!   and sensitivities; [`backtest`] scores a forecast against actual sales.
 
 pub mod backtest;
+pub mod bgnbd;
 pub mod calibrate;
 mod classes;
 pub mod engine;
 pub mod error;
 mod exact;
 pub mod expectation;
+pub mod gamma_gamma;
 mod lockstep;
 pub mod model;
 mod normal;
