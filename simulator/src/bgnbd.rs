@@ -669,6 +669,27 @@ mod tests {
     }
 
     #[test]
+    fn predictions_when_a_plus_b_is_below_one() {
+        // Fits on real logs can give a + b < 1: then c = a+b+x−1 < 0 for x = 0, where the
+        // hypergeometric term is negative (lifetimes takes its log and returns NaN).
+        let m = BgNbd {
+            r: 0.3,
+            alpha: 20.0,
+            a: 0.3,
+            b: 0.5,
+        };
+        for t in [10.0, 90.0, 1000.0] {
+            let want = beta_expectation(m.a, m.b, alive_purchases(m.r, m.alpha, t));
+            let got = m.expected_purchases(t);
+            assert!(close(got, want, 1e-10), "E[X({t})] {got} vs {want}");
+            let c = Rfm::new(0.0, 0.0, 200.0);
+            let want = beta_expectation(m.a, m.b, alive_purchases(m.r, m.alpha + 200.0, t));
+            let got = m.conditional_expected_purchases(t, &c);
+            assert!(close(got, want, 1e-10), "E[Y({t})] {got} vs {want}");
+        }
+    }
+
+    #[test]
     fn p_alive_conventions() {
         let m = CDNOW;
         assert_eq!(m.p_alive(&Rfm::new(0.0, 0.0, 50.0)), 1.0);
