@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 need_pip=0
 python3 - <<'PY' || need_pip=1
 import importlib, sys
-for mod in ("moto.server", "flask_cors", "duckdb", "psycopg", "sqlalchemy", "websocket"):
+for mod in ("moto.server", "flask_cors", "duckdb", "psycopg", "sqlalchemy", "websocket",
+            "lifetimes"):
     importlib.import_module(mod)
 PY
 if [ "$need_pip" = 1 ]; then
