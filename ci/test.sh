@@ -20,6 +20,10 @@ cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo test"
 cargo test --workspace
 
+# The BG/NBD and Gamma-Gamma fits against Python's lifetimes on the same customers.
+echo "== lifetimes parity"
+CONVEYOR_FIT_RFM="${CARGO_TARGET_DIR:-target}/debug/examples/fit_rfm" python3 ci/check_lifetimes.py
+
 # The analyst notebooks run headless against a fresh demo warehouse (built by the binary
 # the tests just built), failing on any error.
 echo "== notebooks"
