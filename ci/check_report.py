@@ -7,7 +7,10 @@ file:// in headless Chromium driven through the DevTools protocol, and fails if
 
   * any console error, uncaught exception or Log entry of level "error" appears,
   * any request goes anywhere but file: or data: (the report must be self-contained),
-  * the page does not load, or shows no numbers.
+  * the page does not load, or shows no numbers,
+  * a section is missing, or the backtest section ("how well this forecast did on your own
+    past", fed by forecast_validation) shows no backtest although the demo history is long
+    enough for one.
 
 It saves an A4-wide screenshot (target/report-ja.png, target/report-en.png) and an A4 PDF
 print (target/report-ja.pdf, …) to look at. It never skips: a missing browser is an error.
@@ -34,6 +37,8 @@ OUT_DIR = os.path.join(ROOT, "target")
 A4_WIDTH_PX = 794  # 210 mm at 96 px per inch
 A4_HEIGHT_PX = 1123
 CALL_TIMEOUT_S = 180
+# The report's sections, in order (pipeline/templates/report.html).
+SECTIONS = ["answer", "kpis", "sales", "reach", "sweep", "retention", "fan", "f2", "validation", "assumptions"]
 
 
 def fail(msg):
@@ -206,6 +211,16 @@ def check(browser, lang, path):
         fail(f"{lang} report: the forecast sections are empty although `conveyor forecast` ran")
     if numbers < 20 or lang_attr != lang:
         fail(f"{lang} report: {numbers} numbers shown, lang={lang_attr!r}")
+    sections = browser.call("Runtime.evaluate",
+                            expression="Array.from(document.querySelectorAll('body > section')).map(s => s.id)",
+                            returnByValue=True)["result"]["value"]
+    if sections != SECTIONS:
+        fail(f"{lang} report: sections {sections}, expected {SECTIONS}")
+    backtests = browser.call("Runtime.evaluate",
+                             expression="document.querySelectorAll('#validation tr[data-key] [data-metric]').length",
+                             returnByValue=True)["result"]["value"]
+    if not backtests:
+        fail(f"{lang} report: the backtest section shows no backtest (is forecast_validation published?)")
     metrics = browser.call("Page.getLayoutMetrics")
     height = int(metrics.get("cssContentSize", metrics.get("contentSize"))["height"])
     shot = browser.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
@@ -222,7 +237,7 @@ def check(browser, lang, path):
     found = problems(browser.events)
     if found:
         fail(f"{lang} report (while printing):\n  " + "\n  ".join(found))
-    print(f"check_report: {lang}: {numbers} numbers, no errors, no requests; {png} ({height}px), {pdf_path}")
+    print(f"check_report: {lang}: {numbers} numbers ({backtests} in the backtests), no errors, no requests; {png} ({height}px), {pdf_path}")
 
 
 def main():

@@ -6,7 +6,8 @@
 //! with a real HTML parser; every number that carries `data-metric` is compared with the
 //! value this test reads itself from the tables with SQL, and its text with an independent
 //! reading of the yen / percent / count format. Forecast sections are checked against
-//! forecast tables laid out as `docs/forecast_tables.md` says.
+//! forecast tables laid out as `docs/forecast_tables.md` says, the backtest section
+//! against `forecast_validation` (and its absence, as in runs older than the table).
 
 mod common;
 
@@ -70,6 +71,8 @@ fn grouped(n: i64) -> String {
 #[derive(Clone, Copy)]
 enum Kind {
     Pct,
+    /// A percentage with `+` above zero and no sign when it rounds to zero.
+    SignedPct,
     Yen,
     Count,
 }
@@ -78,6 +81,15 @@ enum Kind {
 fn check_text(what: &str, value: f64, text: &str, kind: Kind, lang: Lang) {
     match kind {
         Kind::Pct => assert_eq!(text, format!("{:.1}%", value * 100.0), "{what}"),
+        Kind::SignedPct => {
+            let body = format!("{:.1}", value * 100.0);
+            let expect = match body.as_str() {
+                "0.0" | "-0.0" => "0.0%".to_string(),
+                b if value > 0.0 => format!("+{b}%"),
+                b => format!("{b}%"),
+            };
+            assert_eq!(text, expect, "{what}");
+        }
         Kind::Count => assert!(
             text == grouped(value.round() as i64)
                 || text == format!("{}人", grouped(value.round() as i64)),
@@ -364,13 +376,17 @@ async fn report_without_forecast_shows_the_marts_and_says_what_to_run() {
         check_self_contained(&html, &doc, lang);
         let s = shown(&doc);
         check_mart_numbers(&fx.config, &s, lang).await;
-        // Every forecast section says there is none yet, and how to get one.
+        // Every forecast section (the backtests too) says there is none yet, and how to get one.
         let empty = text_of(&doc, "[data-state=no-forecast]");
         assert_eq!(
             doc.select(&Selector::parse("[data-state=no-forecast]").unwrap())
                 .count(),
-            4
+            5
         );
+        assert!(
+            text_of(&doc, "#validation [data-state=no-forecast]").contains("conveyor forecast")
+        );
+        assert!(!s.keys().any(|(m, _)| m.starts_with("validation_")));
         assert!(empty.contains("conveyor forecast"), "{empty}");
         assert!(!s.keys().any(|(m, _)| m == "p_reach"));
         let title = text_of(&doc, "h1");
@@ -629,6 +645,386 @@ async fn report_with_contract_forecast_tables_shows_their_numbers() {
         )));
         // Text from the tables is escaped, not interpreted.
         assert!(html.contains("F2 rate &lt;first → second&gt;"));
+        // No forecast_validation (a run older than the table): the forecast is shown and
+        // the backtest section says there is no backtest.
+        check_no_backtest(&doc, "no-table", lang);
+        let no = text_of(&doc, "#validation [data-state=no-backtest]");
+        assert!(no.contains("conveyor forecast"), "{no}");
+    }
+}
+
+/// The backtest section says there is none (`reason`), and shows no backtest number.
+fn check_no_backtest(doc: &Html, reason: &str, lang: Lang) {
+    let sel = Selector::parse(&format!(
+        "#validation [data-state=no-backtest][data-reason={reason}]"
+    ))
+    .unwrap();
+    assert_eq!(
+        doc.select(&sel).count(),
+        1,
+        "{lang:?}: no-backtest {reason}"
+    );
+    assert_eq!(
+        doc.select(&Selector::parse("[data-state=no-forecast]").unwrap())
+            .count(),
+        0
+    );
+    assert_eq!(
+        doc.select(&Selector::parse("#validation table, #validation [data-metric]").unwrap())
+            .count(),
+        0
+    );
+    assert!(!shown(doc).keys().any(|(m, _)| m.starts_with("validation_")));
+    assert_eq!(text_of(doc, "#validation h2"), heading(lang));
+}
+
+fn heading(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Ja => "この予測は過去のデータでどれだけ当たったか",
+        Lang::En => "How well this forecast did on your own past",
+    }
+}
+
+/// `forecast_validation` as the contract says: two models at four cut-offs, the BG/NBD one
+/// chosen (the smaller mean absolute error), with awkward values: a cut-off without sales
+/// (NULL error and MAPE), a NULL coverage, an error that rounds to zero, amounts in 億, 万
+/// and plain yen.
+async fn add_contract_validation(ctx: &datafusion::prelude::SessionContext) {
+    let stmts = [
+        "CREATE TABLE forecast_validation (run_id VARCHAR, scenario VARCHAR, model VARCHAR, chosen BOOLEAN, cutoff DATE, \
+         horizon_months BIGINT, total_actual DOUBLE, total_forecast DOUBLE, total_pct_error DOUBLE, mape DOUBLE, coverage_p10_p90 DOUBLE)",
+        "INSERT INTO forecast_validation VALUES \
+         ('run-1', 'claim_87', 'ladder', false, DATE '2024-01-01', 9, 123456789.4, 130000000.0, 5.2999, 12.25, 0.6667), \
+         ('run-1', 'claim_87', 'ladder', false, DATE '2024-04-01', 9, 98765432.1, 90000000.0, -8.875, 15.5, NULL), \
+         ('run-1', 'claim_87', 'ladder', false, DATE '2024-07-01', 6, 45000000.0, 44982000.0, -0.04, 9.1, 0.8333), \
+         ('run-1', 'claim_87', 'ladder', false, DATE '2024-10-01', 3, 0.0, 8500.0, NULL, NULL, NULL), \
+         ('run-1', 'claim_87', 'bgnbd', true, DATE '2024-01-01', 9, 123456789.4, 121000000.0, -1.99, 7.75, 0.7778), \
+         ('run-1', 'claim_87', 'bgnbd', true, DATE '2024-04-01', 9, 98765432.1, 101000000.0, 2.2625, 8.0, 1.0), \
+         ('run-1', 'claim_87', 'bgnbd', true, DATE '2024-07-01', 6, 45000000.0, 44000000.0, -2.222, NULL, 0.5), \
+         ('run-1', 'claim_87', 'bgnbd', true, DATE '2024-10-01', 3, 0.0, 12000.0, NULL, NULL, NULL)",
+    ];
+    for s in stmts {
+        ctx.sql(s)
+            .await
+            .unwrap_or_else(|e| panic!("{s}: {e}"))
+            .collect()
+            .await
+            .unwrap();
+    }
+}
+
+/// Checks the backtest section against `forecast_validation` in `ctx`: every row's numbers,
+/// the chosen model's rows emphasised (and first), the "which model and why" sentence and
+/// the summary of the chosen model, all recomputed here with SQL.
+async fn check_validation_numbers(
+    ctx: &datafusion::prelude::SessionContext,
+    html: &str,
+    lang: Lang,
+) {
+    let q = |sql: &'static str| {
+        let ctx = ctx.clone();
+        async move { common::to_strings(&ctx.sql(sql).await.unwrap().collect().await.unwrap()) }
+    };
+    let doc = Html::parse_document(html);
+    let s = shown(&doc);
+    assert_eq!(text_of(&doc, "#validation h2"), heading(lang));
+    assert_eq!(
+        doc.select(&Selector::parse("[data-state=no-backtest]").unwrap())
+            .count(),
+        0
+    );
+    let opt = |v: &str| (v != "NULL").then(|| v.parse::<f64>().unwrap());
+
+    // Every model × cut-off, and nothing else.
+    let rows = q(
+        "SELECT model, to_char(cutoff, '%Y-%m'), horizon_months, total_actual, total_forecast, \
+                  total_pct_error, mape, coverage_p10_p90, chosen FROM forecast_validation",
+    )
+    .await;
+    assert!(!rows.is_empty());
+    assert_eq!(
+        doc.select(&Selector::parse("#validation table tbody tr[data-key]").unwrap())
+            .count(),
+        rows.len()
+    );
+    for r in &rows {
+        let key = format!("{}|{}", r[0], r[1]);
+        let k = Some(key.as_str());
+        assert_shown(
+            &s,
+            "validation_months",
+            k,
+            r[2].parse().unwrap(),
+            Kind::Count,
+            lang,
+        );
+        assert_shown(
+            &s,
+            "validation_total_actual",
+            k,
+            r[3].parse().unwrap(),
+            Kind::Yen,
+            lang,
+        );
+        assert_shown(
+            &s,
+            "validation_total_forecast",
+            k,
+            r[4].parse().unwrap(),
+            Kind::Yen,
+            lang,
+        );
+        // Percent in the table, a share in data-value (like every percentage shown).
+        for (metric, v, scale, kind) in [
+            ("validation_total_error", &r[5], 100.0, Kind::SignedPct),
+            ("validation_mape", &r[6], 100.0, Kind::Pct),
+            ("validation_coverage", &r[7], 1.0, Kind::Pct),
+        ] {
+            match opt(v) {
+                Some(v) => assert_shown(&s, metric, k, v / scale, kind, lang),
+                None => assert!(
+                    !s.contains_key(&(metric.to_string(), Some(key.clone()))),
+                    "{metric} {key} is NULL but shown"
+                ),
+            }
+        }
+        let emphasised = Selector::parse(&format!(
+            "#validation tbody.chosen[data-chosen=true] tr[data-key=\"{key}\"]"
+        ))
+        .unwrap();
+        assert_eq!(
+            doc.select(&emphasised).count(),
+            usize::from(r[8] == "true"),
+            "{key}: emphasis"
+        );
+    }
+
+    // The models in short: mean |total error| (percent), cut-offs scored, mean coverage.
+    let models = q("SELECT model, avg(abs(total_pct_error)), count(total_pct_error), avg(coverage_p10_p90), \
+                    max(CASE WHEN chosen THEN 1 ELSE 0 END) FROM forecast_validation GROUP BY model")
+    .await;
+    let chosen = models.iter().find(|m| m[4] == "1");
+    let why = Selector::parse("#validation .why").unwrap();
+    let why_kind = doc
+        .select(&why)
+        .next()
+        .expect("the why sentence")
+        .value()
+        .attr("data-why")
+        .unwrap()
+        .to_string();
+    let Some(c) = chosen else {
+        assert_eq!(why_kind, "unscored");
+        assert_eq!(text_of(&doc, "#validation .summary"), "");
+        return;
+    };
+    // The chosen model's rows come first.
+    let first = Selector::parse("#validation table tbody").unwrap();
+    assert_eq!(
+        doc.select(&first)
+            .next()
+            .unwrap()
+            .value()
+            .attr("data-model"),
+        Some(c[0].as_str())
+    );
+    let in_why = Selector::parse("#validation .why [data-model]").unwrap();
+    assert_eq!(
+        doc.select(&in_why)
+            .next()
+            .unwrap()
+            .value()
+            .attr("data-model"),
+        Some(c[0].as_str()),
+        "the why sentence names the chosen model first"
+    );
+    let other = models
+        .iter()
+        .filter(|m| m[4] != "1")
+        .filter_map(|m| opt(&m[1]).map(|e| (m[0].clone(), e)))
+        .min_by(|a, b| a.1.total_cmp(&b.1));
+    match (opt(&c[1]), &other) {
+        (Some(e), Some((o, oe))) => {
+            assert_eq!(why_kind, if e <= *oe { "smaller" } else { "configured" });
+            assert_shown(
+                &s,
+                "validation_mean_abs_error",
+                Some(&c[0]),
+                e / 100.0,
+                Kind::Pct,
+                lang,
+            );
+            assert_shown(
+                &s,
+                "validation_mean_abs_error",
+                Some(o),
+                oe / 100.0,
+                Kind::Pct,
+                lang,
+            );
+        }
+        (Some(_), None) => assert_eq!(why_kind, "only"),
+        (None, _) => assert_eq!(why_kind, "uses"),
+    }
+    match opt(&c[1]) {
+        Some(e) => {
+            let summary = Selector::parse("#validation .summary [data-metric]").unwrap();
+            let in_summary: Vec<_> = doc
+                .select(&summary)
+                .map(|e| e.value().attr("data-metric").unwrap().to_string())
+                .collect();
+            assert!(in_summary.iter().any(|m| m == "validation_mean_abs_error"));
+            assert_shown(
+                &s,
+                "validation_mean_abs_error",
+                Some(&c[0]),
+                e / 100.0,
+                Kind::Pct,
+                lang,
+            );
+            assert_shown(
+                &s,
+                "validation_scored_cutoffs",
+                Some(&c[0]),
+                c[2].parse().unwrap(),
+                Kind::Count,
+                lang,
+            );
+            match opt(&c[3]) {
+                Some(cov) => {
+                    assert!(in_summary.iter().any(|m| m == "validation_mean_coverage"));
+                    assert_shown(
+                        &s,
+                        "validation_mean_coverage",
+                        Some(&c[0]),
+                        cov,
+                        Kind::Pct,
+                        lang,
+                    );
+                }
+                None => assert!(!in_summary.iter().any(|m| m == "validation_mean_coverage")),
+            }
+        }
+        None => assert_eq!(text_of(&doc, "#validation .summary"), ""),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_backtest_section_shows_forecast_validation() {
+    let fx = warehouse_with_marts().await;
+    let (ctx, _) = pipeline::warehouse::open_session(&fx.config).await.unwrap();
+    add_contract_forecast(&ctx).await;
+    add_contract_validation(&ctx).await;
+    let data = pipeline::report::data::load(&fx.config, &ctx)
+        .await
+        .unwrap();
+    let date = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+    for lang in [Lang::Ja, Lang::En] {
+        let html = pipeline::report::render(&data, lang, date).unwrap();
+        let doc = Html::parse_document(&html);
+        check_self_contained(&html, &doc, lang);
+        check_forecast_numbers(&ctx, &html, lang).await;
+        check_validation_numbers(&ctx, &html, lang).await;
+        let s = shown(&doc);
+        // Hand-picked: BG/NBD is used because its mean |error| (2.158 %) is below the
+        // ladder's (4.738 %); a -0.04 % error reads 0.0 %; NULLs read "–".
+        let why = text_of(&doc, "#validation .why");
+        assert!(
+            why.contains(match lang {
+                Lang::Ja => "BG/NBDモデル",
+                Lang::En => "BG/NBD model",
+            }),
+            "{why}"
+        );
+        assert_eq!(
+            get(&s, "validation_mean_abs_error", Some("bgnbd")).1,
+            "2.2%"
+        );
+        assert_eq!(
+            get(&s, "validation_mean_abs_error", Some("ladder")).1,
+            "4.7%"
+        );
+        assert_eq!(get(&s, "validation_scored_cutoffs", Some("bgnbd")).0, 3.0);
+        assert_eq!(
+            get(&s, "validation_mean_coverage", Some("bgnbd")).1,
+            "75.9%"
+        );
+        assert_eq!(
+            get(&s, "validation_total_error", Some("ladder|2024-07")).1,
+            "0.0%"
+        );
+        assert_eq!(
+            get(&s, "validation_total_error", Some("ladder|2024-01")).1,
+            "+5.3%"
+        );
+        assert_eq!(
+            get(&s, "validation_total_error", Some("bgnbd|2024-01")).1,
+            "-2.0%"
+        );
+        let empty_cells = doc
+            .select(&Selector::parse("#validation tr[data-key=\"bgnbd|2024-10\"] td").unwrap())
+            .filter(|td| td.text().collect::<String>() == "–")
+            .count();
+        assert_eq!(empty_cells, 3, "error, MAPE and coverage are NULL");
+        match lang {
+            Lang::Ja => {
+                assert_eq!(
+                    get(&s, "validation_total_actual", Some("bgnbd|2024-01")).1,
+                    "1.2億円"
+                );
+                assert_eq!(
+                    get(&s, "validation_total_forecast", Some("bgnbd|2024-07")).1,
+                    "4,400万円"
+                );
+                assert_eq!(
+                    get(&s, "validation_total_forecast", Some("bgnbd|2024-10")).1,
+                    "12,000円"
+                );
+                assert!(text_of(&doc, "#validation .tag").contains("使用中"));
+            }
+            Lang::En => {
+                assert_eq!(
+                    get(&s, "validation_total_actual", Some("bgnbd|2024-01")).1,
+                    "¥123,456,789"
+                );
+                assert!(text_of(&doc, "#validation .tag").contains("used"));
+            }
+        }
+    }
+
+    // A run whose history was too short for any cut-off: the table is there but empty.
+    ctx.sql("DROP TABLE forecast_validation")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    ctx.sql(
+        "CREATE TABLE forecast_validation (run_id VARCHAR, scenario VARCHAR, model VARCHAR, chosen BOOLEAN, cutoff DATE, \
+         horizon_months BIGINT, total_actual DOUBLE, total_forecast DOUBLE, total_pct_error DOUBLE, mape DOUBLE, coverage_p10_p90 DOUBLE)",
+    )
+    .await
+    .unwrap()
+    .collect()
+    .await
+    .unwrap();
+    let data = pipeline::report::data::load(&fx.config, &ctx)
+        .await
+        .unwrap();
+    assert_eq!(
+        data.forecast
+            .as_ref()
+            .unwrap()
+            .validation
+            .as_ref()
+            .map(Vec::len),
+        Some(0)
+    );
+    for lang in [Lang::Ja, Lang::En] {
+        let html = pipeline::report::render(&data, lang, date).unwrap();
+        let doc = Html::parse_document(&html);
+        check_no_backtest(&doc, "no-rows", lang);
+        check_forecast_numbers(&ctx, &html, lang).await;
     }
 }
 
@@ -663,6 +1059,9 @@ async fn report_after_conveyor_forecast_shows_the_latest_run() {
         check_self_contained(&html, &doc, lang);
         check_mart_numbers(&fx.config, &shown(&doc), lang).await;
         check_forecast_numbers(&ctx, &html, lang).await;
+        // `conveyor forecast` publishes its backtests, and the report shows them.
+        assert!(ctx.table_exist("forecast_validation").unwrap());
+        check_validation_numbers(&ctx, &html, lang).await;
         assert!(html.contains(&run.run_id));
     }
 }

@@ -28,6 +28,8 @@ pub const REQUIRED_MARTS: &[&str] = &[
 ];
 
 /// The forecast tables the report reads (all from the run `forecasts/latest.json` names).
+/// Those in [`OPTIONAL_FORECAST_TABLES`] may be missing (runs older than the table); the
+/// others are the forecast.
 pub const FORECAST_TABLES: &[&str] = &[
     "forecast_monthly",
     "forecast_yearly",
@@ -37,7 +39,12 @@ pub const FORECAST_TABLES: &[&str] = &[
     "forecast_goal_seek",
     "forecast_assumptions",
     "forecast_runs",
+    "forecast_validation",
 ];
+
+/// Forecast tables older runs did not publish: without them the report still shows the
+/// forecast, and their section says what is missing.
+pub const OPTIONAL_FORECAST_TABLES: &[&str] = &["forecast_validation"];
 
 #[derive(Debug, Clone)]
 pub struct ReportData {
@@ -119,6 +126,9 @@ pub struct Forecast {
     pub sweep: Vec<SweepPoint>,
     pub goal_seek: Vec<GoalSeek>,
     pub assumptions: Vec<Assumption>,
+    /// The rolling backtests (`forecast_validation`), by model then cut-off; `None` when the
+    /// run did not publish the table.
+    pub validation: Option<Vec<Backtest>>,
 }
 
 #[derive(Debug, Clone)]
@@ -176,6 +186,26 @@ pub struct Assumption {
     pub value: Option<f64>,
     pub sd: Option<f64>,
     pub source: String,
+}
+
+/// One model's backtest at one cut-off, for the existing customers (`forecast_validation`).
+#[derive(Debug, Clone)]
+pub struct Backtest {
+    /// `ladder` or `bgnbd`.
+    pub model: String,
+    /// The model the forecast used.
+    pub chosen: bool,
+    /// First month forecast.
+    pub cutoff: NaiveDate,
+    pub horizon_months: i64,
+    pub total_actual: f64,
+    pub total_forecast: f64,
+    /// Percent, signed: −3.2 = the forecast was 3.2 % under the actual.
+    pub total_pct_error: Option<f64>,
+    /// Percent.
+    pub mape: Option<f64>,
+    /// Share (0..1) of the months inside the P10–P90 band.
+    pub coverage_p10_p90: Option<f64>,
 }
 
 /// Reads the report's data: the headline from [`crate::marts::publish::headline`], the rest
@@ -316,7 +346,7 @@ pub async fn load(config: &Config, ctx: &SessionContext) -> Result<ReportData> {
 /// (the report then says so instead of the forecast sections).
 pub async fn load_forecast(ctx: &SessionContext) -> Result<Option<Forecast>> {
     for t in FORECAST_TABLES {
-        if !ctx.table_exist(*t)? {
+        if !OPTIONAL_FORECAST_TABLES.contains(t) && !ctx.table_exist(*t)? {
             tracing::info!(
                 table = t,
                 "forecast table not registered; report without forecast"
@@ -428,6 +458,36 @@ pub async fn load_forecast(ctx: &SessionContext) -> Result<Option<Forecast>> {
             source: a.str(i, 4).unwrap_or_default(),
         })
         .collect();
+    let validation = if ctx.table_exist("forecast_validation")? {
+        let v = q
+            .rows(
+                "SELECT model, chosen, cutoff, horizon_months, total_actual, total_forecast, \
+                 total_pct_error, mape, coverage_p10_p90 FROM forecast_validation ORDER BY model, cutoff",
+            )
+            .await?;
+        Some(
+            (0..v.len())
+                .filter_map(|i| {
+                    Some(Backtest {
+                        model: v.str(i, 0)?,
+                        chosen: v.bool(i, 1).unwrap_or(false),
+                        cutoff: v.date(i, 2)?,
+                        horizon_months: v.i64(i, 3).unwrap_or(0),
+                        total_actual: v.f64(i, 4).unwrap_or(0.0),
+                        total_forecast: v.f64(i, 5).unwrap_or(0.0),
+                        total_pct_error: v.f64(i, 6),
+                        mape: v.f64(i, 7),
+                        coverage_p10_p90: v.f64(i, 8),
+                    })
+                })
+                .collect(),
+        )
+    } else {
+        tracing::info!(
+            "forecast_validation not registered (an older forecast run); report without backtests"
+        );
+        None
+    };
     Ok(Some(Forecast {
         run_id: r.str(0, 0).unwrap_or_default(),
         scenario: r.str(0, 1).unwrap_or_default(),
@@ -441,6 +501,7 @@ pub async fn load_forecast(ctx: &SessionContext) -> Result<Option<Forecast>> {
         sweep,
         goal_seek,
         assumptions,
+        validation,
     }))
 }
 

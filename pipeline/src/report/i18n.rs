@@ -245,6 +245,81 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("customers", "顧客数", "Customers"),
     ("f2_customers", "F2顧客数", "F2 customers"),
     ("f2_rate", "F2転換率", "F2 rate"),
+    // Backtests (forecast_validation)
+    (
+        "validation_heading",
+        "この予測は過去のデータでどれだけ当たったか",
+        "How well this forecast did on your own past",
+    ),
+    (
+        "model_ladder",
+        "購入ステップモデル（ラダー）",
+        "purchase-ladder model",
+    ),
+    ("model_bgnbd", "BG/NBDモデル", "BG/NBD model"),
+    (
+        "validation_why",
+        "この予測は{model}を使っています。過去の実績で試したところ、期間合計の誤差が平均{err}と、{other}（平均{other_err}）より小さかったためです。",
+        "The forecast uses the {model}: tested on your past, its total was off by {err} on average, less than the {other} ({other_err}).",
+    ),
+    (
+        "validation_why_configured",
+        "この予測は設定により{model}を使っています。過去の実績では{other}の方が誤差が小さめでした（平均{other_err}、{model}は{err}）。",
+        "The forecast uses the {model}, as configured; on your past the {other} came closer ({other_err} off on average, against {err}).",
+    ),
+    (
+        "validation_why_only",
+        "この予測は{model}を使っています（過去データで検証できたのはこのモデルだけです）。",
+        "The forecast uses the {model} (the only model the backtest could score).",
+    ),
+    (
+        "validation_uses",
+        "この予測は{model}を使っています。",
+        "The forecast uses the {model}.",
+    ),
+    (
+        "validation_not_scored",
+        "この予測が使ったモデルは、過去データでは検証できませんでした。",
+        "The model this forecast uses could not be scored on your past.",
+    ),
+    (
+        "validation_summary",
+        "{model}の{n}回の検証では、期間合計の誤差は平均{err}（絶対値）で、実績がP10〜P90の帯に入った月は平均{cov}でした（帯の幅が正直なら約80%）。",
+        "Over {n} backtests, the {model}'s total was off by {err} on average (either way), and its P10–P90 band held the actual in {cov} of the months on average (an honest band holds about 80%).",
+    ),
+    (
+        "validation_summary_no_cov",
+        "{model}の{n}回の検証では、期間合計の誤差は平均{err}（絶対値）でした。帯の的中率は検証が2回以上あると測れます。",
+        "Over {n} backtests, the {model}'s total was off by {err} on average (either way). The band's hit rate needs at least two backtests.",
+    ),
+    ("validation_model", "モデル", "Model"),
+    ("validation_cutoff", "予測開始月", "Cut-off"),
+    ("validation_months", "比較月数", "Months"),
+    ("validation_actual", "実績", "Actual"),
+    ("validation_forecast", "予測", "Forecast"),
+    ("validation_error", "誤差", "Error"),
+    (
+        "validation_mape",
+        "月次誤差（MAPE）",
+        "Monthly error (MAPE)",
+    ),
+    ("validation_coverage", "帯の的中率", "Months in P10–P90"),
+    ("validation_used", "使用中", "used"),
+    (
+        "validation_read",
+        "過去のある月（予測開始月）より前のデータだけでモデルを作り直し、その時点の既存顧客のその後の売上を予測して、実際の売上と比べました。誤差の＋は予測が多すぎ、−は少なすぎたことを表します。MAPEは月ごとの誤差の平均、帯の的中率は実績がP10〜P90の範囲に入った月の割合です。新規顧客は仮定で決まるため含めていません。太字の行が予測に使ったモデルです。",
+        "Each row rebuilds the model from the data before a past month (the cut-off), forecasts what the customers known then bought in the months after, and compares it with what they actually bought. A + error means the forecast was too high, − too low. MAPE is the average error of single months; 'months in P10–P90' is the share of months whose actual fell inside that band. New customers are left out: their number is an assumption, not something the model gets right or wrong. Bold rows are the model the forecast uses.",
+    ),
+    (
+        "no_backtest",
+        "この予測の実行には過去データでの検証がありません — `conveyor forecast` を再実行すると表示されます。",
+        "No backtest is available for this forecast run — run `conveyor forecast` again to add one.",
+    ),
+    (
+        "no_backtest_rows",
+        "過去データでの検証はまだできません（予測開始月より前の履歴が足りません）。",
+        "No backtest is available yet: the history before the cut-offs is too short.",
+    ),
     // Assumptions and coverage
     ("assumptions_heading", "前提条件", "Assumptions"),
     (

@@ -4,8 +4,10 @@
 //! The page answers the ¥1B question in one sentence, shows how sure we are (fan chart,
 //! P(reach) by year), and what to push (the F2 sweep, the goal seek for acquisition), then
 //! the CRM picture behind it (KPI tiles against the targets, cohort retention, fan matrix,
-//! F2 by cohort) and the assumptions and data coverage. Everything is inline — styles,
-//! SVG charts, system fonts — so it opens offline, sends no requests and prints on A4.
+//! F2 by cohort), how well the forecast did on the user's own past (rolling backtests of
+//! each model, and which one the forecast uses) and the assumptions and data coverage.
+//! Everything is inline — styles, SVG charts, system fonts — so it opens offline, sends no
+//! requests and prints on A4.
 //!
 //! Shape: [`data`] reads the marts and forecast tables into plain structs; [`charts`] turns
 //! them into SVG; this module builds the view (formatted numbers, each with its raw value in
@@ -13,7 +15,8 @@
 //! renders `templates/report.html` with minijinja (auto-escaping on); [`i18n`] holds the
 //! words and [`money`] the yen formatting (万円/億円 in Japanese). [`run`] writes the file to
 //! `<warehouse>/reports/` with single atomic puts. Without forecast tables the forecast
-//! sections say "run `conveyor forecast`" instead.
+//! sections say "run `conveyor forecast`" instead; a run older than `forecast_validation`
+//! shows its forecast, and the backtest section says no backtest is available.
 
 pub mod charts;
 pub mod data;
@@ -30,7 +33,7 @@ use crate::error::{Error, Result};
 use data::{Forecast, ReportData};
 pub use i18n::Lang;
 use i18n::{escape, fill};
-use money::{count, pct, yen};
+use money::{count, pct, signed_pct, yen};
 
 const TEMPLATE: &str = include_str!("../../templates/report.html");
 
@@ -336,10 +339,12 @@ pub fn render(data: &ReportData, lang: Lang, generated: NaiveDate) -> Result<Str
     let mut sweep_note = String::new();
     let mut goal_seek = Vec::new();
     let mut assumptions = Vec::new();
+    let mut validation = Value::from(());
     let (mut years_svg, mut sweep_svg) = (String::new(), String::new());
     if let Some(f) = fc {
         ctx_forecast = context! { run_id => f.run_id.clone(), scenario => f.scenario.clone() };
         answer = answer_html(f, h.target_f2_rate, lang);
+        validation = validation_view(f, lang);
         years_svg = charts::years::chart(&f.yearly, lang);
         years = f
             .yearly
@@ -485,6 +490,7 @@ pub fn render(data: &ReportData, lang: Lang, generated: NaiveDate) -> Result<Str
             fan,
             f2_tables,
             assumptions,
+            validation,
             coverage,
         })
         .map_err(|e| Error::Other(format!("rendering the report: {e:#}")))?;
@@ -563,6 +569,185 @@ fn answer_html(f: &Forecast, target_f2: f64, lang: Lang) -> String {
         None => html.push_str(&escape(lang.t("answer_never"))),
     }
     html
+}
+
+/// A model's name for the reader.
+fn model_name(model: &str, lang: Lang) -> String {
+    match model {
+        "ladder" => lang.t("model_ladder").to_string(),
+        "bgnbd" => lang.t("model_bgnbd").to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// A model's name in a sentence, with the table's name in `data-model`.
+fn model_html(model: &str, lang: Lang) -> String {
+    format!(
+        r#"<span class="model" data-model="{}">{}</span>"#,
+        escape(model),
+        escape(&model_name(model, lang))
+    )
+}
+
+/// One model's backtests in short: the mean absolute total error (percent) over the cut-offs
+/// it could be scored on, how many those were, and the mean P10–P90 coverage (share).
+struct ModelScore {
+    mean_abs_error: Option<f64>,
+    scored: usize,
+    mean_coverage: Option<f64>,
+}
+
+fn model_score(rows: &[&data::Backtest]) -> ModelScore {
+    let mean = |v: Vec<f64>| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+    let errors: Vec<f64> = rows
+        .iter()
+        .filter_map(|r| r.total_pct_error)
+        .map(f64::abs)
+        .collect();
+    ModelScore {
+        scored: errors.len(),
+        mean_abs_error: mean(errors),
+        mean_coverage: mean(rows.iter().filter_map(|r| r.coverage_p10_p90).collect()),
+    }
+}
+
+/// The backtest section (`forecast_validation`): which model the forecast uses and why, a
+/// row per model and cut-off (the chosen model's first and emphasised), and one sentence on
+/// the chosen model's mean error and band coverage. Percentages carry shares in
+/// `data-value` (the table's `-3.2` percent is `-0.032`), like every percentage here.
+fn validation_view(f: &Forecast, lang: Lang) -> Value {
+    let Some(rows) = f.validation.as_ref() else {
+        return context! { state => "no-table" };
+    };
+    if rows.is_empty() {
+        return context! { state => "no-rows" };
+    }
+    let chosen = rows.iter().find(|r| r.chosen).map(|r| r.model.as_str());
+    let mut models: Vec<&str> = rows.iter().map(|r| r.model.as_str()).collect();
+    models.sort_unstable();
+    models.dedup();
+    models.sort_by_key(|m| Some(*m) != chosen);
+    let of = |m: &str| {
+        let mut v: Vec<&data::Backtest> = rows.iter().filter(|r| r.model == m).collect();
+        v.sort_by_key(|r| r.cutoff);
+        v
+    };
+    let scores: Vec<(&str, ModelScore)> =
+        models.iter().map(|m| (*m, model_score(&of(m)))).collect();
+    let mean_abs =
+        |m: &str, e: f64| Num::new("validation_mean_abs_error", e / 100.0, pct(e / 100.0)).keyed(m);
+
+    let (why_kind, why) = match chosen {
+        None => ("unscored", escape(lang.t("validation_not_scored"))),
+        Some(c) => {
+            let own = scores.iter().find(|(m, _)| *m == c).map(|(_, s)| s);
+            let other = scores
+                .iter()
+                .filter(|(m, _)| *m != c)
+                .filter_map(|(m, s)| s.mean_abs_error.map(|e| (*m, e)))
+                .min_by(|a, b| a.1.total_cmp(&b.1));
+            match (own.and_then(|s| s.mean_abs_error), other) {
+                (Some(e), Some((o, oe))) => {
+                    let (kind, key) = if e <= oe {
+                        ("smaller", "validation_why")
+                    } else {
+                        ("configured", "validation_why_configured")
+                    };
+                    let html = fill(
+                        lang.t(key),
+                        &[
+                            ("model", model_html(c, lang)),
+                            ("err", mean_abs(c, e).html()),
+                            ("other", model_html(o, lang)),
+                            ("other_err", mean_abs(o, oe).html()),
+                        ],
+                    );
+                    (kind, html)
+                }
+                (Some(_), None) => (
+                    "only",
+                    fill(
+                        lang.t("validation_why_only"),
+                        &[("model", model_html(c, lang))],
+                    ),
+                ),
+                (None, _) => (
+                    "uses",
+                    fill(lang.t("validation_uses"), &[("model", model_html(c, lang))]),
+                ),
+            }
+        }
+    };
+
+    let summary = chosen
+        .and_then(|c| scores.iter().find(|(m, _)| *m == c))
+        .and_then(|(c, s)| {
+            let e = s.mean_abs_error?;
+            let n = Num::new(
+                "validation_scored_cutoffs",
+                s.scored as f64,
+                count(s.scored as i64),
+            )
+            .keyed(*c);
+            let mut parts = vec![
+                ("model", model_html(c, lang)),
+                ("n", n.html()),
+                ("err", mean_abs(c, e).html()),
+            ];
+            let key = match s.mean_coverage {
+                Some(cov) => {
+                    parts.push((
+                        "cov",
+                        Num::new("validation_mean_coverage", cov, pct(cov))
+                            .keyed(*c)
+                            .html(),
+                    ));
+                    "validation_summary"
+                }
+                None => "validation_summary_no_cov",
+            };
+            Some(fill(lang.t(key), &parts))
+        })
+        .unwrap_or_default();
+
+    let groups: Vec<Value> = models
+        .iter()
+        .map(|m| {
+            let rows: Vec<Value> = of(m)
+                .into_iter()
+                .map(|r| {
+                    let key = format!("{m}|{}", r.cutoff.format("%Y-%m"));
+                    let num = |metric: &'static str, v: f64, text: String| {
+                        Num::new(metric, v, text).keyed(key.clone())
+                    };
+                    context! {
+                        key => key.clone(),
+                        cutoff => lang.month(r.cutoff),
+                        months => num("validation_months", r.horizon_months as f64, count(r.horizon_months)),
+                        actual => num("validation_total_actual", r.total_actual, yen(r.total_actual, lang)),
+                        forecast => num("validation_total_forecast", r.total_forecast, yen(r.total_forecast, lang)),
+                        error => r.total_pct_error.map(|e| num("validation_total_error", e / 100.0, signed_pct(e / 100.0))),
+                        mape => r.mape.map(|e| num("validation_mape", e / 100.0, pct(e / 100.0))),
+                        coverage => r.coverage_p10_p90.map(|c| num("validation_coverage", c, pct(c))),
+                    }
+                })
+                .collect();
+            context! {
+                model => *m,
+                name => model_name(m, lang),
+                chosen => Some(*m) == chosen,
+                rows,
+            }
+        })
+        .collect();
+
+    context! {
+        state => "ok",
+        why_kind,
+        why => Value::from_safe_string(why),
+        summary => Value::from_safe_string(summary),
+        groups,
+    }
 }
 
 fn fan_view(data: &ReportData, lang: Lang) -> Value {

@@ -65,6 +65,17 @@ pub fn pct(rate: f64) -> String {
     format!("{:.1}%", rate * 100.0)
 }
 
+/// A signed rate as [`pct`] with an explicit `+` above zero (`+5.3%`, `-2.0%`); a rate that
+/// rounds to zero is `0.0%`, without a sign.
+pub fn signed_pct(rate: f64) -> String {
+    let s = pct(rate);
+    match s.as_str() {
+        "0.0%" | "-0.0%" => "0.0%".into(),
+        _ if rate > 0.0 => format!("+{s}"),
+        _ => s,
+    }
+}
+
 /// A count with thousands separators, `人`/`件` left to the caller.
 pub fn count(n: i64) -> String {
     thousands(n as i128)
@@ -141,5 +152,14 @@ mod tests {
         assert_eq!(pct(0.87), "87.0%");
         assert_eq!(pct(1.0), "100.0%");
         assert_eq!(pct(0.0), "0.0%");
+    }
+
+    #[test]
+    fn signed_percentages() {
+        assert_eq!(signed_pct(0.053), "+5.3%");
+        assert_eq!(signed_pct(-0.02), "-2.0%");
+        assert_eq!(signed_pct(-0.0004), "0.0%");
+        assert_eq!(signed_pct(0.0004), "0.0%");
+        assert_eq!(signed_pct(0.0), "0.0%");
     }
 }
