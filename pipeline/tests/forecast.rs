@@ -97,6 +97,13 @@ async fn calibration_input_matches_hand_built_histories() {
         expected.monthly_new_customers
     );
     assert_eq!(obs.input.stages, expected.stages);
+    // Repeat orders by month: C1's second (January) and third (March), C2's second (April).
+    assert_eq!(obs.input.monthly_repeat_orders, vec![1, 0, 1, 1]);
+    assert_eq!(
+        obs.input.monthly_repeat_orders,
+        expected.monthly_repeat_orders
+    );
+    assert_eq!(obs.input.first_month_of_year, 0);
     for (got, want) in [
         (obs.input.first_orders, expected.first_orders),
         (obs.input.repeat_orders, expected.repeat_orders),
@@ -386,5 +393,60 @@ fn too_little_history_is_explained_and_the_run_skips_the_forecast() {
             .unwrap()
             .starts_with("skipped: the forecast needs at least 3 complete months"),
         "{forecast}"
+    );
+}
+
+/// A scenario acts going forward: under `baseline` and `claim_87` alike the first forecast
+/// month continues from the last months of history (the F2 override lifts customers whose
+/// first order falls in the forecast, not the existing base), while later months do rise.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_scenario_continues_from_the_history() {
+    let b = warehouse(40_000).await;
+    let w = b.wh.path().to_str().unwrap();
+    // The last three complete months of actual sales, straight from the orders.
+    let recent = query_csv(
+        w,
+        "SELECT CAST(sum(amount) AS DOUBLE) FROM orders \
+         WHERE status NOT IN ('cancelled', 'returned') AND order_date >= DATE '2024-10-01' \
+         GROUP BY order_month ORDER BY order_month",
+    );
+    assert_eq!(recent.len(), 3);
+    let recent: Vec<f64> = recent.iter().map(|r| r[0].parse().unwrap()).collect();
+    let (lo, hi) = (
+        recent.iter().cloned().fold(f64::INFINITY, f64::min),
+        recent.iter().cloned().fold(0.0, f64::max),
+    );
+    let mut first = Vec::new();
+    for scenario in ["baseline", "claim_87"] {
+        ok(&conveyor(&[
+            "forecast",
+            "--warehouse",
+            w,
+            "--paths",
+            "2000",
+            "--scenario",
+            scenario,
+        ]));
+        let m = query_csv(
+            w,
+            "SELECT mean FROM forecast_monthly WHERE month_index IN (1, 12) ORDER BY month_index",
+        );
+        let (m1, m12): (f64, f64) = (m[0][0].parse().unwrap(), m[1][0].parse().unwrap());
+        assert!(
+            m1 >= 0.8 * lo && m1 <= 1.2 * hi,
+            "{scenario}: first month {m1} against the last three months {recent:?}"
+        );
+        first.push((m1, m12));
+    }
+    let ((b1, b12), (c1, c12)) = (first[0], first[1]);
+    // At F2 87 % against ~35 % the first month differs only by new customers' same-month
+    // second orders, and a year on the lift is clear.
+    assert!(
+        c1 / b1 < 1.15,
+        "first month: claim_87 {c1} vs baseline {b1}"
+    );
+    assert!(
+        c12 / b12 > 1.2,
+        "month 12: claim_87 {c12} vs baseline {b12}"
     );
 }

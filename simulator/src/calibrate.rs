@@ -107,6 +107,13 @@ pub struct CalibrationOptions {
     pub uncertainty: bool,
     /// Estimate month-of-year factors when there are at least 24 months. Default true.
     pub seasonality: bool,
+    /// Let each stage have a slow latent class when the data support one. Default true.
+    #[serde(default = "yes")]
+    pub slow_class: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for CalibrationOptions {
@@ -118,6 +125,7 @@ impl Default for CalibrationOptions {
             target: Target::default(),
             uncertainty: true,
             seasonality: true,
+            slow_class: true,
         }
     }
 }
@@ -505,7 +513,7 @@ pub fn calibrate(input: &CalibrationInput, opts: &CalibrationOptions) -> Result<
         // Point values from the latent-class fit; their spreads from the one-class fit's
         // observed information (`fit_stage`), which measures how well the data pin down the
         // stage's repeat rate and pace.
-        let fit = fit_stage(&h).zip(fit_classes(&h.converted, &h.waiting));
+        let fit = fit_stage(&h).zip(fit_classes(&h.converted, &h.waiting, opts.slow_class));
         let (repeat_rate, hazard, same_month, slow, borrowed) = match (fit, fits.last()) {
             (Some(((r, q), c)), _) => (
                 Param::new(c.repeat_rate, r.sd.min(cap_sd(c.repeat_rate))),

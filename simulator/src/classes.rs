@@ -134,7 +134,11 @@ impl Mix {
 }
 
 /// Fit a stage (module doc); `None` when nobody converted after a month or more.
-pub(crate) fn fit_classes(converted: &[u64], waiting: &[u64]) -> Option<ClassFit> {
+pub(crate) fn fit_classes(
+    converted: &[u64],
+    waiting: &[u64],
+    slow_class: bool,
+) -> Option<ClassFit> {
     let n0 = converted.first().copied().unwrap_or(0) as f64;
     let later: f64 = converted.iter().skip(1).sum::<u64>() as f64;
     let waiting_n: f64 = waiting.iter().sum::<u64>() as f64;
@@ -177,7 +181,7 @@ pub(crate) fn fit_classes(converted: &[u64], waiting: &[u64]) -> Option<ClassFit
     };
     let mut chosen = one;
     let mut ll = ll1;
-    if m >= 30.0 {
+    if slow_class && m >= 30.0 {
         let starts = [(0.7, 1.5, 0.3, 0.2), (0.5, 1.2, 0.5, 0.05)];
         for (share_main, fast, share_slow, slow) in starts {
             let two = Mix {
@@ -231,7 +235,7 @@ mod tests {
         // 1, 2, 3 ×10 each): r = 40/100, same-month 10/40, q = 30 / 60 = 0.5.
         let mut waiting = vec![0; 101];
         waiting[100] = 60;
-        let f = fit_classes(&[10, 10, 10, 10], &waiting).unwrap();
+        let f = fit_classes(&[10, 10, 10, 10], &waiting, true).unwrap();
         assert!((f.repeat_rate - 0.4).abs() < 1e-6, "{f:?}");
         assert!((f.same_month - 0.25).abs() < 1e-6, "{f:?}");
         assert!((f.hazard - 0.5).abs() < 1e-6, "{f:?}");
@@ -253,7 +257,7 @@ mod tests {
         let mut waiting = vec![0u64; 25];
         let alive: f64 = (0..2).map(|j| w[j] * (1.0f64 - q[j]).powi(24)).sum();
         waiting[24] = (1e5 * (0.4 + alive)).round() as u64;
-        let f = fit_classes(&converted, &waiting).unwrap();
+        let f = fit_classes(&converted, &waiting, true).unwrap();
         let (share, qs) = f.slow.expect("a slow class");
         assert!((f.repeat_rate - 0.6).abs() < 0.01, "{f:?}");
         assert!((f.hazard - 0.6).abs() < 0.01, "{f:?}");

@@ -377,12 +377,14 @@ impl ModelError {
     }
 }
 
-/// A scenario's ladder change acts going forward: existing stage-1 customers silent for more
-/// than `after_months` keep the calibrated stage-1 parameters for their chance of still
-/// being a repeater (`stage`), so an F2 override does not revive long-dormant buyers.
+/// A scenario's ladder change acts going forward: existing stage-1 customers silent for
+/// `after_months` months or more keep the calibrated stage-1 parameters for their chance of
+/// still being a repeater (`stage`), so an F2 override does not revive dormant buyers.
+/// With `after_months = 0` the override reaches only customers whose first order falls in
+/// the forecast.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Dormant {
-    /// The F2 window in months: customers silent longer are dormant.
+    /// The F2 window in months: customers silent this long or longer are dormant.
     pub after_months: u32,
     /// The calibrated stage-1 parameters used for dormant customers.
     pub stage: StageParams,
@@ -455,7 +457,8 @@ pub struct ModelParams {
     #[serde(default)]
     pub dormant: Option<Dormant>,
     /// The F2 window in months (calibrated: within it 80 % of second orders came): a
-    /// scenario's F2 override reaches existing first-time buyers silent for at most this long.
+    /// scenario's F2 override reaches existing first-time buyers silent for less than this
+    /// long (0: none of them, only new customers).
     #[serde(default = "default_f2_window")]
     pub f2_window_months: u32,
     /// The model's own measured error and level correction (see [`ModelError`]).
@@ -581,7 +584,7 @@ impl PointParams {
     pub fn initial_split(&self, m: &ModelParams, c: &InitialCohort) -> (f64, f64) {
         let s = c.stage.min(self.repeat_rate.len()) - 1;
         match &m.dormant {
-            Some(d) if s == 0 && c.months_since_order > d.after_months => {
+            Some(d) if s == 0 && c.months_since_order >= d.after_months => {
                 let st = &d.stage;
                 let (sh, qs) = st.slow.map_or((0.0, 0.0), |c| (c.share, c.hazard));
                 alive_split(

@@ -121,6 +121,12 @@ enum Command {
     /// under forecasts/<run_id>/ (docs/forecast_tables.md): monthly and yearly percentiles,
     /// P(reach), the F2 sweep, the goal seek for new customers, sensitivities, assumptions.
     ///
+    /// Before it forecasts, it backtests itself on your own history: at cut-offs every 3
+    /// months it calibrates on the months before and compares the existing customers'
+    /// projected sales with what they bought (forecast_validation). With --model auto (the
+    /// default) the better of the ladder and BG/NBD projects the existing customers, and
+    /// the bands are widened by the errors those backtests measured.
+    ///
     /// Examples:
     ///   conveyor forecast
     ///   conveyor forecast --scenario baseline --paths 50000 --seed 7
@@ -142,6 +148,10 @@ enum Command {
         /// compare the forecast with what happened after it.
         #[arg(long, value_name = "YYYY-MM-01")]
         backtest_cutoff: Option<chrono::NaiveDate>,
+        /// Model of the existing customers: ladder, bgnbd (BG/NBD + Gamma-Gamma) or auto
+        /// (the one with the smaller error in the rolling backtests; default: [forecast] model).
+        #[arg(long, value_enum)]
+        model: Option<pipeline::forecast::ModelChoice>,
         #[arg(long)]
         json: bool,
     },
@@ -369,6 +379,23 @@ fn print_forecast(o: &pipeline::forecast::ForecastOutcome) {
             );
         }
     }
+    println!(
+        "  existing customers projected by: {} ({} rolling backtests on the history)",
+        o.model,
+        o.validation.len()
+    );
+    for v in &o.validation {
+        println!(
+            "    {:<6} cut-off {}  {} months  error {}  MAPE {}  inside P10–P90 {}",
+            v.model,
+            v.cutoff.format("%Y-%m"),
+            v.months,
+            pct(v.total_pct_error),
+            pct(v.mape),
+            v.coverage_p10_p90
+                .map_or("-".to_string(), |c| format!("{:.0}%", c * 100.0))
+        );
+    }
     for b in &o.backtest {
         println!(
             "  backtest {:<18} {} months  actual {}  forecast {}  error {}  MAPE {}  inside P10–P90 {:.0}%",
@@ -523,6 +550,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             seed,
             threads,
             backtest_cutoff,
+            model,
             json,
         } => {
             let config = load()?;
@@ -534,6 +562,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     seed,
                     threads,
                     backtest_cutoff,
+                    model,
                     progress: interactive && !json,
                 },
             )

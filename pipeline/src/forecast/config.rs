@@ -11,6 +11,30 @@ use crate::error::{Error, Result};
 /// Name of the scenario that keeps every calibrated parameter as the data says.
 pub const BASELINE: &str = "baseline";
 
+/// Which model projects the existing customers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelChoice {
+    /// The purchase ladder (the Monte Carlo engine's own model).
+    Ladder,
+    /// BG/NBD with Gamma-Gamma order values for the existing customers; new customers and
+    /// scenarios through the ladder.
+    Bgnbd,
+    /// Rolling-origin backtests on the history choose the model with the smaller error.
+    #[default]
+    Auto,
+}
+
+impl ModelChoice {
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelChoice::Ladder => "ladder",
+            ModelChoice::Bgnbd => "bgnbd",
+            ModelChoice::Auto => "auto",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct ForecastConfig {
@@ -37,6 +61,30 @@ pub struct ForecastConfig {
     pub goal_seek_probabilities: Vec<f64>,
     /// Upper bound of the goal seek, as a multiple of the scenario's new customers.
     pub goal_seek_max_multiplier: f64,
+    /// Model of the existing customers: `ladder`, `bgnbd` or `auto` (rolling backtests choose).
+    pub model: ModelChoice,
+    /// Which existing first-time buyers a scenario's F2 override reaches: those whose last
+    /// (first) order is less than this many months old. 0 (the default): none, only
+    /// customers whose first order falls in the forecast, so the first forecast month
+    /// continues from the history under every scenario. With N > 0 the override also lifts
+    /// recent buyers at once, which shows as a step up in the first months.
+    pub f2_window_months: u32,
+    /// The ladder may give each stage a slow latent class of customers (two hazards). Off by
+    /// default: on the real logs of docs/forecast_validation.md it overfitted short
+    /// histories (reading everyone as a slow returner) and raised the backtest errors.
+    pub slow_class: bool,
+    /// The ladder estimates month-of-year factors from at least 24 months of history.
+    pub seasonality: bool,
+    /// Rolling-origin backtests: how many cut-offs, this many months apart, each comparing
+    /// up to `validation_horizon_months` months, with at least `validation_min_training_months`
+    /// months of history before the cut-off.
+    pub validation_origins: usize,
+    pub validation_step_months: usize,
+    pub validation_horizon_months: usize,
+    pub validation_min_training_months: usize,
+    /// Paths of the F2 sweep and the goal seek (at most `paths`): their answers are
+    /// probabilities, precise to ±0.4 percentage points (one standard error) at 20,000.
+    pub analysis_paths: usize,
     /// Named scenarios: any of f2_rate, repeat_rates, hazards, base_new_customers, growth,
     /// acquisition, dispersion, first_aov, repeat_aov, horizon_months,
     /// target_annual_sales, target_years, uncertainty.
@@ -57,6 +105,15 @@ impl Default for ForecastConfig {
             max_stages: 5,
             goal_seek_probabilities: vec![0.5, 0.8],
             goal_seek_max_multiplier: 1000.0,
+            model: ModelChoice::Auto,
+            f2_window_months: 0,
+            slow_class: false,
+            seasonality: true,
+            validation_origins: 4,
+            validation_step_months: 3,
+            validation_horizon_months: 9,
+            validation_min_training_months: 9,
+            analysis_paths: 20_000,
             scenarios: BTreeMap::new(),
         }
     }
@@ -94,8 +151,30 @@ impl ForecastConfig {
         if self.target_years == 0 {
             return Err(bad("target_years", "must be at least 1".into()));
         }
-        if self.max_stages < 2 {
-            return Err(bad("max_stages", "must be at least 2".into()));
+        if self.max_stages < 2 || self.max_stages > super::observe::STAGE_CAP as usize {
+            return Err(bad(
+                "max_stages",
+                format!(
+                    "{} is out of range; expected 2 to {}",
+                    self.max_stages,
+                    super::observe::STAGE_CAP
+                ),
+            ));
+        }
+        if self.validation_step_months == 0 || self.validation_horizon_months == 0 {
+            return Err(bad(
+                "validation_step_months",
+                "the validation step and horizon must be at least 1 month".into(),
+            ));
+        }
+        if self.validation_min_training_months < 3 {
+            return Err(bad(
+                "validation_min_training_months",
+                "must be at least 3 (the calibration needs 3 months)".into(),
+            ));
+        }
+        if self.analysis_paths == 0 {
+            return Err(bad("analysis_paths", "must be at least 1".into()));
         }
         for p in &self.goal_seek_probabilities {
             if !(0.0..=1.0).contains(p) {

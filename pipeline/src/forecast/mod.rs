@@ -14,10 +14,12 @@
 //! replaces the current forecast.
 
 pub mod answer;
+pub mod bgnbd;
 pub mod config;
 pub mod observe;
 pub mod store;
 pub mod tables;
+pub mod validation;
 
 use std::time::Instant;
 
@@ -26,10 +28,11 @@ use serde::Serialize;
 use sha2::Digest;
 use simulator::calibrate::{CalibrationOptions, calibrate};
 use simulator::engine::{SimOptions, simulate};
-use simulator::model::{ModelParams, Target};
+use simulator::expectation::expected_at_means;
+use simulator::model::{ModelError, ModelParams, Target};
 use simulator::summary::{Summary, summarize};
 
-pub use config::ForecastConfig;
+pub use config::{ForecastConfig, ModelChoice};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -49,7 +52,19 @@ pub struct ForecastOptions {
     pub seed: Option<u64>,
     pub threads: Option<usize>,
     pub backtest_cutoff: Option<NaiveDate>,
+    pub model: Option<ModelChoice>,
     pub progress: bool,
+}
+
+/// A rolling backtest's headline for printing (existing customers).
+#[derive(Debug, Clone, Serialize)]
+pub struct ValidationRow {
+    pub model: String,
+    pub cutoff: NaiveDate,
+    pub months: usize,
+    pub total_pct_error: Option<f64>,
+    pub mape: Option<f64>,
+    pub coverage_p10_p90: Option<f64>,
 }
 
 /// A goal-seek row for printing.
@@ -101,11 +116,15 @@ pub struct ForecastOutcome {
     pub years: Vec<YearRow>,
     pub goal_seek: Vec<GoalRow>,
     pub backtest: Vec<BacktestRow>,
+    /// The model that projected the existing customers (`ladder` or `bgnbd`).
+    pub model: String,
+    /// The rolling backtests that chose it and measured its error.
+    pub validation: Vec<ValidationRow>,
     pub tables: Vec<(String, u64)>,
     pub seconds: f64,
 }
 
-fn sim_err(e: simulator::SimError) -> Error {
+pub(crate) fn sim_err(e: simulator::SimError) -> Error {
     Error::Other(format!("forecast: {e}"))
 }
 
@@ -124,6 +143,50 @@ impl Step<'_> {
         self.bar.set_message(msg);
         tracing::info!(step = msg, "forecast");
     }
+}
+
+/// The model error of the forecast from month `start` on, for all customers and for the
+/// existing customers alone: the chosen model's measured `σ_h`, and, when BG/NBD projects
+/// the existing customers, the level correction that turns the ladder's expected sales
+/// into BG/NBD's for them (new customers stay the ladder's).
+async fn model_error(
+    ctx: &datafusion::prelude::SessionContext,
+    cfg: &crate::marts::MartsConfig,
+    scale: u8,
+    calibrated: &ModelParams,
+    checked: &validation::Validation,
+    start: NaiveDate,
+) -> Result<(Option<ModelError>, Option<ModelError>)> {
+    let h = calibrated.horizon_months;
+    let (mut all, mut existing) = (vec![1.0; h], vec![1.0; h]);
+    let bg = match checked.chosen {
+        ModelChoice::Bgnbd => Some(validation::bgnbd_existing(ctx, cfg, scale, start, h).await?),
+        _ => None,
+    };
+    if let Some(bg) = bg {
+        let mut base = calibrated.clone();
+        base.uncertainty = false;
+        let ladder_all = expected_at_means(&base).map_err(sim_err)?;
+        base.acquisition.explicit = Some(vec![0.0; h]);
+        let ladder_existing = expected_at_means(&base).map_err(sim_err)?;
+        for t in 0..h {
+            let new = ladder_all[t] - ladder_existing[t];
+            if ladder_all[t] > 0.0 {
+                all[t] = (bg[t] + new) / ladder_all[t];
+            }
+            if ladder_existing[t] > 0.0 {
+                existing[t] = bg[t] / ladder_existing[t];
+            }
+        }
+    }
+    let make = |scale: Vec<f64>| {
+        let none = checked.sigma.is_empty() && scale.iter().all(|v| *v == 1.0);
+        (!none).then(|| ModelError {
+            sigma: checked.sigma.clone(),
+            scale,
+        })
+    };
+    Ok((make(all), make(existing)))
 }
 
 /// Runs a forecast (or, with `backtest_cutoff`, a backtest) and publishes its tables.
@@ -146,7 +209,8 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
     let seed = opts.seed.unwrap_or(fc.seed);
     let threads = opts.threads.unwrap_or(fc.threads);
     let tz = config.time_zone()?;
-    let bar = crate::progress::count_bar(opts.progress, 6, "forecast");
+    let requested = opts.model.unwrap_or(fc.model);
+    let bar = crate::progress::count_bar(opts.progress, 7, "forecast");
     let step = Step { bar: &bar };
 
     let (ctx, wh) = crate::warehouse::open_session(config).await?;
@@ -186,7 +250,8 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
     };
     step.next("reading the order history");
     let scale = config.money.scale()?;
-    let obs = observe::observe(&ctx, &config.marts, scale, last_month).await?;
+    let history = observe::History::read(&ctx, &config.marts, scale, last_observed).await?;
+    let obs = history.at(last_month)?;
     if obs.input.monthly_new_customers.len() < 3 {
         return Err(Error::NotEnoughHistory(format!(
             "the forecast needs at least 3 complete months of orders; the warehouse has {} (through {})",
@@ -195,21 +260,70 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
         )));
     }
     step.next("calibrating");
-    let calibrated = calibrate(
-        &obs.input,
-        &CalibrationOptions {
-            max_stages: fc.max_stages,
-            horizon_months: fc.horizon_months,
-            target: Target {
-                annual_sales: fc.target_annual_sales,
-                within_years: fc.target_years,
-            },
-            uncertainty: fc.uncertainty,
-            ..CalibrationOptions::default()
+    let cal_opts = CalibrationOptions {
+        max_stages: fc.max_stages,
+        horizon_months: fc.horizon_months,
+        target: Target {
+            annual_sales: fc.target_annual_sales,
+            within_years: fc.target_years,
         },
+        uncertainty: fc.uncertainty,
+        slow_class: fc.slow_class,
+        seasonality: fc.seasonality,
+        ..CalibrationOptions::default()
+    };
+    let mut calibrated = calibrate(&obs.input, &cal_opts).map_err(sim_err)?;
+    calibrated.params.f2_window_months = fc.f2_window_months;
+    step.next("backtesting on the history");
+    let checked = validation::validate(
+        &ctx,
+        &config.marts,
+        scale,
+        &history,
+        last_month,
+        fc,
+        &cal_opts,
+        requested,
     )
-    .map_err(sim_err)?;
-    let params = scenario.apply(&calibrated.params).map_err(sim_err)?;
+    .await?;
+    let mut checked = checked;
+    let (base_error, existing_error) = match model_error(
+        &ctx,
+        &config.marts,
+        scale,
+        &calibrated.params,
+        &checked,
+        month_start(last_month + 1),
+    )
+    .await
+    {
+        Err(e) if checked.chosen == ModelChoice::Bgnbd && requested == ModelChoice::Auto => {
+            tracing::warn!(error = %e, "BG/NBD could not be fitted on the whole history; the ladder projects the existing customers");
+            checked.chosen = ModelChoice::Ladder;
+            checked.sigma = validation::sigma_curve(
+                checked
+                    .scores
+                    .iter()
+                    .filter(|s| s.model == ModelChoice::Ladder),
+                fc.horizon_months,
+            );
+            if checked.sigma.is_empty() {
+                checked.sigma = validation::default_sigma(fc.horizon_months);
+            }
+            model_error(
+                &ctx,
+                &config.marts,
+                scale,
+                &calibrated.params,
+                &checked,
+                month_start(last_month + 1),
+            )
+            .await?
+        }
+        other => other?,
+    };
+    let mut params = scenario.apply(&calibrated.params).map_err(sim_err)?;
+    params.model_error = base_error;
     params.validate().map_err(sim_err)?;
     let sim = SimOptions {
         paths,
@@ -233,11 +347,22 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
     let f2 = params.stages[0].repeat_rate.mean;
     let new_per_month = point.new_customers.first().copied().unwrap_or(0.0);
     let uncertain = params.uncertainty;
-    let intervals = if uncertain {
+    let mut intervals = if uncertain {
         INTERVALS_INCLUDE_UNCERTAIN
     } else {
         INTERVALS_INCLUDE_FIXED
-    };
+    }
+    .to_string();
+    if let Some(e) = params.model_error.as_ref().filter(|e| !e.sigma.is_empty()) {
+        let at = |m: usize| 100.0 * e.sigma[(m - 1).min(e.sigma.len() - 1)];
+        intervals.push_str(&format!(
+            "; plus the model error the rolling backtests measured on this history ({} model; a persistent level error per path, log-sd {:.1} % in month 1, {:.1} % in month 12, {:.1} % in month 48)",
+            checked.chosen.name(),
+            at(1),
+            at(12),
+            at(48)
+        ));
+    }
     let write_opts = WriteOptions {
         row_group_rows: config.ingest.row_group_rows,
         zstd_level: config.ingest.zstd_level,
@@ -273,9 +398,23 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
         years: Vec::new(),
         goal_seek: Vec::new(),
         backtest: Vec::new(),
+        model: checked.chosen.name().to_string(),
+        validation: checked
+            .scores
+            .iter()
+            .map(|s| ValidationRow {
+                model: s.model.name().to_string(),
+                cutoff: month_start(s.cutoff),
+                months: s.forecast.len(),
+                total_pct_error: s.total_error(),
+                mape: s.mape(),
+                coverage_p10_p90: s.coverage,
+            })
+            .collect(),
         tables: Vec::new(),
         seconds: 0.0,
     };
+    let validation_table = tables::validation(&id, &checked)?;
 
     let (built, pointer_key) = if let Some(cutoff) = opts.backtest_cutoff {
         step.next("simulating the backtest");
@@ -290,6 +429,7 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
         .await?;
         let mut existing_only = params.clone();
         existing_only.acquisition.explicit = Some(vec![0.0; params.horizon_months]);
+        existing_only.model_error = existing_error;
         let (s_existing, s_all) = pool.install(|| -> Result<(Summary, Summary)> {
             let run = |p: &ModelParams| -> Result<Summary> {
                 let paths = simulate(p, &sim).map_err(sim_err)?;
@@ -323,20 +463,32 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
                     tables::backtest_summary(&id, cutoff, &reports)?,
                 ),
                 ("forecast_backtest_runs", tables::runs(&id, &m)?),
+                ("forecast_backtest_validation", validation_table),
+                (
+                    "forecast_backtest_assumptions",
+                    tables::assumptions(&id, &simulator::model::assumptions(&params))?,
+                ),
             ],
             store::LATEST_BACKTEST,
         )
     } else {
         step.next("simulating");
         let grid = simulator::sweep::default_f2_grid();
+        // The sweep and the goal seek answer with probabilities; `analysis_paths` paths
+        // (common random numbers across their points) make those precise enough.
+        let analysis = SimOptions {
+            paths: paths.min(fc.analysis_paths),
+            ..sim
+        };
         let (summary, sweep, goal) = pool.install(|| -> Result<_> {
             let paths = simulate(&params, &sim).map_err(sim_err)?;
             let summary = summarize(&paths, &params.target).map_err(sim_err)?;
             drop(paths);
-            let sweep = simulator::sweep::f2_sweep(&params, &sim, &grid).map_err(sim_err)?;
+            step.next("F2 sweep and goal seek");
+            let sweep = simulator::sweep::f2_sweep(&params, &analysis, &grid).map_err(sim_err)?;
             let goal = simulator::sweep::goal_seek_new_customers(
                 &params,
-                &sim,
+                &analysis,
                 &fc.goal_seek_probabilities,
                 fc.goal_seek_max_multiplier,
             )
@@ -397,6 +549,7 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
                     tables::assumptions(&id, &simulator::model::assumptions(&params))?,
                 ),
                 ("forecast_runs", tables::runs(&id, &m)?),
+                ("forecast_validation", validation_table),
             ],
             store::LATEST,
         )

@@ -113,7 +113,7 @@ impl AmountAcc {
     }
 }
 
-fn to_i128(col: &dyn Array) -> Result<Vec<Option<i128>>> {
+pub(crate) fn to_i128(col: &dyn Array) -> Result<Vec<Option<i128>>> {
     let c = cast(col, &DataType::Decimal128(38, 0)).map_err(|e| Error::Other(e.to_string()))?;
     let a = c.as_primitive::<Decimal128Type>();
     Ok((0..a.len())
@@ -121,7 +121,7 @@ fn to_i128(col: &dyn Array) -> Result<Vec<Option<i128>>> {
         .collect())
 }
 
-fn to_i64(col: &dyn Array) -> Result<Vec<Option<i64>>> {
+pub(crate) fn to_i64(col: &dyn Array) -> Result<Vec<Option<i64>>> {
     let c = cast(col, &DataType::Int64).map_err(|e| Error::Other(e.to_string()))?;
     let a = c.as_primitive::<Int64Type>();
     Ok((0..a.len())
@@ -129,7 +129,11 @@ fn to_i64(col: &dyn Array) -> Result<Vec<Option<i64>>> {
         .collect())
 }
 
-async fn collect(ctx: &SessionContext, sql: &str, what: &str) -> Result<Vec<RecordBatch>> {
+pub(crate) async fn collect(
+    ctx: &SessionContext,
+    sql: &str,
+    what: &str,
+) -> Result<Vec<RecordBatch>> {
     let wrap = |e: datafusion::error::DataFusionError| Error::Other(format!("{what}: {e}"));
     ctx.sql(sql)
         .await
@@ -157,6 +161,218 @@ fn orders_sql(cfg: &MartsConfig, scale: u8, end: i64) -> String {
     )
 }
 
+/// Stages from this order number up are pooled when the history is read (calibration pools
+/// at `[forecast] max_stages`, which is at most this).
+pub const STAGE_CAP: i64 = 32;
+
+/// One group of orders: those placed as order number `k` (capped at [`STAGE_CAP`]) in month
+/// `m` whose customer's next order came in month `next_m` (`None`: no later order yet).
+#[derive(Debug, Clone, Copy)]
+struct Group {
+    k: usize,
+    m: i64,
+    next_m: Option<i64>,
+    n: u64,
+    value: ExactSums,
+    log: ExactSums,
+}
+
+/// The order history, read once and cut at any month: the calibration input as it was at
+/// the end of that month, and actual sales per month split by the customers' first month.
+/// Everything is aggregated in SQL to a few thousand groups, so the rolling backtests cut
+/// the same history many times without reading the orders again.
+#[derive(Debug, Clone)]
+pub struct History {
+    groups: Vec<Group>,
+    /// Sales in minor units by (month, customer's first month).
+    sales: Vec<(i64, i64, i128)>,
+    minor_per_major: f64,
+    /// Last month read.
+    pub through: i64,
+}
+
+impl History {
+    /// Reads the counted orders up to and including month `through`. `scale` is the
+    /// currency's minor units (0 for JPY, 2 for USD).
+    pub async fn read(
+        ctx: &SessionContext,
+        cfg: &MartsConfig,
+        scale: u8,
+        through: i64,
+    ) -> Result<History> {
+        let sql = format!(
+            "WITH o AS ({orders}),
+             r AS (
+               SELECT m, minor, log_fp,
+                 row_number() OVER (PARTITION BY customer_id ORDER BY ordered_at, order_id) AS k,
+                 lead(m) OVER (PARTITION BY customer_id ORDER BY ordered_at, order_id) AS next_m
+               FROM o)
+             SELECT least(CAST(k AS BIGINT), CAST({STAGE_CAP} AS BIGINT)) AS k,
+                    m,
+                    next_m,
+                    count(*) AS n,
+                    sum(minor) AS s1,
+                    sum(minor * minor) AS s2,
+                    count(log_fp) AS n_log,
+                    sum(log_fp) AS l1,
+                    sum(log_fp * log_fp) AS l2
+             FROM r GROUP BY 1, 2, 3",
+            orders = orders_sql(cfg, scale, through + 1)
+        );
+        let batches = collect(ctx, &sql, "reading the purchase ladder for calibration").await?;
+        let mut groups = Vec::new();
+        for b in &batches {
+            let k = to_i64(b.column(0))?;
+            let m = to_i64(b.column(1))?;
+            let next_m = to_i64(b.column(2))?;
+            let n = to_i64(b.column(3))?;
+            let s1 = to_i128(b.column(4))?;
+            let s2 = to_i128(b.column(5))?;
+            let n_log = to_i64(b.column(6))?;
+            let l1 = to_i128(b.column(7))?;
+            let l2 = to_i128(b.column(8))?;
+            for i in 0..b.num_rows() {
+                let (Some(k), Some(m), Some(n)) = (k[i], m[i], n[i]) else {
+                    continue;
+                };
+                let mut value = ExactSums::default();
+                value.add(n as i128, s1[i].unwrap_or(0), s2[i].unwrap_or(0));
+                let mut log = ExactSums::default();
+                log.add(
+                    n_log[i].unwrap_or(0) as i128,
+                    l1[i].unwrap_or(0),
+                    l2[i].unwrap_or(0),
+                );
+                groups.push(Group {
+                    k: k.max(1) as usize,
+                    m,
+                    next_m: next_m[i],
+                    n: n as u64,
+                    value,
+                    log,
+                });
+            }
+        }
+        // A fixed order, so the same data always give bit-identical calibrations.
+        groups.sort_by_key(|g| (g.k, g.m, g.next_m));
+        let sql = format!(
+            "WITH o AS ({orders}),
+             f AS (SELECT m, minor, min(m) OVER (PARTITION BY customer_id) AS first_m FROM o)
+             SELECT m, first_m, sum(minor) AS total FROM f GROUP BY m, first_m",
+            orders = orders_sql(cfg, scale, through + 1)
+        );
+        let batches = collect(ctx, &sql, "reading actual monthly sales").await?;
+        let mut sales = Vec::new();
+        for b in &batches {
+            let m = to_i64(b.column(0))?;
+            let f = to_i64(b.column(1))?;
+            let t = to_i128(b.column(2))?;
+            for i in 0..b.num_rows() {
+                if let (Some(m), Some(f)) = (m[i], f[i]) {
+                    sales.push((m, f, t[i].unwrap_or(0)));
+                }
+            }
+        }
+        sales.sort_unstable();
+        Ok(History {
+            groups,
+            sales,
+            minor_per_major: 10f64.powi(scale as i32),
+            through,
+        })
+    }
+
+    /// The calibration data as they were at the end of month `last_month` (≤ `through`).
+    pub fn at(&self, last_month: i64) -> Result<Observation> {
+        let mut stages: Vec<StageObservation> = Vec::new();
+        let mut new_by_month: std::collections::BTreeMap<i64, u64> = Default::default();
+        let mut repeat_by_month: std::collections::BTreeMap<i64, u64> = Default::default();
+        let (mut first, mut repeat) = (AmountAcc::default(), AmountAcc::default());
+        let mut orders = 0u64;
+        for g in self.groups.iter().filter(|g| g.m <= last_month) {
+            orders += g.n;
+            if stages.len() < g.k {
+                stages.extend((stages.len() + 1..=g.k).map(|stage| StageObservation {
+                    stage,
+                    ..Default::default()
+                }));
+            }
+            let st = &mut stages[g.k - 1];
+            let (v, d) = match g.next_m {
+                Some(next) if next <= last_month => (&mut st.converted_by_delay, next - g.m),
+                _ => (&mut st.waiting_by_months, last_month - g.m),
+            };
+            let d = d.max(0) as usize;
+            if v.len() <= d {
+                v.resize(d + 1, 0);
+            }
+            v[d] += g.n;
+            let acc = if g.k == 1 {
+                *new_by_month.entry(g.m).or_default() += g.n;
+                &mut first
+            } else {
+                *repeat_by_month.entry(g.m).or_default() += g.n;
+                &mut repeat
+            };
+            acc.value.add(g.value.n, g.value.s1, g.value.s2);
+            acc.log.add(g.log.n, g.log.s1, g.log.s2);
+        }
+        let Some(&first_month) = new_by_month.keys().next() else {
+            return Err(Error::NotEnoughHistory(format!(
+                "no counted orders up to {}: the forecast needs order history (run `conveyor ingest` first)",
+                month_start(last_month).format("%Y-%m")
+            )));
+        };
+        let months = (last_month - first_month + 1) as usize;
+        let series = |by: &std::collections::BTreeMap<i64, u64>| {
+            let mut v = vec![0u64; months];
+            for (m, n) in by.range(first_month..) {
+                v[(m - first_month) as usize] = *n;
+            }
+            v
+        };
+        let monthly_new_customers = series(&new_by_month);
+        let customers = monthly_new_customers.iter().sum();
+        Ok(Observation {
+            input: CalibrationInput {
+                monthly_repeat_orders: series(&repeat_by_month),
+                monthly_new_customers,
+                stages,
+                first_orders: first.stats(self.minor_per_major),
+                repeat_orders: repeat.stats(self.minor_per_major),
+                first_month_of_year: first_month.rem_euclid(12) as usize,
+            },
+            first_month,
+            last_month,
+            orders,
+            customers,
+        })
+    }
+
+    /// Actual sales per month in `[from, through]` (month numbers): all customers, and only
+    /// the customers whose first counted order came before month `from` (a backtest's
+    /// "existing customers"). Index 0 is month `from`.
+    pub fn actual(&self, from: i64, through: i64) -> (Vec<f64>, Vec<f64>) {
+        let n = (through - from + 1).max(0) as usize;
+        let (mut all, mut existing) = (vec![0i128; n], vec![0i128; n]);
+        for &(m, f, t) in &self.sales {
+            if m >= from && m <= through {
+                let i = (m - from) as usize;
+                all[i] += t;
+                if f < from {
+                    existing[i] += t;
+                }
+            }
+        }
+        let major = |v: Vec<i128>| {
+            v.into_iter()
+                .map(|x| x as f64 / self.minor_per_major)
+                .collect()
+        };
+        (major(all), major(existing))
+    }
+}
+
 /// Reads the calibration data for the months up to and including `last_month`.
 /// `scale` is the currency's minor units (0 for JPY, 2 for USD).
 pub async fn observe(
@@ -165,107 +381,13 @@ pub async fn observe(
     scale: u8,
     last_month: i64,
 ) -> Result<Observation> {
-    let sql = format!(
-        "WITH o AS ({orders}),
-         r AS (
-           SELECT m, minor, log_fp,
-             row_number() OVER (PARTITION BY customer_id ORDER BY ordered_at, order_id) AS k,
-             lead(m) OVER (PARTITION BY customer_id ORDER BY ordered_at, order_id) AS next_m
-           FROM o)
-         SELECT CAST(k AS BIGINT) AS k,
-                CAST(next_m IS NOT NULL AS BIGINT) AS converted,
-                CAST(COALESCE(next_m, {last_month}) - m AS BIGINT) AS d,
-                CASE WHEN k = 1 THEN m END AS first_m,
-                count(*) AS n,
-                sum(minor) AS s1,
-                sum(minor * minor) AS s2,
-                count(log_fp) AS n_log,
-                sum(log_fp) AS l1,
-                sum(log_fp * log_fp) AS l2
-         FROM r GROUP BY 1, 2, 3, 4",
-        orders = orders_sql(cfg, scale, last_month + 1)
-    );
-    let batches = collect(ctx, &sql, "reading the purchase ladder for calibration").await?;
-    let minor_per_major = 10f64.powi(scale as i32);
-    let mut stages: Vec<StageObservation> = Vec::new();
-    let mut new_by_month: std::collections::BTreeMap<i64, u64> = Default::default();
-    let (mut first, mut repeat) = (AmountAcc::default(), AmountAcc::default());
-    let mut orders = 0u64;
-    for b in &batches {
-        let k = to_i64(b.column(0))?;
-        let conv = to_i64(b.column(1))?;
-        let d = to_i64(b.column(2))?;
-        let fm = to_i64(b.column(3))?;
-        let n = to_i64(b.column(4))?;
-        let s1 = to_i128(b.column(5))?;
-        let s2 = to_i128(b.column(6))?;
-        let n_log = to_i64(b.column(7))?;
-        let l1 = to_i128(b.column(8))?;
-        let l2 = to_i128(b.column(9))?;
-        for i in 0..b.num_rows() {
-            let (Some(k), Some(conv), Some(d), Some(n)) = (k[i], conv[i], d[i], n[i]) else {
-                continue;
-            };
-            let (k, d, n) = (k as usize, d.max(0) as usize, n as u64);
-            orders += n;
-            if stages.len() < k {
-                stages.extend((stages.len() + 1..=k).map(|stage| StageObservation {
-                    stage,
-                    ..Default::default()
-                }));
-            }
-            let st = &mut stages[k - 1];
-            let v = if conv == 1 {
-                &mut st.converted_by_delay
-            } else {
-                &mut st.waiting_by_months
-            };
-            if v.len() <= d {
-                v.resize(d + 1, 0);
-            }
-            v[d] += n;
-            if let Some(m) = fm[i] {
-                *new_by_month.entry(m).or_default() += n;
-            }
-            let acc = if k == 1 { &mut first } else { &mut repeat };
-            acc.value
-                .add(n as i128, s1[i].unwrap_or(0), s2[i].unwrap_or(0));
-            acc.log.add(
-                n_log[i].unwrap_or(0) as i128,
-                l1[i].unwrap_or(0),
-                l2[i].unwrap_or(0),
-            );
-        }
-    }
-    let Some(&first_month) = new_by_month.keys().next() else {
-        return Err(Error::NotEnoughHistory(format!(
-            "no counted orders up to {}: the forecast needs order history (run `conveyor ingest` first)",
-            month_start(last_month).format("%Y-%m")
-        )));
-    };
-    let months = (last_month - first_month + 1) as usize;
-    let mut monthly_new_customers = vec![0u64; months];
-    for (m, n) in &new_by_month {
-        monthly_new_customers[(m - first_month) as usize] = *n;
-    }
-    let customers = monthly_new_customers.iter().sum();
-    Ok(Observation {
-        input: CalibrationInput {
-            monthly_new_customers,
-            stages,
-            first_orders: first.stats(minor_per_major),
-            repeat_orders: repeat.stats(minor_per_major),
-        },
-        first_month,
-        last_month,
-        orders,
-        customers,
-    })
+    History::read(ctx, cfg, scale, last_month)
+        .await?
+        .at(last_month)
 }
 
 /// Actual sales per month in `[from, through]` (month numbers): all customers, and only the
-/// customers whose first counted order came before month `from` (the backtest's "existing
-/// customers"). Index 0 is month `from`.
+/// customers whose first counted order came before month `from`. Index 0 is month `from`.
 pub async fn actual_sales(
     ctx: &SessionContext,
     cfg: &MartsConfig,
@@ -273,29 +395,7 @@ pub async fn actual_sales(
     from: i64,
     through: i64,
 ) -> Result<(Vec<f64>, Vec<f64>)> {
-    let sql = format!(
-        "WITH o AS ({orders}),
-         f AS (SELECT m, minor, min(m) OVER (PARTITION BY customer_id) AS first_m FROM o)
-         SELECT m, sum(minor) AS total,
-                sum(CASE WHEN first_m < {from} THEN minor ELSE 0 END) AS existing
-         FROM f WHERE m >= {from} GROUP BY m",
-        orders = orders_sql(cfg, scale, through + 1)
-    );
-    let batches = collect(ctx, &sql, "reading actual monthly sales").await?;
-    let minor_per_major = 10f64.powi(scale as i32);
-    let n = (through - from + 1).max(0) as usize;
-    let (mut all, mut existing) = (vec![0.0; n], vec![0.0; n]);
-    for b in &batches {
-        let m = to_i64(b.column(0))?;
-        let t = to_i128(b.column(1))?;
-        let e = to_i128(b.column(2))?;
-        for i in 0..b.num_rows() {
-            if let Some(m) = m[i] {
-                let idx = (m - from) as usize;
-                all[idx] = t[i].unwrap_or(0) as f64 / minor_per_major;
-                existing[idx] = e[i].unwrap_or(0) as f64 / minor_per_major;
-            }
-        }
-    }
-    Ok((all, existing))
+    Ok(History::read(ctx, cfg, scale, through)
+        .await?
+        .actual(from, through))
 }

@@ -395,3 +395,35 @@ pub fn backtest_summary(
         )
         .finish()
 }
+
+/// The rolling backtests ([`super::validation`]): one row per model and cut-off, for the
+/// existing customers; `chosen` marks the model the forecast used.
+pub fn validation(id: &RunId, v: &super::validation::Validation) -> Result<RecordBatch> {
+    let s = &v.scores;
+    let n = s.len();
+    TableBuilder::new(n, id.run_id, id.scenario)
+        .utf8(
+            "model",
+            s.iter().map(|r| Some(r.model.name().to_string())).collect(),
+        )
+        .bool("chosen", s.iter().map(|r| r.model == v.chosen).collect())
+        .date("cutoff", s.iter().map(|r| month_start(r.cutoff)).collect())
+        .i64(
+            "horizon_months",
+            some(s.iter().map(|r| r.forecast.len() as i64)),
+        )
+        .f64("total_actual", some(s.iter().map(|r| r.total_actual())))
+        .f64("total_forecast", some(s.iter().map(|r| r.total_forecast())))
+        .f64(
+            "total_pct_error",
+            s.iter()
+                .map(|r| r.total_error().map(|e| 100.0 * e))
+                .collect(),
+        )
+        .f64(
+            "mape",
+            s.iter().map(|r| r.mape().map(|e| 100.0 * e)).collect(),
+        )
+        .f64("coverage_p10_p90", s.iter().map(|r| r.coverage).collect())
+        .finish()
+}
