@@ -1,4 +1,9 @@
-//! Times the cohort engine on the benchmark scenario: `simulate_bench [paths] [months] [threads]`.
+//! Times the cohort engine on the benchmark scenario:
+//! `simulate_bench [paths] [months] [threads] [plain|same-month|full]`.
+//!
+//! `plain` (the default) is the model numpy implements; `same-month` adds same-month
+//! repeat orders at every stage (as calibrated on real logs), and `full` also a slow class
+//! per stage, month-of-year factors and a measured model error: the costliest ladder.
 //!
 //! Prints one line per phase (`simulate_seconds=…`, `summarize_seconds=…`) so
 //! `ci/bench_simulate.sh` can compare it with the numpy implementation in `ci/sim_numpy.py`,
@@ -29,6 +34,29 @@ fn main() {
         ..ModelParams::default()
     };
     params.stages[0].repeat_rate.mean = 0.87;
+    let variant = args.get(4).map_or("plain", String::as_str);
+    if variant == "same-month" || variant == "full" {
+        for (i, s) in params.stages.iter_mut().enumerate() {
+            s.same_month = 0.1 + 0.05 * i as f64;
+        }
+    }
+    if variant == "full" {
+        for s in &mut params.stages {
+            s.slow = Some(simulator::model::SlowClass {
+                share: 0.3,
+                hazard: 0.05,
+            });
+        }
+        params.seasonality = Some(simulator::model::Seasonality {
+            first_month_of_year: 0,
+            repeat: (0..12).map(|m| 0.8 + 0.4 * (m as f64 / 11.0)).collect(),
+            acquisition: vec![1.0; 12],
+        });
+        params.model_error = Some(simulator::model::ModelError {
+            sigma: (1..=months).map(|h| 0.2 * (h as f64 / 9.0).sqrt()).collect(),
+            scale: Vec::new(),
+        });
+    }
     let opts = SimOptions {
         paths,
         seed: 42,
@@ -41,7 +69,7 @@ fn main() {
     let summary = summarize(&sim, &params.target).expect("summary");
     let t_sum = t1.elapsed().as_secs_f64();
     println!(
-        "paths={paths} months={months} threads={}",
+        "paths={paths} months={months} threads={} model={variant}",
         rayon::current_num_threads()
     );
     println!("simulate_seconds={t_sim:.3}");

@@ -115,6 +115,28 @@ max_stages = 5
 # target, searched up to goal_seek_max_multiplier × the scenario's acquisition.
 goal_seek_probabilities = [0.5, 0.8]
 goal_seek_max_multiplier = 1000.0
+# Paths of the F2 sweep and the goal seek (their probabilities are precise to about
+# ±0.4 points at 20,000, whatever `paths` is).
+analysis_paths = 20000
+# The model of the existing customers: ladder, bgnbd (BG/NBD + Gamma-Gamma) or auto (the
+# one with the smaller error in the rolling backtests below; BG/NBD when there are fewer
+# than two). docs/forecast_validation.md says how they did on real logs.
+model = "auto"
+# Rolling backtests on your own history: up to validation_origins cut-offs,
+# validation_step_months apart, each with validation_min_training_months of history
+# before it, compared over up to validation_horizon_months months (forecast_validation).
+validation_origins = 4
+validation_step_months = 3
+validation_horizon_months = 9
+validation_min_training_months = 9
+# Which existing first-time buyers an F2 override reaches: those whose first order is less
+# than this many months old (0: none, only customers acquired in the forecast, so the
+# first forecast month continues from the history).
+f2_window_months = 0
+# The ladder: a slow latent class per stage (off: it overfitted short real histories), and
+# month-of-year factors from 24+ months of history (kept only when significant).
+slow_class = false
+seasonality = true
 
 # Your own scenarios override calibrated values; every key is optional:
 # f2_rate, repeat_rates, hazards, base_new_customers, growth, acquisition, dispersion,
