@@ -53,7 +53,9 @@ fn main() {
             acquisition: vec![1.0; 12],
         });
         params.model_error = Some(simulator::model::ModelError {
-            sigma: (1..=months).map(|h| 0.2 * (h as f64 / 9.0).sqrt()).collect(),
+            sigma: (1..=months)
+                .map(|h| 0.2 * (h as f64 / 9.0).sqrt())
+                .collect(),
             scale: Vec::new(),
         });
     }
