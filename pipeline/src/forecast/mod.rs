@@ -275,18 +275,18 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
     let mut calibrated = calibrate(&obs.input, &cal_opts).map_err(sim_err)?;
     calibrated.params.f2_window_months = fc.f2_window_months;
     step.next("backtesting on the history");
-    let checked = validation::validate(
+    let mut checked = validation::validate(
         &ctx,
         &config.marts,
         scale,
         &history,
+        obs.first_month,
         last_month,
         fc,
         &cal_opts,
         requested,
     )
     .await?;
-    let mut checked = checked;
     let (base_error, existing_error) = match model_error(
         &ctx,
         &config.marts,
@@ -299,17 +299,7 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
     {
         Err(e) if checked.chosen == ModelChoice::Bgnbd && requested == ModelChoice::Auto => {
             tracing::warn!(error = %e, "BG/NBD could not be fitted on the whole history; the ladder projects the existing customers");
-            checked.chosen = ModelChoice::Ladder;
-            checked.sigma = validation::sigma_curve(
-                checked
-                    .scores
-                    .iter()
-                    .filter(|s| s.model == ModelChoice::Ladder),
-                fc.horizon_months,
-            );
-            if checked.sigma.is_empty() {
-                checked.sigma = validation::default_sigma(fc.horizon_months);
-            }
+            checked.choose(ModelChoice::Ladder, fc.horizon_months);
             model_error(
                 &ctx,
                 &config.marts,
@@ -419,14 +409,8 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
     let (built, pointer_key) = if let Some(cutoff) = opts.backtest_cutoff {
         step.next("simulating the backtest");
         let months = ((last_observed - last_month) as usize).min(params.horizon_months);
-        let (actual_all, actual_existing) = observe::actual_sales(
-            &ctx,
-            &config.marts,
-            scale,
-            first_month,
-            first_month + months as i64 - 1,
-        )
-        .await?;
+        let (actual_all, actual_existing) =
+            history.actual(first_month, first_month + months as i64 - 1);
         let mut existing_only = params.clone();
         existing_only.acquisition.explicit = Some(vec![0.0; params.horizon_months]);
         existing_only.model_error = existing_error;

@@ -385,17 +385,3 @@ pub async fn observe(
         .await?
         .at(last_month)
 }
-
-/// Actual sales per month in `[from, through]` (month numbers): all customers, and only the
-/// customers whose first counted order came before month `from`. Index 0 is month `from`.
-pub async fn actual_sales(
-    ctx: &SessionContext,
-    cfg: &MartsConfig,
-    scale: u8,
-    from: i64,
-    through: i64,
-) -> Result<(Vec<f64>, Vec<f64>)> {
-    Ok(History::read(ctx, cfg, scale, through)
-        .await?
-        .actual(from, through))
-}

@@ -103,6 +103,18 @@ pub struct Validation {
     pub sigma: Vec<f64>,
 }
 
+impl Validation {
+    /// Use `model` for the forecast: its model error over `horizon` months comes from its
+    /// own scores, or [`default_sigma`] when it has none.
+    pub fn choose(&mut self, model: ModelChoice, horizon: usize) {
+        self.chosen = model;
+        self.sigma = sigma_curve(self.scores.iter().filter(|s| s.model == model), horizon);
+        if self.sigma.is_empty() {
+            self.sigma = default_sigma(horizon);
+        }
+    }
+}
+
 /// The model-error curve of a set of scores, `horizon` months long (module doc); empty
 /// without any error.
 pub fn sigma_curve<'a>(scores: impl Iterator<Item = &'a OriginScore>, horizon: usize) -> Vec<f64> {
@@ -168,20 +180,21 @@ pub fn origins(fc: &ForecastConfig, first_month: i64, last_month: i64) -> Vec<(i
         .collect()
 }
 
-/// Runs the backtests of `models` at every cut-off over `history` (cut at `last_month`)
-/// and decides the model (`requested`, or the better one for `auto`).
+/// Runs the backtests of both models at every cut-off over `history`, whose calibration
+/// window is `first_month..=last_month`, and decides the model (`requested`, or the better
+/// one for `auto`).
 #[allow(clippy::too_many_arguments)]
 pub async fn validate(
     ctx: &SessionContext,
     cfg: &MartsConfig,
     scale: u8,
     history: &History,
+    first_month: i64,
     last_month: i64,
     fc: &ForecastConfig,
     calibration: &CalibrationOptions,
     requested: ModelChoice,
 ) -> Result<Validation> {
-    let first_month = history.at(last_month)?.first_month;
     let mut scores = Vec::new();
     for (cutoff, h) in origins(fc, first_month, last_month) {
         let (_, actual) = history.actual(cutoff, cutoff + h as i64 - 1);
@@ -254,18 +267,13 @@ pub async fn validate(
         },
         m => m,
     };
-    let mut sigma = sigma_curve(
-        scores.iter().filter(|s| s.model == chosen),
-        fc.horizon_months,
-    );
-    if sigma.is_empty() {
-        sigma = default_sigma(fc.horizon_months);
-    }
-    Ok(Validation {
+    let mut v = Validation {
         scores,
         chosen,
-        sigma,
-    })
+        sigma: Vec::new(),
+    };
+    v.choose(chosen, fc.horizon_months);
+    Ok(v)
 }
 
 /// The ladder's exact expected sales of the existing customers at a cut-off.
