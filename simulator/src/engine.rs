@@ -1,10 +1,13 @@
 //! Monte Carlo engines: the fast cohort-level engine and a slow per-customer reference.
 //!
-//! **Cohort engine** ([`simulate`], [`simulate_map`]). A path tracks, per stage, the number
-//! of *alive* customers waiting there. Each month, for every stage, the orders are a binomial
-//! thinning `O_k ~ Bin(A_k, q_k)` of the alive customers, and of those who ordered
-//! `Bin(O_k, r_{k+1})` arrive alive at the next stage; new customers `N_t` arrive alive at
-//! stage 1 with `Bin(N_t, r_1)`. This is the exact law of the per-customer model (sums of
+//! **Cohort engine** ([`simulate`], [`simulate_map`]). A path tracks, per stage and latent
+//! class, the number of *alive* customers waiting there. Each month the orders of each are
+//! a binomial thinning `O ~ Bin(A, q)` of the alive customers (hazards times the month's
+//! seasonal factor); then the month's arrivals (new customers at stage 1, those who just
+//! ordered higher up) walk up the ladder: of `X` arrivals at a stage, `Bin(X, r·z)` order
+//! again within the month, `Bin(rest, r(1−z)/(1−r·z))` start waiting, split between the
+//! classes by a binomial, and at the pooled top stage the within-month repeats are a sum
+//! of geometric counts (`expectation.rs` has the same walk in expectation). This is the exact law of the per-customer model (sums of
 //! independent Bernoulli trials are binomial), so the cost is months × stages, independent of
 //! the number of customers. Binomials (and Poisson counts) whose variance is at least
 //! [`Approximation::normal_min_variance`] are drawn as a normal with the same mean and

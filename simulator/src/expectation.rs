@@ -2,10 +2,11 @@
 //!
 //! For fixed parameters every step of the cohort engine is linear in expectation: a binomial
 //! thinning `Bin(A, p)` has mean `p·E[A]`, so the expected alive counts follow the same
-//! recursion as the engine with expectations in place of draws — orders `q_k·E[A_k]`,
-//! arrivals `r_{k+1}·E[O_k]`, new customers `E[N_t] = μ_t` (for Poisson and gamma-Poisson
-//! alike) — and expected sales are `μ_t·m_first + Σ_k E[O_k]·m_repeat`. Existing customers
-//! start with `count · p_alive(r_k, q_k, a)` alive. [`expected_monthly_sales`] is exact for a
+//! recursion as the engine with expectations in place of draws — orders `q·E[A]` of each
+//! stage and class, arrivals walked up the ladder (see [`expected_monthly_sales`]), new
+//! customers `E[N_t] = μ_t` (for Poisson and gamma-Poisson alike) — and expected sales are
+//! `μ_t·m_first + E[repeat orders]·m_repeat`. Existing customers start with
+//! `count · alive_split(…)` alive in each class ([`crate::model::alive_split`]). [`expected_monthly_sales`] is exact for a
 //! given parameter set.
 //!
 //! With parameter uncertainty on, the Monte Carlo mean is the expectation of that function

@@ -397,7 +397,7 @@ pub struct InitialCohort {
     pub stage: usize,
     /// Whole months since their k-th order: `(last observed month) − (month of order k)`.
     /// They have survived that many monthly hazards without ordering, so by Bayes they are
-    /// still alive with probability `r(1-q)^a / (1 − r + r(1-q)^a)`.
+    /// still alive in each class with the probabilities of [`alive_split`].
     pub months_since_order: u32,
     /// How many customers are in this cell.
     pub customers: u64,
@@ -533,19 +533,6 @@ pub struct PointParams {
     pub first_sigma: f64,
     /// Lognormal sigma of repeat orders.
     pub repeat_sigma: f64,
-}
-
-/// Probability that a customer who reached a stage with repeat rate `r` and hazard `q` and
-/// has not ordered for `a` monthly hazards is still alive: `r(1-q)^a / (1 − r + r(1-q)^a)`
-/// (Bayes: alive-and-silent over silent). Returns 0 when being silent is impossible.
-pub fn p_alive(r: f64, q: f64, a: u32) -> f64 {
-    let s = r * (1.0 - q).powi(a as i32);
-    let d = 1.0 - r + s;
-    if d <= 0.0 {
-        0.0
-    } else {
-        (s / d).clamp(0.0, 1.0)
-    }
 }
 
 /// Where the customers waiting at a stage are: the probabilities `(main, slow)` that one who
@@ -1120,11 +1107,12 @@ mod tests {
     }
 
     #[test]
-    fn p_alive_by_hand() {
-        // r = 0.5, q = 0.5, a = 1: 0.25 / (0.5 + 0.25) = 1/3.
-        assert!((p_alive(0.5, 0.5, 1) - 1.0 / 3.0).abs() < 1e-12);
-        assert_eq!(p_alive(0.7, 0.2, 0), 0.7);
-        assert_eq!(p_alive(1.0, 1.0, 3), 0.0);
+    fn alive_split_by_hand() {
+        // One class, no same-month orders: r = 0.5, q = 0.5, a = 1: 0.25 / (0.5 + 0.25) = 1/3.
+        let main = |r, q, a| alive_split(r, 0.0, q, 0.0, 0.0, a).0;
+        assert!((main(0.5, 0.5, 1) - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(main(0.7, 0.2, 0), 0.7);
+        assert_eq!(main(1.0, 1.0, 3), 0.0);
     }
 
     #[test]
