@@ -2,8 +2,10 @@
 //! `simulate_bench [paths] [months] [threads] [plain|same-month|full]`.
 //!
 //! `plain` (the default) is the model numpy implements; `same-month` adds same-month
-//! repeat orders at every stage (as calibrated on real logs), and `full` also a slow class
-//! per stage, month-of-year factors and a measured model error: the costliest ladder.
+//! repeat orders at every stage (as calibrated on real logs), `full` also a slow class
+//! per stage, month-of-year factors and a measured model error: the costliest ladder; and
+//! `existing` is `full` with an existing customer base of 180 cohorts (5 stages × 36 months
+//! since the last order, from a few customers to thousands), as a calibrated forecast has.
 //!
 //! Prints one line per phase (`simulate_seconds=…`, `summarize_seconds=…`) so
 //! `ci/bench_simulate.sh` can compare it with the numpy implementation in `ci/sim_numpy.py`,
@@ -35,12 +37,12 @@ fn main() {
     };
     params.stages[0].repeat_rate.mean = 0.87;
     let variant = args.get(4).map_or("plain", String::as_str);
-    if variant == "same-month" || variant == "full" {
+    if variant == "same-month" || variant == "full" || variant == "existing" {
         for (i, s) in params.stages.iter_mut().enumerate() {
             s.same_month = 0.1 + 0.05 * i as f64;
         }
     }
-    if variant == "full" {
+    if variant == "full" || variant == "existing" {
         for s in &mut params.stages {
             s.slow = Some(simulator::model::SlowClass {
                 share: 0.3,
@@ -58,6 +60,17 @@ fn main() {
                 .collect(),
             scale: Vec::new(),
         });
+    }
+    if variant == "existing" {
+        params.initial = (1..=5)
+            .flat_map(|stage| {
+                (0..36).map(move |a| simulator::model::InitialCohort {
+                    stage,
+                    months_since_order: a,
+                    customers: (4000.0 * 0.88f64.powi(a as i32) / stage as f64).round() as u64,
+                })
+            })
+            .collect();
     }
     let opts = SimOptions {
         paths,

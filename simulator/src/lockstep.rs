@@ -20,7 +20,7 @@ use rand_distr::{Distribution, Gamma};
 
 use crate::engine::{Approximation, LnSum, SimOptions};
 use crate::exact;
-use crate::model::{ModelParams, Noise, PointParams, Samplers};
+use crate::model::{ModelParams, Noise, PointParams, Samplers, alive_split_survived};
 use crate::normal::{NormalTable, normal_lanes};
 use crate::rng::{Stream, Xoshiro4, Xoshiro256pp, path_stream};
 #[cfg(target_arch = "x86_64")]
@@ -56,6 +56,28 @@ pub(crate) struct Chunk {
     /// slow class given not in the main one.
     init_main: Vec<L4>,
     init_slow: Vec<L4>,
+    /// The existing base summed by stage (see [`ExistingBase`]).
+    base: Vec<ExistingBase>,
+    /// The existing cohorts in order of stage, then months since the order, so each lane
+    /// steps the survivals `(1−q)^a` by multiplication; and the fixed split of dormant
+    /// cohorts ([`ModelParams::dormant`]), the same in every lane. Computed on first use:
+    /// a `Chunk` serves one [`ModelParams`].
+    order: Vec<usize>,
+    dormant_split: Vec<Option<(f64, f64)>>,
+}
+
+/// The existing customers waiting at one stage, summed over their cohorts: each cohort `j`
+/// of `n_j` customers splits multinomially into alive-main (probability `pm_j`),
+/// alive-slow (`ps_j`) and gone, so the stage's totals have means `Σ n·pm`, `Σ n·ps`,
+/// variances `Σ n·pm(1−pm)`, `Σ n·ps(1−ps)` and covariance `−Σ n·pm·ps`, per lane.
+#[derive(Default, Clone)]
+struct ExistingBase {
+    customers: f64,
+    main_mean: L4,
+    main_var: L4,
+    slow_mean: L4,
+    slow_var: L4,
+    cov: L4,
 }
 
 /// One lane's generators and order-value constants.
@@ -148,6 +170,14 @@ impl Chunk {
         self.new_mean.resize(h, [0.0; 4]);
         self.init_main.resize(m.initial.len(), [0.0; 4]);
         self.init_slow.resize(m.initial.len(), [0.0; 4]);
+        self.base.clear();
+        self.base.resize(k, ExistingBase::default());
+        for c in &m.initial {
+            self.base[c.stage.min(k) - 1].customers += c.customers as f64;
+        }
+        if self.order.len() != m.initial.len() {
+            self.plan_existing(m);
+        }
         let min_orders = opts.approximation.lognormal_sum_min_orders;
         let lanes = std::array::from_fn(|l| {
             let i = first + l;
@@ -169,14 +199,42 @@ impl Chunk {
             for (row, &v) in self.new_mean.iter_mut().zip(&pt.new_customers) {
                 row[l] = v;
             }
-            for (j, c) in m.initial.iter().enumerate() {
-                let (pm, ps) = pt.initial_split(m, c);
+            let (mut stage, mut at, mut surv_m, mut surv_s) = (usize::MAX, 0, 1.0, 1.0);
+            for &j in &self.order {
+                let c = &m.initial[j];
+                let s = c.stage.min(k) - 1;
+                if s != stage {
+                    (stage, at, surv_m, surv_s) = (s, 0, 1.0, 1.0);
+                }
+                let (pm, ps) = match self.dormant_split[j] {
+                    Some(split) => split,
+                    None => {
+                        let (qm, qs) = (1.0 - pt.hazard[s], 1.0 - pt.slow_hazard[s]);
+                        while at < c.months_since_order {
+                            (surv_m, surv_s, at) = (surv_m * qm, surv_s * qs, at + 1);
+                        }
+                        alive_split_survived(
+                            pt.repeat_rate[s],
+                            pt.same_month[s],
+                            pt.slow_share[s],
+                            surv_m,
+                            surv_s,
+                        )
+                    }
+                };
                 self.init_main[j][l] = pm;
                 self.init_slow[j][l] = if pm < 1.0 {
                     (ps / (1.0 - pm)).min(1.0)
                 } else {
                     0.0
                 };
+                let b = &mut self.base[c.stage.min(k) - 1];
+                let n = c.customers as f64;
+                b.main_mean[l] += n * pm;
+                b.main_var[l] += n * pm * (1.0 - pm);
+                b.slow_mean[l] += n * ps;
+                b.slow_var[l] += n * ps * (1.0 - ps);
+                b.cov[l] -= n * pm * ps;
             }
             Lane {
                 normal: path_stream(opts.seed, i, Stream::Normal),
@@ -187,6 +245,19 @@ impl Chunk {
         });
         self.season.clone_from(&self.point.season);
         lanes
+    }
+}
+
+impl Chunk {
+    /// Sort the existing cohorts for stepping ([`Chunk::order`]) and fix the dormant splits.
+    fn plan_existing(&mut self, m: &ModelParams) {
+        let k = m.stages.len();
+        self.order = (0..m.initial.len()).collect();
+        self.order.sort_by_key(|&j| {
+            let c = &m.initial[j];
+            (c.stage.min(k), c.months_since_order)
+        });
+        self.dormant_split = m.initial.iter().map(|c| m.dormant_split(c)).collect();
     }
 }
 
@@ -219,16 +290,10 @@ fn run_lanes<V: Lanes>(
     let one = V::splat(1.0);
     let has_slow = m.stages.iter().any(|s| s.slow.is_some());
     let has_same = m.stages.iter().any(|s| s.same_month > 0.0);
-    for (j, coh) in m.initial.iter().enumerate() {
-        let s = coh.stage.min(k) - 1;
-        let n = V::splat(coh.customers as f64);
-        let p = V::load(&c.init_main[j]);
-        let main = binomial(n, p, one.sub(p), normals.next(), min_var, lanes);
-        c.main[s] = V::load(&c.main[s]).add(main).store();
-        if has_slow {
-            let p = V::load(&c.init_slow[j]);
-            let slow = binomial(n.sub(main), p, one.sub(p), normals.next(), min_var, lanes);
-            c.slow[s] = V::load(&c.slow[s]).add(slow).store();
+    for s in 0..k {
+        if c.base[s].customers > 0.0 {
+            let (z1, z2) = (normals.next().store(), normals.next().store());
+            existing_base(m, c, s, has_slow, approx.normal_min_variance, z1, z2, lanes);
         }
     }
     for month in 0..h {
@@ -294,6 +359,88 @@ fn run_lanes<V: Lanes>(
             out[l * h + month] = v;
         }
     }
+}
+
+/// The alive existing customers of stage index `s`, main and slow class, drawn into
+/// `c.main[s]` and `c.slow[s]` for every lane. A lane whose totals have variances of at least
+/// `min_var` draws them as a bivariate normal with the multinomials' exact means and
+/// covariance ([`ExistingBase`]; `z1`, `z2` its two slots): the main total, then the slow
+/// total given it, each rounded and clamped to the customers left. Other lanes draw every
+/// cohort exactly. Once per path and stage, so scalar code.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn existing_base(
+    m: &ModelParams,
+    c: &mut Chunk,
+    s: usize,
+    has_slow: bool,
+    min_var: f64,
+    z1: L4,
+    z2: L4,
+    lanes: &mut [Lane; LANES],
+) {
+    let k = c.base.len();
+    let b = &c.base[s];
+    let n = b.customers;
+    for (l, lane) in lanes.iter_mut().enumerate() {
+        let big = b.main_var[l] >= min_var && (!has_slow || b.slow_var[l] >= min_var);
+        let (main, slow) = if big {
+            let dev = b.main_var[l].sqrt() * z1[l];
+            let main = (b.main_mean[l] + dev).clamp(0.0, n).round_ties_even();
+            let slow = if has_slow {
+                // Slow given main: mean shifted by cov/var·(main − mean), variance reduced
+                // by cov²/var.
+                let beta = b.cov[l] / b.main_var[l];
+                let var = (b.slow_var[l] - beta * b.cov[l]).max(0.0);
+                (b.slow_mean[l] + beta * dev + var.sqrt() * z2[l])
+                    .clamp(0.0, n - main)
+                    .round_ties_even()
+            } else {
+                0.0
+            };
+            (main, slow)
+        } else {
+            exact_existing(m, c, s, k, has_slow, l, &mut lane.exact)
+        };
+        c.main[s][l] += main;
+        c.slow[s][l] += slow;
+    }
+}
+
+/// Every cohort of stage index `s` drawn exactly in lane `l`: alive-main `Bin(n, pm)`, then
+/// alive-slow among the rest `Bin(n − main, ps/(1−pm))`.
+#[cold]
+fn exact_existing(
+    m: &ModelParams,
+    c: &Chunk,
+    s: usize,
+    k: usize,
+    has_slow: bool,
+    l: usize,
+    rng: &mut Xoshiro256pp,
+) -> (f64, f64) {
+    let draw = |rng: &mut Xoshiro256pp, n: f64, p: f64| {
+        if n <= 0.0 || p <= 0.0 {
+            0.0
+        } else if p >= 1.0 {
+            n
+        } else {
+            exact::binomial(rng, n, p)
+        }
+    };
+    let (mut main, mut slow) = (0.0, 0.0);
+    for (j, coh) in m.initial.iter().enumerate() {
+        if coh.stage.min(k) - 1 != s {
+            continue;
+        }
+        let n = coh.customers as f64;
+        let a = draw(rng, n, c.init_main[j][l]);
+        main += a;
+        if has_slow {
+            slow += draw(rng, n - a, c.init_slow[j][l]);
+        }
+    }
+    (main, slow)
 }
 
 /// The lanes' normal streams: one standard normal per lane and slot. (A struct with an
@@ -531,6 +678,81 @@ fn exact_sums(a: &mut L4, small_n: u32, n: &L4, small_m: u32, m: &L4, lanes: &mu
 mod tests {
     use super::*;
     use crate::model::InitialCohort;
+
+    /// The existing base of a stage drawn as one bivariate normal has the moments of the
+    /// cohorts' multinomials: for the alive total `Σ n(pm+ps)(1−pm−ps)` (main and slow are
+    /// negatively correlated) and for the slow class `Σ n·ps(1−ps)`.
+    #[test]
+    fn existing_base_has_the_multinomial_moments() {
+        use rand::Rng;
+        let mut m = ModelParams {
+            uncertainty: false,
+            horizon_months: 12,
+            ..ModelParams::default()
+        };
+        m.stages[1].slow = Some(crate::model::SlowClass {
+            share: 0.5,
+            hazard: 0.03,
+        });
+        m.initial = (0..7)
+            .map(|a| InitialCohort {
+                stage: 2,
+                months_since_order: a,
+                customers: 300,
+            })
+            .collect();
+        let st = &m.stages[1];
+        let (r, q) = (st.repeat_rate.mean, st.hazard.mean);
+        let (mut mean_alive, mut var_alive, mut mean_slow, mut var_slow) = (0.0, 0.0, 0.0, 0.0);
+        for c in &m.initial {
+            let (pm, ps) = crate::model::alive_split(r, 0.0, q, 0.5, 0.03, c.months_since_order);
+            let n = c.customers as f64;
+            mean_alive += n * (pm + ps);
+            var_alive += n * (pm + ps) * (1.0 - pm - ps);
+            mean_slow += n * ps;
+            var_slow += n * ps * (1.0 - ps);
+        }
+        let opts = SimOptions {
+            paths: 40_000,
+            seed: 3,
+            ..SimOptions::default()
+        };
+        let mut z = crate::rng::path_stream(9, 0, Stream::Normal);
+        let (mut alive, mut slow) = (Vec::new(), Vec::new());
+        for first in (0..opts.paths).step_by(LANES) {
+            let mut c = Chunk::default();
+            let mut lanes = c.setup(&m, &m.samplers(), &opts, first);
+            let mut normals =
+                || -> L4 { std::array::from_fn(|_| z.sample(rand_distr::StandardNormal)) };
+            let (z1, z2) = (normals(), normals());
+            existing_base(&m, &mut c, 1, true, 25.0, z1, z2, &mut lanes);
+            for l in 0..LANES {
+                alive.push(c.main[1][l] + c.slow[1][l]);
+                slow.push(c.slow[1][l]);
+            }
+        }
+        let moments = |x: &[f64]| {
+            let n = x.len() as f64;
+            let mean = x.iter().sum::<f64>() / n;
+            (
+                mean,
+                x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0),
+            )
+        };
+        for (name, x, mean, var) in [
+            ("alive", &alive, mean_alive, var_alive),
+            ("slow", &slow, mean_slow, var_slow),
+        ] {
+            let (m1, v1) = moments(x);
+            let se = (var / x.len() as f64).sqrt();
+            assert!((m1 - mean).abs() < 4.0 * se, "{name}: mean {m1} vs {mean}");
+            // The sample variance's relative standard error is about sqrt(2/n) = 0.7 %.
+            assert!(
+                (v1 / var - 1.0).abs() < 0.04,
+                "{name}: variance {v1} vs {var}"
+            );
+        }
+    }
 
     /// Both lane implementations must give bit-identical paths (AVX2 only where available).
     #[test]

@@ -542,9 +542,21 @@ pub struct PointParams {
 /// `P(main, silent) = r(1−z)(1−s)(1−q)^a`, `P(slow, silent) = r(1−z)s(1−qs)^a` and
 /// `P(silent) = 1 − r + those two`.
 pub fn alive_split(r: f64, z: f64, q: f64, s: f64, qs: f64, a: u32) -> (f64, f64) {
+    alive_split_survived(r, z, s, (1.0 - q).powi(a as i32), (1.0 - qs).powi(a as i32))
+}
+
+/// [`alive_split`] given the survivals `(1−q)^a` and `(1−qs)^a` (for callers that step
+/// through consecutive `a`).
+pub fn alive_split_survived(
+    r: f64,
+    z: f64,
+    s: f64,
+    main_survived: f64,
+    slow_survived: f64,
+) -> (f64, f64) {
     let w = r * (1.0 - z);
-    let main = w * (1.0 - s) * (1.0 - q).powi(a as i32);
-    let slow = w * s * (1.0 - qs).powi(a as i32);
+    let main = w * (1.0 - s) * main_survived;
+    let slow = w * s * slow_survived;
     let d = 1.0 - r + main + slow;
     if d <= 0.0 {
         (0.0, 0.0)
@@ -570,21 +582,30 @@ impl PointParams {
     /// stage-1 customers use the calibrated stage-1 means.
     pub fn initial_split(&self, m: &ModelParams, c: &InitialCohort) -> (f64, f64) {
         let s = c.stage.min(self.repeat_rate.len()) - 1;
-        match &m.dormant {
-            Some(d) if s == 0 && c.months_since_order >= d.after_months => {
-                let st = &d.stage;
-                let (sh, qs) = st.slow.map_or((0.0, 0.0), |c| (c.share, c.hazard));
-                alive_split(
-                    st.repeat_rate.mean,
-                    st.same_month,
-                    st.hazard.mean,
-                    sh,
-                    qs,
-                    c.months_since_order,
-                )
-            }
-            _ => self.alive_split(s, c.months_since_order),
+        m.dormant_split(c)
+            .unwrap_or_else(|| self.alive_split(s, c.months_since_order))
+    }
+}
+
+impl ModelParams {
+    /// The alive split of an existing cohort that is dormant ([`ModelParams::dormant`]):
+    /// stage-1 customers silent for the F2 window or longer, split with the calibrated
+    /// stage-1 means whatever a path or scenario draws. `None` for every other cohort.
+    pub fn dormant_split(&self, c: &InitialCohort) -> Option<(f64, f64)> {
+        let d = self.dormant.as_ref()?;
+        if c.stage.min(self.stages.len()) != 1 || c.months_since_order < d.after_months {
+            return None;
         }
+        let st = &d.stage;
+        let (sh, qs) = st.slow.map_or((0.0, 0.0), |c| (c.share, c.hazard));
+        Some(alive_split(
+            st.repeat_rate.mean,
+            st.same_month,
+            st.hazard.mean,
+            sh,
+            qs,
+            c.months_since_order,
+        ))
     }
 }
 

@@ -151,3 +151,42 @@ fn agree_with_same_month_slow_class_seasonality_and_dormant_buyers() {
         },
     );
 }
+
+/// An existing base that is most of the business and split between a fast and a slow
+/// class at several ages: the cohort engine draws each stage's alive customers as one
+/// bivariate normal (main, slow) whose covariance must match the per-customer draws.
+fn existing_base_with_classes() -> ModelParams {
+    let mut p = small_business(false);
+    p.acquisition.base = Param::new(2.0, 0.0);
+    for s in &mut p.stages[1..] {
+        s.slow = Some(SlowClass {
+            share: 0.5,
+            hazard: 0.03,
+        });
+    }
+    p.initial = (0..7)
+        .map(|a| InitialCohort {
+            stage: 2,
+            months_since_order: a,
+            customers: 300,
+        })
+        .chain((0..4).map(|a| InitialCohort {
+            stage: 5,
+            months_since_order: a * 3,
+            customers: 250,
+        }))
+        .collect();
+    p
+}
+
+#[test]
+fn agree_on_an_existing_base_split_between_classes() {
+    check(&existing_base_with_classes(), Approximation::default());
+    check(
+        &existing_base_with_classes(),
+        Approximation {
+            normal_min_variance: 2.0,
+            lognormal_sum_min_orders: 3.0,
+        },
+    );
+}
