@@ -650,6 +650,18 @@ pub fn calibrate(input: &CalibrationInput, opts: &CalibrationOptions) -> Result<
     for i in 1..=k {
         names.push(format!("r_{i}"));
         names.push(format!("q_{i}"));
+        // Same-month shares and slow classes are fitted too (rows exist only where set).
+        names.push(format!("same_month_{i}"));
+        names.push(format!("slow_share_{i}"));
+        names.push(format!("slow_q_{i}"));
+    }
+    if params.seasonality.is_some() {
+        for m in [
+            "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+        ] {
+            names.push(format!("season_repeat_{m}"));
+            names.push(format!("season_new_{m}"));
+        }
     }
     for n in names {
         params.sources.insert(n, Source::Calibrated);

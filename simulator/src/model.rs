@@ -1049,7 +1049,9 @@ pub fn assumptions(p: &ModelParams) -> Vec<Assumption> {
             if let Some(v) = e.sigma.get(m - 1).or(e.sigma.last()) {
                 push(
                     format!("model_error_sigma_m{m}"),
-                    format!("log-sd of the model error measured by backtests, forecast month {m}"),
+                    format!(
+                        "log-sd of the model error, forecast month {m} (measured by backtests when calibrated, assumed otherwise)"
+                    ),
                     *v,
                     None,
                 );

@@ -11,6 +11,8 @@ use simulator::summary::summarize;
 
 const R: [f64; 4] = [0.45, 0.6, 0.7, 0.8];
 const Q: [f64; 4] = [0.3, 0.25, 0.3, 0.35];
+/// Share of repeaters whose next order falls in the same month, at every stage.
+const SAME_MONTH: f64 = 0.15;
 
 fn truth(months: usize) -> ModelParams {
     ModelParams {
@@ -24,7 +26,10 @@ fn truth(months: usize) -> ModelParams {
         stages: R
             .iter()
             .zip(Q)
-            .map(|(&r, q)| StageParams::simple(Param::fixed(r), Param::fixed(q)))
+            .map(|(&r, q)| StageParams {
+                same_month: SAME_MONTH,
+                ..StageParams::simple(Param::fixed(r), Param::fixed(q))
+            })
             .collect(),
         first_aov: Param::fixed(4000.0),
         repeat_aov: Param::fixed(6000.0),
@@ -85,6 +90,27 @@ fn recovers_known_parameters() {
     let waiting: u64 = p.initial.iter().map(|c| c.customers).sum();
     assert_eq!(waiting, histories.len() as u64);
     assert_eq!(p.source("r_1"), Source::Calibrated);
+    for (k, st) in p.stages.iter().enumerate() {
+        assert!(
+            (st.same_month - SAME_MONTH).abs() < 0.05,
+            "same_month_{}: {}",
+            k + 1,
+            st.same_month
+        );
+    }
+    // Every fitted number says so in the assumptions table; only settings do not.
+    let settings = [
+        "uncertainty",
+        "horizon_months",
+        "target_annual_sales",
+        "target_years",
+        "f2_window_months",
+    ];
+    for row in simulator::model::assumptions(p) {
+        if !settings.contains(&row.name.as_str()) {
+            assert_eq!(row.source, Source::Calibrated, "{}", row.name);
+        }
+    }
 }
 
 fn truncate(h: &[CustomerHistory], last: usize) -> Vec<CustomerHistory> {
