@@ -20,7 +20,7 @@ use rand_distr::{Distribution, Gamma};
 
 use crate::engine::{Approximation, LnSum, SimOptions};
 use crate::exact;
-use crate::model::{ModelParams, Noise, PointParams, Samplers, alive_split_survived};
+use crate::model::{ModelParams, Noise, PointParams, Samplers};
 use crate::normal::{NormalTable, normal_lanes};
 use crate::rng::{Stream, Xoshiro4, Xoshiro256pp, path_stream};
 #[cfg(target_arch = "x86_64")]
@@ -52,10 +52,11 @@ pub(crate) struct Chunk {
     orders: Vec<L4>,
     new_mean: Vec<L4>,
     season: Vec<f64>,
-    /// Each existing cohort's probabilities of being alive in the main class, and in the
-    /// slow class given not in the main one.
-    init_main: Vec<L4>,
-    init_slow: Vec<L4>,
+    /// Repeat rate, same-month share and slow-class share of each stage (for the existing
+    /// base's alive split).
+    r: Vec<L4>,
+    z: Vec<L4>,
+    slow_share: Vec<L4>,
     /// The existing base summed by stage (see [`ExistingBase`]).
     base: Vec<ExistingBase>,
     /// The existing cohorts in order of stage, then months since the order, so each lane
@@ -160,6 +161,9 @@ impl Chunk {
             &mut self.pz,
             &mut self.pw,
             &mut self.main_share,
+            &mut self.r,
+            &mut self.z,
+            &mut self.slow_share,
         ] {
             v.resize(k, [0.0; 4]);
         }
@@ -168,8 +172,6 @@ impl Chunk {
             v.resize(k, [0.0; 4]);
         }
         self.new_mean.resize(h, [0.0; 4]);
-        self.init_main.resize(m.initial.len(), [0.0; 4]);
-        self.init_slow.resize(m.initial.len(), [0.0; 4]);
         self.base.clear();
         self.base.resize(k, ExistingBase::default());
         for c in &m.initial {
@@ -195,46 +197,12 @@ impl Chunk {
                     0.0
                 };
                 self.main_share[s][l] = 1.0 - pt.slow_share[s];
+                self.r[s][l] = r;
+                self.z[s][l] = z;
+                self.slow_share[s][l] = pt.slow_share[s];
             }
             for (row, &v) in self.new_mean.iter_mut().zip(&pt.new_customers) {
                 row[l] = v;
-            }
-            let (mut stage, mut at, mut surv_m, mut surv_s) = (usize::MAX, 0, 1.0, 1.0);
-            for &j in &self.order {
-                let c = &m.initial[j];
-                let s = c.stage.min(k) - 1;
-                if s != stage {
-                    (stage, at, surv_m, surv_s) = (s, 0, 1.0, 1.0);
-                }
-                let (pm, ps) = match self.dormant_split[j] {
-                    Some(split) => split,
-                    None => {
-                        let (qm, qs) = (1.0 - pt.hazard[s], 1.0 - pt.slow_hazard[s]);
-                        while at < c.months_since_order {
-                            (surv_m, surv_s, at) = (surv_m * qm, surv_s * qs, at + 1);
-                        }
-                        alive_split_survived(
-                            pt.repeat_rate[s],
-                            pt.same_month[s],
-                            pt.slow_share[s],
-                            surv_m,
-                            surv_s,
-                        )
-                    }
-                };
-                self.init_main[j][l] = pm;
-                self.init_slow[j][l] = if pm < 1.0 {
-                    (ps / (1.0 - pm)).min(1.0)
-                } else {
-                    0.0
-                };
-                let b = &mut self.base[c.stage.min(k) - 1];
-                let n = c.customers as f64;
-                b.main_mean[l] += n * pm;
-                b.main_var[l] += n * pm * (1.0 - pm);
-                b.slow_mean[l] += n * ps;
-                b.slow_var[l] += n * ps * (1.0 - ps);
-                b.cov[l] -= n * pm * ps;
             }
             Lane {
                 normal: path_stream(opts.seed, i, Stream::Normal),
@@ -244,7 +212,57 @@ impl Chunk {
             }
         });
         self.season.clone_from(&self.point.season);
+        self.sum_existing(m);
         lanes
+    }
+
+    /// The existing base's moments by stage ([`ExistingBase`]), all four lanes at once:
+    /// each cohort's alive split by Bayes ([`crate::model::alive_split`]), with the
+    /// survivals `(1−q)^a` stepped along the cohorts sorted by age and one division per
+    /// cohort.
+    fn sum_existing(&mut self, m: &ModelParams) {
+        let k = self.base.len();
+        let each = |f: &dyn Fn(usize) -> f64| -> L4 { std::array::from_fn(f) };
+        let (mut stage, mut at) = (usize::MAX, 0);
+        let (mut surv_m, mut surv_s) = ([1.0; 4], [1.0; 4]);
+        for &j in &self.order {
+            let c = &m.initial[j];
+            let s = c.stage.min(k) - 1;
+            if s != stage {
+                (stage, at, surv_m, surv_s) = (s, 0, [1.0; 4], [1.0; 4]);
+            }
+            let (pm, ps): (L4, L4) = match self.dormant_split[j] {
+                Some((pm, ps)) => ([pm; 4], [ps; 4]),
+                None => {
+                    let (q, qs) = (&self.q[s], &self.qs[s]);
+                    while at < c.months_since_order {
+                        surv_m = each(&|l| surv_m[l] * (1.0 - q[l]));
+                        surv_s = each(&|l| surv_s[l] * (1.0 - qs[l]));
+                        at += 1;
+                    }
+                    let (r, z, sh) = (&self.r[s], &self.z[s], &self.slow_share[s]);
+                    let main = each(&|l| r[l] * (1.0 - z[l]) * (1.0 - sh[l]) * surv_m[l]);
+                    let slow = each(&|l| r[l] * (1.0 - z[l]) * sh[l] * surv_s[l]);
+                    let inv = each(&|l| {
+                        let d = 1.0 - r[l] + main[l] + slow[l];
+                        if d > 0.0 { 1.0 / d } else { 0.0 }
+                    });
+                    (
+                        each(&|l| (main[l] * inv[l]).clamp(0.0, 1.0)),
+                        each(&|l| (slow[l] * inv[l]).clamp(0.0, 1.0)),
+                    )
+                }
+            };
+            let n = c.customers as f64;
+            let b = &mut self.base[s];
+            for l in 0..LANES {
+                b.main_mean[l] += n * pm[l];
+                b.main_var[l] += n * pm[l] * (1.0 - pm[l]);
+                b.slow_mean[l] += n * ps[l];
+                b.slow_var[l] += n * ps[l] * (1.0 - ps[l]);
+                b.cov[l] -= n * pm[l] * ps[l];
+            }
+        }
     }
 }
 
@@ -429,15 +447,30 @@ fn exact_existing(
         }
     };
     let (mut main, mut slow) = (0.0, 0.0);
-    for (j, coh) in m.initial.iter().enumerate() {
+    for coh in &m.initial {
         if coh.stage.min(k) - 1 != s {
             continue;
         }
         let n = coh.customers as f64;
-        let a = draw(rng, n, c.init_main[j][l]);
+        let (pm, ps) = m.dormant_split(coh).unwrap_or_else(|| {
+            crate::model::alive_split(
+                c.r[s][l],
+                c.z[s][l],
+                c.q[s][l],
+                c.slow_share[s][l],
+                c.qs[s][l],
+                coh.months_since_order,
+            )
+        });
+        let a = draw(rng, n, pm);
         main += a;
         if has_slow {
-            slow += draw(rng, n - a, c.init_slow[j][l]);
+            let ps = if pm < 1.0 {
+                (ps / (1.0 - pm)).min(1.0)
+            } else {
+                0.0
+            };
+            slow += draw(rng, n - a, ps);
         }
     }
     (main, slow)

@@ -542,21 +542,9 @@ pub struct PointParams {
 /// `P(main, silent) = r(1−z)(1−s)(1−q)^a`, `P(slow, silent) = r(1−z)s(1−qs)^a` and
 /// `P(silent) = 1 − r + those two`.
 pub fn alive_split(r: f64, z: f64, q: f64, s: f64, qs: f64, a: u32) -> (f64, f64) {
-    alive_split_survived(r, z, s, (1.0 - q).powi(a as i32), (1.0 - qs).powi(a as i32))
-}
-
-/// [`alive_split`] given the survivals `(1−q)^a` and `(1−qs)^a` (for callers that step
-/// through consecutive `a`).
-pub fn alive_split_survived(
-    r: f64,
-    z: f64,
-    s: f64,
-    main_survived: f64,
-    slow_survived: f64,
-) -> (f64, f64) {
     let w = r * (1.0 - z);
-    let main = w * (1.0 - s) * main_survived;
-    let slow = w * s * slow_survived;
+    let main = w * (1.0 - s) * (1.0 - q).powi(a as i32);
+    let slow = w * s * (1.0 - qs).powi(a as i32);
     let d = 1.0 - r + main + slow;
     if d <= 0.0 {
         (0.0, 0.0)
