@@ -53,7 +53,7 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoOutcome> {
         }
     }
     let config = demo_config(&opts.dir);
-    let source = config.open_location(&config.storage.source)?;
+    let source = crate::storage::open_location(&config, &config.storage.source)?;
     let generated = generate::generate(
         &source,
         &GenerateOptions {

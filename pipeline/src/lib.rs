@@ -5,13 +5,18 @@
 //! the PostgreSQL wire protocol. The `conveyor` binary is a thin shell over this library:
 //! one public function per subcommand.
 //!
-//! Where things live: [`config`] (conveyor.toml), [`storage`] (object-store URLs),
-//! [`dataset`] (schemas, header aliases, value parsing), [`ingest`] (exports → warehouse),
-//! [`warehouse`] (layout, atomic publishing, table registration), [`marts`] (the CRM
-//! SQL marts), [`forecast`] (calibration, Monte Carlo, forecast tables), [`schedule`]
-//! (run, lock, history, cron), [`serve`] (the PostgreSQL wire protocol for BI tools),
-//! [`report`] (the executive HTML report), [`generate`] (synthetic exports), [`query`]
-//! (ad-hoc SQL), [`demo`] (the guided first run).
+//! Where things live: [`config`] (conveyor.toml, every section), [`storage`] (object-store
+//! URLs), [`dataset`] (schemas, header aliases, value parsing), [`ingest`] (exports →
+//! warehouse), [`warehouse`] (layout, atomic publishing, table registration), [`session`]
+//! (the session every reader opens), [`marts`] (the CRM SQL marts), [`forecast`]
+//! (calibration, Monte Carlo, forecast tables), [`schedule`] (run, lock, history, cron),
+//! [`serve`] (the PostgreSQL wire protocol for BI tools), [`report`] (the executive HTML
+//! report), [`generate`] (synthetic exports), [`query`] (ad-hoc SQL), [`demo`] (the guided
+//! first run).
+//!
+//! Dependencies point down: `config`, `storage`, `dataset` and `warehouse` use no stage
+//! module (`tests/architecture.rs` checks it); the stages use them, and [`session`] composes
+//! what the stages register into a reader's session.
 
 pub mod config;
 pub mod crash;
@@ -28,6 +33,7 @@ pub mod query;
 pub mod report;
 pub mod schedule;
 pub mod serve;
+pub mod session;
 pub mod shutdown;
 pub mod storage;
 pub mod warehouse;

@@ -15,7 +15,7 @@ pub enum OutputFormat {
 
 /// Runs `sql` and returns its result batches.
 pub async fn run(config: &Config, sql: &str) -> Result<Vec<RecordBatch>> {
-    let (ctx, _) = crate::warehouse::open_session(config).await?;
+    let (ctx, _) = crate::session::open_session(config).await?;
     let df = ctx.sql(sql).await?;
     Ok(df.collect().await?)
 }

@@ -67,7 +67,7 @@ async fn calibration_input_matches_hand_built_histories() {
     );
     let config = common::config(src.path(), wh.path());
     common::ingest(&config).await;
-    let (ctx, _) = pipeline::warehouse::open_session(&config).await.unwrap();
+    let (ctx, _) = pipeline::session::open_session(&config).await.unwrap();
     let april = 2024 * 12 + 3;
     let obs = pipeline::forecast::observe::observe(&ctx, &config.marts, 0, april)
         .await
@@ -249,7 +249,7 @@ async fn forecast_tables_are_published_consistent_and_reproducible() {
         },
         ..Default::default()
     };
-    let (ctx, _) = pipeline::warehouse::open_session(&config).await.unwrap();
+    let (ctx, _) = pipeline::session::open_session(&config).await.unwrap();
     let obs = pipeline::forecast::observe::observe(&ctx, &config.marts, 0, 2024 * 12 + 11)
         .await
         .unwrap();

@@ -184,7 +184,7 @@ async fn warehouse_with_marts() -> Fixture {
     let src = tempfile::tempdir().unwrap();
     let wh = tempfile::tempdir().unwrap();
     let config = common::config(src.path(), wh.path());
-    let loc = config.open_location(&config.storage.source).unwrap();
+    let loc = pipeline::storage::open_location(&config, &config.storage.source).unwrap();
     generate(
         &loc,
         &GenerateOptions {
@@ -616,7 +616,7 @@ async fn check_forecast_numbers(ctx: &datafusion::prelude::SessionContext, html:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn report_with_contract_forecast_tables_shows_their_numbers() {
     let fx = warehouse_with_marts().await;
-    let (ctx, _) = pipeline::warehouse::open_session(&fx.config).await.unwrap();
+    let (ctx, _) = pipeline::session::open_session(&fx.config).await.unwrap();
     add_contract_forecast(&ctx).await;
     let data = pipeline::report::data::load(&fx.config, &ctx)
         .await
@@ -912,7 +912,7 @@ async fn check_validation_numbers(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn report_backtest_section_shows_forecast_validation() {
     let fx = warehouse_with_marts().await;
-    let (ctx, _) = pipeline::warehouse::open_session(&fx.config).await.unwrap();
+    let (ctx, _) = pipeline::session::open_session(&fx.config).await.unwrap();
     add_contract_forecast(&ctx).await;
     add_contract_validation(&ctx).await;
     let data = pipeline::report::data::load(&fx.config, &ctx)
@@ -1042,7 +1042,7 @@ async fn report_after_conveyor_forecast_shows_the_latest_run() {
     )
     .await
     .unwrap();
-    let (ctx, _) = pipeline::warehouse::open_session(&fx.config).await.unwrap();
+    let (ctx, _) = pipeline::session::open_session(&fx.config).await.unwrap();
     for lang in [Lang::Ja, Lang::En] {
         let o = pipeline::report::run(&fx.config, &ReportOptions { lang, out: None })
             .await

@@ -164,7 +164,7 @@ async fn serve_two_orders(dir: &Path) -> (Config, Served) {
 
 async fn build_warehouse(config: &Config, orders: u64, seed: u64, start: &str) {
     // 12 monthly exports from `start`, loaded and turned into marts by the library.
-    let source = config.open_location(&config.storage.source).unwrap();
+    let source = pipeline::storage::open_location(config, &config.storage.source).unwrap();
     pipeline::generate::generate(
         &source,
         &GenerateOptions {

@@ -482,7 +482,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     anyhow::bail!("{name} {v}: expected a share between 0 and 1");
                 }
             }
-            let target = config.open_location(&config.storage.source)?;
+            let target = pipeline::storage::open_location(&config, &config.storage.source)?;
             let summary = pipeline::generate::generate(
                 &target,
                 &GenerateOptions {
@@ -638,9 +638,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Status { limit, json } => {
             let config = load()?;
-            let wh = pipeline::warehouse::Warehouse::new(
-                config.open_location(&config.storage.warehouse)?,
-            );
+            let wh = pipeline::warehouse::Warehouse::new(pipeline::storage::open_location(
+                &config,
+                &config.storage.warehouse,
+            )?);
             let runs = pipeline::schedule::history::load_all(&wh).await?;
             let runs: Vec<_> = runs.into_iter().take(limit).collect();
             if json {

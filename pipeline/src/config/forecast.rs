@@ -1,5 +1,6 @@
 //! `[forecast]` in `conveyor.toml`: the Monte Carlo run's size and seed, the target, and
-//! named scenarios that override calibrated parameters.
+//! named scenarios that override calibrated parameters. A scenario is the simulator's own
+//! plain [`Scenario`]; the forecast stage applies it to the calibrated parameters.
 
 use std::collections::BTreeMap;
 
@@ -10,6 +11,10 @@ use crate::error::{Error, Result};
 
 /// Name of the scenario that keeps every calibrated parameter as the data says.
 pub const BASELINE: &str = "baseline";
+
+/// Stages from this order number up are pooled when the history is read (calibration pools
+/// at `[forecast] max_stages`, which is at most this).
+pub const STAGE_CAP: i64 = 32;
 
 /// Which model projects the existing customers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, clap::ValueEnum)]
@@ -151,13 +156,12 @@ impl ForecastConfig {
         if self.target_years == 0 {
             return Err(bad("target_years", "must be at least 1".into()));
         }
-        if self.max_stages < 2 || self.max_stages > super::observe::STAGE_CAP as usize {
+        if self.max_stages < 2 || self.max_stages > STAGE_CAP as usize {
             return Err(bad(
                 "max_stages",
                 format!(
                     "{} is out of range; expected 2 to {}",
-                    self.max_stages,
-                    super::observe::STAGE_CAP
+                    self.max_stages, STAGE_CAP
                 ),
             ));
         }

@@ -1,7 +1,7 @@
 //! `[marts]` settings: every parameter the mart SQL uses.
 //!
 //! The SQL files never hard-code a business number; they read these values through the
-//! template parameters rendered by [`crate::marts::render`]. The defaults encode the
+//! template parameters the marts stage renders. The defaults encode the
 //! "belt-conveyor" method of SPEC §1 (VIP = ¥80,000 or 5 orders, top 100; targets F2 87%,
 //! 1-year LTV ¥18,000, repeat rate 60%). Money thresholds are whole units of the currency
 //! (yen by default).
@@ -10,7 +10,16 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::error::MartsError;
+/// A `[marts]` setting out of range or inconsistent; the marts stage reports it as
+/// `MartsError::Config`, the configuration check as an error of key `marts`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("marts config: {key}: {message}")]
+pub struct MartsConfigError {
+    /// The offending key, as written in `[marts]`.
+    pub key: &'static str,
+    /// What is wrong and what is expected.
+    pub message: String,
+}
 
 /// The `[marts]` section of `conveyor.toml`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -96,8 +105,8 @@ impl Default for MartsConfig {
 
 impl MartsConfig {
     /// Checks ranges and orderings; the error names the key and what is expected.
-    pub fn validate(&self) -> Result<(), MartsError> {
-        let bad = |key: &'static str, message: String| Err(MartsError::Config { key, message });
+    pub fn validate(&self) -> Result<(), MartsConfigError> {
+        let bad = |key: &'static str, message: String| Err(MartsConfigError { key, message });
         if self.spend_bucket_edges.is_empty() {
             return bad("spend_bucket_edges", "needs at least one edge".into());
         }

@@ -7,7 +7,14 @@
 //! [`Overrides`]. Secrets never live in the file: object-store credentials come from each
 //! cloud's standard environment variables, and any `[storage.options]` value written as
 //! `env:NAME` is read from the environment variable `NAME`.
+//!
+//! This module owns every section's type, the stages' own sections included
+//! ([`MartsConfig`], [`ForecastConfig`], [`ScheduleConfig`], [`ServeConfig`]), so that it
+//! depends on no stage: the stages read their settings from here.
 
+mod forecast;
+mod marts;
+mod schedule;
 mod serve;
 mod template;
 
@@ -18,6 +25,9 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 
+pub use forecast::{BASELINE, ForecastConfig, ModelChoice, STAGE_CAP};
+pub use marts::{MartsConfig, MartsConfigError, MemberRank};
+pub use schedule::ScheduleConfig;
 pub use serve::{ServeConfig, ServeUser};
 pub use template::EXAMPLE;
 
@@ -30,9 +40,9 @@ pub struct Config {
     pub money: MoneyConfig,
     pub datasets: DatasetsConfig,
     pub ingest: IngestConfig,
-    pub marts: crate::marts::MartsConfig,
-    pub schedule: crate::schedule::ScheduleConfig,
-    pub forecast: crate::forecast::ForecastConfig,
+    pub marts: MartsConfig,
+    pub schedule: ScheduleConfig,
+    pub forecast: ForecastConfig,
     pub serve: ServeConfig,
     pub engine: EngineConfig,
 }
@@ -412,25 +422,6 @@ impl Config {
         })
     }
 
-    /// Opens a location (the source, the warehouse, or any URL) with this config's
-    /// object-store options and retry policy.
-    pub fn open_location(&self, spec: &str) -> Result<crate::storage::Location> {
-        if self.storage.retry_attempts == 0 {
-            return Err(config_err(
-                "storage.retry_attempts",
-                "must be at least 1".into(),
-            ));
-        }
-        crate::storage::Location::open_with(
-            spec,
-            &self.storage_options()?,
-            crate::storage::retry::RetryPolicy {
-                attempts: self.storage.retry_attempts,
-                base: std::time::Duration::from_millis(self.storage.retry_base_ms),
-            },
-        )
-    }
-
     /// Object-store options with `env:NAME` values resolved.
     pub fn storage_options(&self) -> Result<Vec<(String, String)>> {
         self.storage
@@ -449,7 +440,8 @@ impl Config {
     }
 }
 
-fn config_err(key: &str, message: String) -> Error {
+/// An error in `conveyor.toml` at `key`.
+pub(crate) fn config_err(key: &str, message: String) -> Error {
     Error::Config {
         file: "conveyor.toml".into(),
         key: key.into(),

@@ -2,7 +2,6 @@
 //! warehouse's orders, applies a scenario, simulates, and publishes the forecast tables of
 //! `docs/forecast_tables.md` under `forecasts/<run_id>/` with a `latest` pointer.
 //!
-//! * [`config`] — `[forecast]`: paths, seed, threads, target, scenarios;
 //! * [`observe`] — the aggregate SQL that yields the calibration input and actual sales;
 //! * [`tables`] — results as Arrow tables;
 //! * [`store`] — writing a run and switching the pointer atomically; registering the
@@ -11,11 +10,11 @@
 //! With `--backtest-cutoff`, the engine is calibrated on the months before the cut-off and
 //! its forecast compared with what happened after it, for the customers acquired before the
 //! cut-off and for everyone; those tables get their own pointer so a backtest never
-//! replaces the current forecast.
+//! replaces the current forecast. Its settings, `[forecast]` (paths, seed, threads, target,
+//! scenarios), are [`ForecastConfig`], owned by [`crate::config`].
 
 pub mod answer;
 pub mod bgnbd;
-pub mod config;
 pub mod observe;
 pub mod store;
 pub mod tables;
@@ -32,7 +31,7 @@ use simulator::expectation::expected_at_means;
 use simulator::model::{ModelError, ModelParams, Target};
 use simulator::summary::{Summary, summarize};
 
-pub use config::{ForecastConfig, ModelChoice};
+pub use crate::config::{ForecastConfig, ModelChoice};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -198,7 +197,7 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
         .scenario
         .clone()
         .unwrap_or_else(|| match opts.backtest_cutoff {
-            Some(_) => config::BASELINE.to_string(),
+            Some(_) => crate::config::BASELINE.to_string(),
             None => fc.scenario.clone(),
         });
     let scenario = fc.scenario(&scenario_name)?;
@@ -213,7 +212,7 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
     let bar = crate::progress::count_bar(opts.progress, 7, "forecast");
     let step = Step { bar: &bar };
 
-    let (ctx, wh) = crate::warehouse::open_session(config).await?;
+    let (ctx, wh) = crate::session::open_session(config).await?;
     let data_version = wh
         .state("orders")
         .await?

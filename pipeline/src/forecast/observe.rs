@@ -16,6 +16,7 @@ use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int64Type};
 use datafusion::prelude::SessionContext;
 use simulator::calibrate::{AmountStats, CalibrationInput, StageObservation};
 
+use crate::config::STAGE_CAP;
 use crate::error::{Error, Result};
 use crate::marts::{MartsConfig, status_filter};
 
@@ -160,10 +161,6 @@ fn orders_sql(cfg: &MartsConfig, scale: u8, end: i64) -> String {
         minor = 10i64.pow(scale as u32),
     )
 }
-
-/// Stages from this order number up are pooled when the history is read (calibration pools
-/// at `[forecast] max_stages`, which is at most this).
-pub const STAGE_CAP: i64 = 32;
 
 /// One group of orders: those placed as order number `k` (capped at [`STAGE_CAP`]) in month
 /// `m` whose customer's next order came in month `next_m` (`None`: no later order yet).

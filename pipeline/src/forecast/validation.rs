@@ -34,8 +34,8 @@ use simulator::calibrate::{CalibrationOptions, calibrate};
 use simulator::expectation::expected_at_means;
 
 use super::bgnbd;
-use super::config::{ForecastConfig, ModelChoice};
 use super::observe::{History, month_start};
+use crate::config::{ForecastConfig, ModelChoice};
 use crate::error::Result;
 use crate::marts::MartsConfig;
 

@@ -96,8 +96,11 @@ pub async fn ingest(
     opts: &IngestOptions,
 ) -> Result<IngestSummary> {
     let started = Instant::now();
-    let source = config.open_location(&config.storage.source)?;
-    let wh = Warehouse::new(config.open_location(&config.storage.warehouse)?);
+    let source = crate::storage::open_location(config, &config.storage.source)?;
+    let wh = Warehouse::new(crate::storage::open_location(
+        config,
+        &config.storage.warehouse,
+    )?);
     let tz = config.time_zone()?;
     let scale = config.money.scale()?;
     let ctx = RowContext {

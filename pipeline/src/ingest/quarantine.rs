@@ -1,13 +1,19 @@
 //! The quarantine: rejected rows with their object, line, column, reason and raw text,
-//! one Parquet file per run under `quarantine/<dataset>/`.
+//! one Parquet file per run under `quarantine/<dataset>/`, read as `quarantine_<dataset>`.
 
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::prelude::SessionContext;
 
 use super::rows::Quarantined;
 use crate::error::Result;
+use crate::warehouse::Warehouse;
 
 pub fn schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
@@ -49,4 +55,29 @@ pub fn to_batch(run_id: &str, rows: &[Quarantined]) -> Result<RecordBatch> {
             Arc::new(TimestampMicrosecondArray::from(vec![now; rows.len()]).with_timezone("UTC")),
         ],
     )?)
+}
+
+/// Registers the quarantine of each of `tables` that has one as `quarantine_<table>`.
+pub async fn register_tables(
+    ctx: &SessionContext,
+    wh: &Warehouse,
+    tables: &[String],
+) -> Result<()> {
+    for name in tables {
+        if let Some(state) = wh.state(name).await?
+            && !state.quarantine_files.is_empty()
+        {
+            let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+                .with_file_extension(".parquet");
+            let url = ListingTableUrl::parse(wh.loc.url_of(&format!("quarantine/{name}/")))?;
+            let config = ListingTableConfig::new(url)
+                .with_listing_options(options)
+                .with_schema(schema());
+            ctx.register_table(
+                format!("quarantine_{name}").as_str(),
+                Arc::new(ListingTable::try_new(config)?),
+            )?;
+        }
+    }
+    Ok(())
 }

@@ -92,6 +92,15 @@ pub enum MartsError {
     },
 }
 
+impl From<crate::config::MartsConfigError> for MartsError {
+    fn from(e: crate::config::MartsConfigError) -> Self {
+        MartsError::Config {
+            key: e.key,
+            message: e.message,
+        }
+    }
+}
+
 fn fmt_line(line: Option<usize>) -> String {
     line.map(|l| format!(" line {l}")).unwrap_or_default()
 }

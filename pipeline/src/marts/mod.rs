@@ -3,8 +3,6 @@
 //! The marts themselves are `.sql` files under `sql/marts/` (one table per file, compiled into
 //! the binary, overridable with `[marts] sql_dir`). This module owns what runs them:
 //!
-//! * [`config`] — `MartsConfig`, the `[marts]` parameters (as_of, statuses, buckets, VIP,
-//!   ranks, targets);
 //! * [`catalog`] — discovering the files and ordering them by dependency;
 //! * [`render`] — turning a template plus parameters into SQL;
 //! * [`runner`] — `build_marts`: registers `counted_orders`, builds each mart in a DataFusion
@@ -13,16 +11,17 @@
 //! * [`publish`] — `conveyor marts`: build and publish each mart to `marts/<name>/`, and the
 //!   headline numbers against the targets.
 //!
-//! Column-by-column definitions live in `docs/metrics.md`.
+//! Its parameters, `[marts]` (as_of, statuses, buckets, VIP, ranks, targets), are
+//! [`MartsConfig`], owned by [`crate::config`]. Column-by-column definitions live in
+//! `docs/metrics.md`.
 
 pub mod catalog;
-pub mod config;
 pub mod error;
 pub mod publish;
 pub mod render;
 pub mod runner;
 
-pub use config::{MartsConfig, MemberRank};
+pub use crate::config::{MartsConfig, MemberRank};
 pub use error::{MartsError, SinkError};
 pub use runner::{
     COUNTED_ORDERS, DiscardSink, MartRun, MartSink, build_marts, mart_names, parse_as_of,

@@ -101,7 +101,7 @@ pub struct MartReport {
 /// Builds and publishes the marts (`only`: these and what they read).
 pub async fn run_marts(config: &Config, only: Option<&[String]>) -> Result<MartsSummary> {
     let started = std::time::Instant::now();
-    let (ctx, wh) = crate::warehouse::open_session(config).await?;
+    let (ctx, wh) = crate::session::open_session(config).await?;
     let mut sink = WarehouseSink {
         wh: &wh,
         opts: WriteOptions {
@@ -148,7 +148,7 @@ pub struct Headline {
 
 /// Reads the headline from the published marts.
 pub async fn headline(config: &Config) -> Result<Headline> {
-    let (ctx, _) = crate::warehouse::open_session(config).await?;
+    let (ctx, _) = crate::session::open_session(config).await?;
     let one = |sql: &'static str| {
         let ctx = ctx.clone();
         async move {

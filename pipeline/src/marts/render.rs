@@ -9,8 +9,8 @@ use chrono::{DateTime, Datelike};
 use chrono_tz::Tz;
 use minijinja::{Environment, UndefinedBehavior, Value, context};
 
-use super::config::MartsConfig;
 use super::error::MartsError;
+use crate::config::MartsConfig;
 
 /// Values resolved at run time that every mart may use.
 #[derive(Debug, Clone)]

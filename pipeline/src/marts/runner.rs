@@ -26,9 +26,9 @@ use datafusion::physical_plan::{SendableRecordBatchStream, execute_stream};
 use futures::StreamExt;
 
 use super::catalog::{self, MartSql};
-use super::config::MartsConfig;
 use super::error::{MartsError, SinkError};
 use super::render::{self, RunParams, quote};
+use crate::config::MartsConfig;
 
 /// Name of the view of orders that count (status not excluded, placed at or before `as_of`).
 pub const COUNTED_ORDERS: &str = "counted_orders";

@@ -209,7 +209,7 @@ pub struct Backtest {
 }
 
 /// Reads the report's data: the headline from [`crate::marts::publish::headline`], the rest
-/// from `ctx` (a session from [`crate::warehouse::open_session`]; tests may add tables).
+/// from `ctx` (a session from [`crate::session::open_session`]; tests may add tables).
 pub async fn load(config: &Config, ctx: &SessionContext) -> Result<ReportData> {
     let missing: Vec<&str> = REQUIRED_MARTS
         .iter()

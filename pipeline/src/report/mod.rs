@@ -73,7 +73,7 @@ pub fn file_names(lang: Lang, date: NaiveDate) -> (String, String) {
 
 /// Builds the report from the warehouse and writes it.
 pub async fn run(config: &Config, opts: &ReportOptions) -> Result<ReportOutcome> {
-    let (ctx, wh) = crate::warehouse::open_session(config).await?;
+    let (ctx, wh) = crate::session::open_session(config).await?;
     let data = data::load(config, &ctx).await?;
     let tz = config.time_zone()?;
     let now = chrono::Utc::now().with_timezone(&tz);

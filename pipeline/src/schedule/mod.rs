@@ -13,38 +13,13 @@ pub mod lock;
 
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::ingest::{IngestOptions, IngestSummary};
 use crate::warehouse::Warehouse;
 use history::{RunRecord, StageRecord};
-
-/// `[schedule]` in conveyor.toml.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct ScheduleConfig {
-    /// Cron expressions (5 fields, or 6 with seconds first), in `time.zone`.
-    pub cron: Vec<String>,
-    /// A lock older than this is considered left by a dead run.
-    pub lock_stale_minutes: u64,
-    /// How many times `conveyor schedule` retries a failed run.
-    pub retries: u32,
-    /// Delay before the first retry; doubles each time.
-    pub retry_delay_secs: u64,
-}
-
-impl Default for ScheduleConfig {
-    fn default() -> Self {
-        ScheduleConfig {
-            cron: vec!["0 3 * * *".into()],
-            lock_stale_minutes: 360,
-            retries: 2,
-            retry_delay_secs: 300,
-        }
-    }
-}
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -61,7 +36,10 @@ pub struct RunOutcome {
 
 /// Runs every stage once under the run lock.
 pub async fn run_once(config: &Config, opts: &RunOptions) -> Result<RunOutcome> {
-    let wh = Warehouse::new(config.open_location(&config.storage.warehouse)?);
+    let wh = Warehouse::new(crate::storage::open_location(
+        config,
+        &config.storage.warehouse,
+    )?);
     let run_id = crate::warehouse::new_version();
     let lock = lock::RunLock::acquire(&wh, &run_id, config.schedule.lock_stale_minutes).await?;
     let mut record = RunRecord {

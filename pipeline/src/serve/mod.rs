@@ -20,7 +20,7 @@
 //! - [`typeinfo`]: what npgsql's type loader needs from `pg_type` at connect;
 //! - [`handlers`]: the wiring of all of the above into pgwire.
 //!
-//! The session is built by [`crate::warehouse::open_session`], the same function
+//! The session is built by [`crate::session::open_session`], the same function
 //! `conveyor query` uses, so every table a reader sees is served, under the same names.
 
 pub mod auth;
@@ -71,7 +71,7 @@ impl Server {
             _ => None,
         };
 
-        let (ctx, wh) = crate::warehouse::open_session(config).await?;
+        let (ctx, wh) = crate::session::open_session(config).await?;
         setup_pg_catalog(&ctx, refresh::CATALOG, EmptyContextProvider)
             .map_err(|e| Error::DataFusion(*e))?;
         compat::register_functions(&ctx);

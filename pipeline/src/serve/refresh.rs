@@ -4,7 +4,7 @@
 //! or a backtest by replacing `forecasts/latest.json` or `forecasts/latest-backtest.json`. Before each statement the server lists those
 //! pointer objects (one LIST and one HEAD: cheap next to any query) and compares their
 //! (name, size, e_tag, modification time) with what it last loaded. When anything differs it
-//! builds a new session the same way every reader does ([`crate::warehouse::open_session`])
+//! builds a new session the same way every reader does ([`crate::session::open_session`])
 //! and swaps its `public` schema into the served session in one step, so a query sees
 //! either all the old tables or all the new ones, never a mix or a missing table, and then
 //! forgets the cached folder listings (which would still name the old files).
@@ -62,7 +62,7 @@ impl Refresher {
         if now == *loaded {
             return Ok(false);
         }
-        let (fresh, _) = crate::warehouse::open_session(&self.config).await?;
+        let (fresh, _) = crate::session::open_session(&self.config).await?;
         let schema = fresh
             .catalog(CATALOG)
             .and_then(|c| c.schema(SCHEMA))

@@ -6,7 +6,8 @@
 //! stores from their standard environment variables plus `[storage.options]`;
 //! `memory://NAME` is an in-process store shared by every use of the same name (for tests
 //! and trying things out). Every store is wrapped in [`retry::Retrying`] (and, in
-//! reliability tests only, [`faults::Faulty`] beneath it).
+//! reliability tests only, [`faults::Faulty`] beneath it). [`open_location`] opens one with
+//! the options and retry policy of `[storage]`.
 
 pub mod faults;
 pub mod retry;
@@ -19,6 +20,7 @@ use object_store::memory::InMemory;
 use object_store::path::Path;
 use url::Url;
 
+use crate::config::{Config, config_err};
 use crate::error::{Error, Result};
 
 /// A place in an object store: the store, the prefix inside it, and its URL.
@@ -37,6 +39,25 @@ impl std::fmt::Debug for Location {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Location({})", self.display)
     }
+}
+
+/// Opens a location (the source, the warehouse, or any URL) with `config`'s object-store
+/// options and retry policy.
+pub fn open_location(config: &Config, spec: &str) -> Result<Location> {
+    if config.storage.retry_attempts == 0 {
+        return Err(config_err(
+            "storage.retry_attempts",
+            "must be at least 1".into(),
+        ));
+    }
+    Location::open_with(
+        spec,
+        &config.storage_options()?,
+        retry::RetryPolicy {
+            attempts: config.storage.retry_attempts,
+            base: std::time::Duration::from_millis(config.storage.retry_base_ms),
+        },
+    )
 }
 
 static MEMORY_STORES: LazyLock<Mutex<HashMap<String, Arc<InMemory>>>> =

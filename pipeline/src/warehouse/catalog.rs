@@ -1,5 +1,6 @@
 //! Registering warehouse tables in a DataFusion session, reading exactly the files of each
-//! table's committed version.
+//! table's committed version, and the session itself: the engine's memory limit and spill
+//! folder, the time zone, every committed table.
 
 use std::sync::Arc;
 
@@ -139,12 +140,15 @@ fn runtime(
     Ok(builder.build_arc()?)
 }
 
-/// A DataFusion session over the warehouse: every committed table registered (ingested
-/// datasets with their known schema, marts and forecasts with the schema in their files),
-/// each dataset's quarantine as `quarantine_<dataset>`, and the session time zone set to
-/// the configured one.
-pub async fn open_session(config: &crate::config::Config) -> Result<(SessionContext, Warehouse)> {
-    let wh = Warehouse::new(config.open_location(&config.storage.warehouse)?);
+/// A DataFusion session over `wh`: every committed table registered (ingested datasets
+/// with their known schema, marts and forecasts with the schema in their files) and the
+/// session time zone set to the configured one. Returns the session and the names of the
+/// tables registered; what the stages add to it (quarantines, the current forecast run) is
+/// composed by [`crate::session::open_session`].
+pub async fn new_session(
+    config: &crate::config::Config,
+    wh: &Warehouse,
+) -> Result<(SessionContext, Vec<String>)> {
     let tz = config.time_zone()?;
     let scale = config.money.scale()?;
     let mut session_config = datafusion::prelude::SessionConfig::new()
@@ -152,7 +156,7 @@ pub async fn open_session(config: &crate::config::Config) -> Result<(SessionCont
         .with_default_catalog_and_schema("conveyor", "public");
     session_config.options_mut().execution.time_zone = Some(tz.name().to_string());
     let ctx = SessionContext::new_with_config_rt(session_config, runtime(&config.engine)?);
-    register_store(&ctx, &wh);
+    register_store(&ctx, wh);
     let orders_schema = crate::dataset::ORDERS.arrow_schema(tz.name(), scale);
     // The orders table exists (empty) even before the first ingest.
     let orders_state = wh.state("orders").await?;
@@ -166,28 +170,11 @@ pub async fn open_session(config: &crate::config::Config) -> Result<(SessionCont
         let schema = Arc::new(datafusion::arrow::datatypes::Schema::new(fields));
         ctx.register_table("orders", Arc::new(MemTable::try_new(schema, vec![vec![]])?))?;
     }
-    let names = register_all(&ctx, &wh, |name| {
+    let names = register_all(&ctx, wh, |name| {
         (name == "orders").then(|| orders_schema.clone())
     })
     .await?;
-    for name in names {
-        if let Some(state) = wh.state(&name).await?
-            && !state.quarantine_files.is_empty()
-        {
-            let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-                .with_file_extension(".parquet");
-            let url = ListingTableUrl::parse(wh.loc.url_of(&format!("quarantine/{name}/")))?;
-            let config = ListingTableConfig::new(url)
-                .with_listing_options(options)
-                .with_schema(crate::ingest::quarantine::schema());
-            ctx.register_table(
-                format!("quarantine_{name}").as_str(),
-                Arc::new(ListingTable::try_new(config)?),
-            )?;
-        }
-    }
-    crate::forecast::store::register_latest(&ctx, &wh).await?;
-    Ok((ctx, wh))
+    Ok((ctx, names))
 }
 
 #[cfg(test)]

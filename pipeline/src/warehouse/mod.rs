@@ -16,7 +16,7 @@ pub mod parquet_io;
 mod publish;
 mod state;
 
-pub use catalog::{TableEntry, open_session, register_all, register_table};
+pub use catalog::{TableEntry, new_session, register_all, register_table};
 pub use publish::{Publisher, new_version, sweep as sweep_uncommitted};
 pub use state::{ManifestEntry, TableState};
 
