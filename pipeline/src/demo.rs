@@ -3,7 +3,7 @@
 //! broken rows, duplicates from overlapping exports, later status updates), ingests it
 //! into a warehouse beside it, builds the marts and the forecast, and prints the accounting,
 //! the method's headline numbers against their targets and the forecast's answer; it ends
-//! with the executive report.
+//! with the executive report. The stages are [`crate::run::run_stages`], as in `conveyor run`.
 
 use std::path::{Path, PathBuf};
 
@@ -12,7 +12,8 @@ use chrono::NaiveDate;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::generate::{self, GenerateOptions, GenerateSummary};
-use crate::ingest::{IngestOptions, IngestSummary};
+use crate::ingest::IngestSummary;
+use crate::run::StageOptions;
 
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
@@ -69,15 +70,21 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoOutcome> {
         },
     )
     .await?;
-    let ingest = crate::ingest::ingest(
+    // The same stages as `conveyor run`, without its lock and history; here a history too
+    // short to forecast is an error, not a skipped stage.
+    let stages = crate::run::run_stages(
         &config,
-        &crate::dataset::ORDERS,
-        &config.datasets.orders,
-        &IngestOptions {
+        &StageOptions {
             progress: opts.progress,
+            skip_forecast_without_history: false,
         },
+        &mut Vec::new(),
     )
-    .await?;
+    .await
+    .map_err(|e| e.error)?;
+    let Some(forecast) = stages.forecast else {
+        unreachable!("run_stages skips the forecast only when asked to")
+    };
     let batches = crate::query::run(
         &config,
         "SELECT reason_kind, count(*) AS n FROM (
@@ -106,25 +113,15 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoOutcome> {
             }
         }
     }
-    let marts = crate::marts::publish::run_marts(&config, None).await?;
     let headline = crate::marts::publish::headline(&config).await?;
-    let forecast = crate::forecast::run_forecast(
-        &config,
-        &crate::forecast::ForecastOptions {
-            progress: opts.progress,
-            ..Default::default()
-        },
-    )
-    .await?;
-    let report = crate::report::run(&config, &crate::report::ReportOptions::default()).await?;
     Ok(DemoOutcome {
         config,
         generated,
-        ingest,
+        ingest: stages.ingest,
         quarantine_reasons,
-        marts,
+        marts: stages.marts,
         headline,
         forecast,
-        report,
+        report: stages.report,
     })
 }

@@ -9,10 +9,10 @@
 //! URLs), [`dataset`] (schemas, header aliases, value parsing), [`ingest`] (exports →
 //! warehouse), [`warehouse`] (layout, atomic publishing, table registration), [`session`]
 //! (the session every reader opens), [`marts`] (the CRM SQL marts), [`forecast`]
-//! (calibration, Monte Carlo, forecast tables), [`schedule`] (run, lock, history, cron),
-//! [`serve`] (the PostgreSQL wire protocol for BI tools), [`report`] (the executive HTML
-//! report), [`generate`] (synthetic exports), [`query`] (ad-hoc SQL), [`demo`] (the guided
-//! first run).
+//! (calibration, Monte Carlo, forecast tables), [`run`] (the stages chained, the run lock
+//! and history), [`schedule`] (cron), [`serve`] (the PostgreSQL wire protocol for BI
+//! tools), [`report`] (the executive HTML report), [`generate`] (synthetic exports),
+//! [`query`] (ad-hoc SQL), [`demo`] (the guided first run).
 //!
 //! Dependencies point down: `config`, `storage`, `dataset` and `warehouse` use no stage
 //! module (`tests/architecture.rs` checks it); the stages use them, and [`session`] composes
@@ -31,6 +31,7 @@ pub mod marts;
 pub mod progress;
 pub mod query;
 pub mod report;
+pub mod run;
 pub mod schedule;
 pub mod serve;
 pub mod session;

@@ -41,7 +41,7 @@ fn run_records_history_and_a_second_run_is_refused_by_the_lock() {
     // A lock held by a live process (this test) on this host refuses the next run.
     let lock = serde_json::json!({
         "run_id": "other", "pid": std::process::id(),
-        "host": pipeline::schedule::lock::host_name(), "since": chrono::Utc::now().to_rfc3339()
+        "host": pipeline::run::lock::host_name(), "since": chrono::Utc::now().to_rfc3339()
     });
     std::fs::write(wh.path().join("_conveyor/lock.json"), lock.to_string()).unwrap();
     let refused = conveyor(&["run", "--source", s, "--warehouse", w]);
@@ -55,7 +55,7 @@ fn run_records_history_and_a_second_run_is_refused_by_the_lock() {
     // A lock left by a dead process is stale and replaced.
     let dead = serde_json::json!({
         "run_id": "dead", "pid": 4_000_000u32,
-        "host": pipeline::schedule::lock::host_name(), "since": chrono::Utc::now().to_rfc3339()
+        "host": pipeline::run::lock::host_name(), "since": chrono::Utc::now().to_rfc3339()
     });
     std::fs::write(wh.path().join("_conveyor/lock.json"), dead.to_string()).unwrap();
     let ok = conveyor(&["run", "--source", s, "--warehouse", w]);

@@ -418,7 +418,7 @@ fn print_forecast(o: &pipeline::forecast::ForecastOutcome) {
     );
 }
 
-fn print_run(r: &pipeline::schedule::history::RunRecord) {
+fn print_run(r: &pipeline::run::history::RunRecord) {
     println!(
         "run {} ({}) {} — started {}, finished {}",
         r.run_id,
@@ -599,9 +599,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Run { json } => {
             let config = load()?;
-            let outcome = pipeline::schedule::run_once(
+            let outcome = pipeline::run::run_once(
                 &config,
-                &pipeline::schedule::RunOptions {
+                &pipeline::run::RunOptions {
                     trigger: "manual".into(),
                     progress: interactive && !json,
                 },
@@ -618,12 +618,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&outcome)?);
             } else {
-                if let Some(s) = &outcome.ingest {
-                    print_ingest(s);
-                }
+                print_ingest(&outcome.ingest);
                 print_run(&outcome.record);
             }
-            if outcome.record.status != "succeeded" {
+            if outcome.record.status != pipeline::run::RunStatus::Succeeded {
                 return Ok(ExitCode::from(3));
             }
         }
@@ -642,7 +640,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &config,
                 &config.storage.warehouse,
             )?);
-            let runs = pipeline::schedule::history::load_all(&wh).await?;
+            let runs = pipeline::run::history::load_all(&wh).await?;
             let runs: Vec<_> = runs.into_iter().take(limit).collect();
             if json {
                 println!("{}", serde_json::to_string_pretty(&runs)?);

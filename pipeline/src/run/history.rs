@@ -11,6 +11,7 @@ use futures::TryStreamExt;
 use object_store::{ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
 
+use super::RunStatus;
 use crate::error::{Error, Result};
 use crate::warehouse::parquet_io::{self, WriteOptions};
 use crate::warehouse::{META_DIR, Publisher, TableState, Warehouse};
@@ -27,12 +28,11 @@ pub struct StageRecord {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RunRecord {
     pub run_id: String,
-    /// `manual` (conveyor run), `schedule` (conveyor schedule), `demo`.
+    /// `manual` (conveyor run) or `schedule` (conveyor schedule).
     pub trigger: String,
     pub started_at: String,
     pub finished_at: Option<String>,
-    /// running, succeeded, failed.
-    pub status: String,
+    pub status: RunStatus,
     pub stages: Vec<StageRecord>,
     pub error: Option<String>,
 }
@@ -127,7 +127,7 @@ pub async fn publish_table(wh: &Warehouse) -> Result<()> {
             trigger.push(r.trigger.clone());
             started.push(r.started_at.clone());
             finished.push(r.finished_at.clone());
-            status.push(r.status.clone());
+            status.push(r.status.to_string());
             stage.push(s.map(|s| s.stage.clone()));
             secs.push(s.map(|s| s.seconds));
             rows.push(s.map(|s| s.rows));
