@@ -189,6 +189,15 @@ async fn forecast_tables_are_published_consistent_and_reproducible() {
     assert!((0.28..=0.40).contains(&v), "calibrated F2 {v}");
     assert_eq!(r1[0][1], "calibrated");
 
+    // 24 months of history leave room for rolling backtests, so the bands carry the model
+    // error they measured, and the run says so.
+    let measured = query_csv(
+        w,
+        "SELECT strpos(intervals_include, 'model error the rolling backtests measured') > 0 \
+         FROM forecast_runs",
+    );
+    assert_eq!(measured[0][0], "true");
+
     // 48 consecutive months from January 2025, percentiles ordered.
     let months = query_csv(
         w,

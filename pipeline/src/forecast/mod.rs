@@ -28,7 +28,7 @@ use sha2::Digest;
 use simulator::calibrate::{CalibrationOptions, calibrate};
 use simulator::engine::{SimOptions, simulate};
 use simulator::expectation::expected_at_means;
-use simulator::model::{ModelError, ModelParams, Target};
+use simulator::model::{ModelError, ModelParams, Source, Target};
 use simulator::summary::{Summary, summarize};
 
 pub use crate::config::{ForecastConfig, ModelChoice};
@@ -313,6 +313,13 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
     };
     let mut params = scenario.apply(&calibrated.params).map_err(sim_err)?;
     params.model_error = base_error;
+    if checked.sigma_measured {
+        for m in [1, 12, 48] {
+            params
+                .sources
+                .insert(format!("model_error_sigma_m{m}"), Source::Calibrated);
+        }
+    }
     params.validate().map_err(sim_err)?;
     let sim = SimOptions {
         paths,
@@ -344,8 +351,13 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
     .to_string();
     if let Some(e) = params.model_error.as_ref().filter(|e| !e.sigma.is_empty()) {
         let at = |m: usize| 100.0 * e.sigma[(m - 1).min(e.sigma.len() - 1)];
+        let source = if checked.sigma_measured {
+            "the model error the rolling backtests measured on this history"
+        } else {
+            "an assumed model error (the history is too short for a rolling backtest to measure one)"
+        };
         intervals.push_str(&format!(
-            "; plus the model error the rolling backtests measured on this history ({} model; a persistent level error per path, log-sd {:.1} % in month 1, {:.1} % in month 12, {:.1} % in month 48)",
+            "; plus {source} ({} model; a persistent level error per path, log-sd {:.1} % in month 1, {:.1} % in month 12, {:.1} % in month 48)",
             checked.chosen.name(),
             at(1),
             at(12),

@@ -101,6 +101,9 @@ pub struct Validation {
     /// Model error `σ_h` (log scale) of forecast month `h = 1, 2, …` (index 0 is month 1),
     /// from the chosen model's scores; [`default_sigma`] when nothing could be scored.
     pub sigma: Vec<f64>,
+    /// Whether [`Validation::sigma`] was measured by the scores (false: the assumed
+    /// [`default_sigma`]).
+    pub sigma_measured: bool,
 }
 
 impl Validation {
@@ -109,6 +112,7 @@ impl Validation {
     pub fn choose(&mut self, model: ModelChoice, horizon: usize) {
         self.chosen = model;
         self.sigma = sigma_curve(self.scores.iter().filter(|s| s.model == model), horizon);
+        self.sigma_measured = !self.sigma.is_empty();
         if self.sigma.is_empty() {
             self.sigma = default_sigma(horizon);
         }
@@ -271,6 +275,7 @@ pub async fn validate(
         scores,
         chosen,
         sigma: Vec::new(),
+        sigma_measured: false,
     };
     v.choose(chosen, fc.horizon_months);
     Ok(v)
@@ -347,6 +352,24 @@ mod tests {
         assert!((s[1] - s2).abs() < 1e-12);
         assert!((s[7] - s2 * 2.0).abs() < 1e-12, "{s:?}");
         assert!(sigma_curve(std::iter::empty(), 5).is_empty());
+    }
+
+    #[test]
+    fn a_model_without_scores_gets_the_assumed_error_and_says_so() {
+        let mut v = Validation {
+            scores: vec![score(0, &[100.0], &[110.0])],
+            chosen: ModelChoice::Ladder,
+            sigma: Vec::new(),
+            sigma_measured: false,
+        };
+        v.choose(ModelChoice::Ladder, 9);
+        assert!(v.sigma_measured);
+        assert!((v.sigma[0] - 1.1f64.ln()).abs() < 1e-12);
+        // BG/NBD has no score here: 0.2 at nine months, 0.2/3 at one.
+        v.choose(ModelChoice::Bgnbd, 9);
+        assert!(!v.sigma_measured);
+        assert!((v.sigma[0] - 0.2 / 3.0).abs() < 1e-12);
+        assert!((v.sigma[8] - 0.2).abs() < 1e-12);
     }
 
     #[test]
