@@ -2,9 +2,13 @@
 //!
 //! Every variant carries the context an operator needs to act on it — which config key,
 //! which object, which line and column — so that a message read at 3 a.m. says what to fix
-//! without a debugger. `anyhow` is used only at the binary's edge.
+//! without a debugger. A stage with its own error type (the marts' [`MartsError`], the
+//! simulator's [`simulator::SimError`]) is wrapped whole, so its file, line and column reach
+//! the user and callers can still match on it. `anyhow` is used only at the binary's edge.
 
 use std::fmt;
+
+use crate::marts::MartsError;
 
 /// A position inside a source object: the object's key and, where known, line and column.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +94,34 @@ pub enum Error {
     #[error("{0}")]
     NotEnoughHistory(String),
 
+    /// A mart could not be built: its SQL file, line and column, or the `[marts]` key.
+    #[error(transparent)]
+    Marts(#[from] MartsError),
+
+    /// The forecast's model refused its input (calibration, parameters, simulation).
+    #[error("forecast: {0}")]
+    Simulation(#[from] simulator::SimError),
+
+    /// A command-line value is out of range or inconsistent: which flag, what is expected.
+    #[error("{flag}: {message}")]
+    Usage { flag: String, message: String },
+
+    /// The report's template failed to load or render.
+    #[error("report template: {0}")]
+    Template(String),
+
+    /// JSON that Conveyor writes (pointers, run records) could not be encoded.
+    #[error("{context}: {source}")]
+    Json {
+        context: String,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// Something Conveyor itself guarantees did not hold (a bug): what, where.
+    #[error("internal error: {0} (please report this)")]
+    Internal(String),
+
     #[error("{0}")]
     Other(String),
 }
@@ -99,6 +131,20 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    pub fn usage(flag: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Usage {
+            flag: flag.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn json(context: impl Into<String>, source: serde_json::Error) -> Self {
+        Error::Json {
             context: context.into(),
             source,
         }

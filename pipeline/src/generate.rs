@@ -153,7 +153,7 @@ fn expected_orders_per_customer() -> f64 {
 pub async fn generate(target: &Location, opts: &GenerateOptions) -> Result<GenerateSummary> {
     let started = std::time::Instant::now();
     if opts.months == 0 {
-        return Err(Error::Other("generate: --months must be at least 1".into()));
+        return Err(Error::usage("--months", "must be at least 1"));
     }
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     // Scale acquisition so the expected total is about `orders`. Customers acquired late

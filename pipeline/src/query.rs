@@ -36,7 +36,8 @@ pub fn render(batches: &[RecordBatch], format: OutputFormat) -> Result<String> {
                     w.write(b)?;
                 }
             }
-            String::from_utf8(buf).map_err(|e| Error::Other(e.to_string()))
+            String::from_utf8(buf)
+                .map_err(|e| Error::Internal(format!("the query result is not UTF-8: {e}")))
         }
         OutputFormat::Json => {
             let mut buf = Vec::new();
@@ -49,7 +50,8 @@ pub fn render(batches: &[RecordBatch], format: OutputFormat) -> Result<String> {
             if buf.is_empty() {
                 buf.extend_from_slice(b"[]");
             }
-            String::from_utf8(buf).map_err(|e| Error::Other(e.to_string()))
+            String::from_utf8(buf)
+                .map_err(|e| Error::Internal(format!("the query result is not UTF-8: {e}")))
         }
     }
 }

@@ -6,6 +6,8 @@
 //! The marts are built with the real runner; each one is then compared, row by row, with a
 //! straightforward computation over the same rows: counts and money exactly, rates to 1e-9.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -789,6 +791,66 @@ async fn only_builds_the_requested_marts_and_their_inputs() {
     assert_eq!(names, ["customer_summary", "vip_customers"]);
     assert!(ctx.table_exist("vip_customers").unwrap());
     assert!(!ctx.table_exist("fan_matrix").unwrap());
+}
+
+/// Through the library's marts stage and the command line alike, a broken mart file keeps
+/// its typed error: the user reads the file, line and column.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broken_mart_reaches_the_user_with_its_file_and_line() {
+    let src = tempfile::tempdir().unwrap();
+    let wh = tempfile::tempdir().unwrap();
+    let sql = tempfile::tempdir().unwrap();
+    common::write(
+        src.path(),
+        "orders/a.csv",
+        "order_id,customer_id,ordered_at,amount\nR1,C1,2024-05-01 10:00:00,100\n",
+    );
+    let path = sql.path().join("broken.sql");
+    std::fs::write(
+        &path,
+        "SELECT customer_id,\n  nope\nFROM customer_summary\n",
+    )
+    .unwrap();
+    let mut config = common::config(src.path(), wh.path());
+    common::ingest(&config).await;
+    config.marts.sql_dir = Some(sql.path().to_path_buf());
+    let only = vec!["broken".to_string()];
+    let err = pipeline::marts::publish::run_marts(&config, Some(&only))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            pipeline::Error::Marts(MartsError::Sql {
+                line: Some(2),
+                column: Some(3),
+                ..
+            })
+        ),
+        "{err}"
+    );
+    let toml = sql.path().join("conveyor.toml");
+    std::fs::write(
+        &toml,
+        format!(
+            "[storage]\nwarehouse = {:?}\n\n[marts]\nsql_dir = {:?}\n",
+            wh.path().display().to_string(),
+            sql.path().display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_conveyor"))
+        .arg("--config")
+        .arg(&toml)
+        .args(["marts", "--only", "broken"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{} line 2 column 3", path.display())),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]

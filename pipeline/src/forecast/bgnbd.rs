@@ -21,7 +21,7 @@ use simulator::bgnbd::{BgNbd, BgNbdFit, Rfm, fit_bgnbd};
 use simulator::gamma_gamma::{GammaGamma, GammaGammaFit, Spend, fit_gamma_gamma};
 
 use super::observe::{collect, month_number, month_start, to_i64, to_i128};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::marts::{MartsConfig, status_filter};
 
 /// Customers sharing one summary at a cut-off.
@@ -118,7 +118,7 @@ pub async fn read(
 /// Fits BG/NBD on every customer and Gamma-Gamma on the repeat buyers.
 pub fn fit(rows: &[CustomerRow]) -> Result<Fitted> {
     let rfm: Vec<Rfm> = rows.iter().map(|r| r.rfm).collect();
-    let bgnbd = fit_bgnbd(&rfm).map_err(|e| Error::Other(format!("forecast: BG/NBD: {e}")))?;
+    let bgnbd = fit_bgnbd(&rfm)?;
     let spend: Vec<Spend> = rows
         .iter()
         .filter(|r| r.rfm.frequency > 0.0 && r.mean_value > 0.0)

@@ -123,10 +123,6 @@ pub struct ForecastOutcome {
     pub seconds: f64,
 }
 
-pub(crate) fn sim_err(e: simulator::SimError) -> Error {
-    Error::Other(format!("forecast: {e}"))
-}
-
 /// SHA-256 of the effective configuration, so a run records what produced it.
 fn config_hash(config: &Config) -> String {
     hex::encode(sha2::Sha256::digest(format!("{config:?}").as_bytes()))
@@ -165,9 +161,9 @@ async fn model_error(
     if let Some(bg) = bg {
         let mut base = calibrated.clone();
         base.uncertainty = false;
-        let ladder_all = expected_at_means(&base).map_err(sim_err)?;
+        let ladder_all = expected_at_means(&base)?;
         base.acquisition.explicit = Some(vec![0.0; h]);
-        let ladder_existing = expected_at_means(&base).map_err(sim_err)?;
+        let ladder_existing = expected_at_means(&base)?;
         for t in 0..h {
             let new = ladder_all[t] - ladder_existing[t];
             if ladder_all[t] > 0.0 {
@@ -203,7 +199,7 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
     let scenario = fc.scenario(&scenario_name)?;
     let paths = opts.paths.unwrap_or(fc.paths);
     if paths == 0 {
-        return Err(Error::Other("--paths must be at least 1".into()));
+        return Err(Error::usage("--paths", "must be at least 1"));
     }
     let seed = opts.seed.unwrap_or(fc.seed);
     let threads = opts.threads.unwrap_or(fc.threads);
@@ -219,8 +215,7 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
         .map(|s| s.version)
         .unwrap_or_default();
     let as_of = crate::marts::resolve_as_of(&ctx, &config.marts, tz)
-        .await
-        .map_err(|e| Error::Other(e.to_string()))?
+        .await?
         .ok_or_else(|| {
             Error::NotEnoughHistory(
                 "no counted orders in the warehouse: run `conveyor ingest` before forecasting"
@@ -231,17 +226,23 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
     let last_month = match opts.backtest_cutoff {
         Some(cutoff) => {
             if cutoff.format("%d").to_string() != "01" {
-                return Err(Error::Other(format!(
-                    "--backtest-cutoff {cutoff}: the cut-off must be the first day of a month (e.g. {}), because the model works in calendar months",
-                    cutoff.format("%Y-%m-01")
-                )));
+                return Err(Error::usage(
+                    "--backtest-cutoff",
+                    format!(
+                        "{cutoff}: the cut-off must be the first day of a month (e.g. {}), because the model works in calendar months",
+                        cutoff.format("%Y-%m-01")
+                    ),
+                ));
             }
             let last = month_number(cutoff) - 1;
             if last >= last_observed {
-                return Err(Error::Other(format!(
-                    "--backtest-cutoff {cutoff}: there is no complete month after it to compare with (the last complete month is {})",
-                    month_start(last_observed).format("%Y-%m")
-                )));
+                return Err(Error::usage(
+                    "--backtest-cutoff",
+                    format!(
+                        "{cutoff}: there is no complete month after it to compare with (the last complete month is {})",
+                        month_start(last_observed).format("%Y-%m")
+                    ),
+                ));
             }
             last
         }
@@ -271,7 +272,7 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
         seasonality: fc.seasonality,
         ..CalibrationOptions::default()
     };
-    let mut calibrated = calibrate(&obs.input, &cal_opts).map_err(sim_err)?;
+    let mut calibrated = calibrate(&obs.input, &cal_opts)?;
     calibrated.params.f2_window_months = fc.f2_window_months;
     step.next("backtesting on the history");
     let mut checked = validation::validate(
@@ -311,7 +312,7 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
         }
         other => other?,
     };
-    let mut params = scenario.apply(&calibrated.params).map_err(sim_err)?;
+    let mut params = scenario.apply(&calibrated.params)?;
     params.model_error = base_error;
     if checked.sigma_measured {
         for m in [1, 12, 48] {
@@ -320,7 +321,7 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
                 .insert(format!("model_error_sigma_m{m}"), Source::Calibrated);
         }
     }
-    params.validate().map_err(sim_err)?;
+    params.validate()?;
     let sim = SimOptions {
         paths,
         seed,
@@ -329,7 +330,7 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
-        .map_err(|e| Error::Other(format!("starting {threads} forecast threads: {e}")))?;
+        .map_err(|e| Error::Internal(format!("starting {threads} forecast threads: {e}")))?;
     let threads_used = pool.current_num_threads();
 
     let run_id = crate::warehouse::new_version();
@@ -427,15 +428,14 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
         existing_only.model_error = existing_error;
         let (s_existing, s_all) = pool.install(|| -> Result<(Summary, Summary)> {
             let run = |p: &ModelParams| -> Result<Summary> {
-                let paths = simulate(p, &sim).map_err(sim_err)?;
-                summarize(&paths, &p.target).map_err(sim_err)
+                let paths = simulate(p, &sim)?;
+                Ok(summarize(&paths, &p.target)?)
             };
             Ok((run(&existing_only)?, run(&params)?))
         })?;
         step.next("scoring the backtest");
-        let existing =
-            simulator::backtest::backtest(&s_existing, &actual_existing).map_err(sim_err)?;
-        let all = simulator::backtest::backtest(&s_all, &actual_all).map_err(sim_err)?;
+        let existing = simulator::backtest::backtest(&s_existing, &actual_existing)?;
+        let all = simulator::backtest::backtest(&s_all, &actual_all)?;
         let reports = [("existing_customers", &existing), ("all_customers", &all)];
         for (kind, r) in &reports {
             outcome.backtest.push(BacktestRow {
@@ -476,23 +476,22 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
             ..sim
         };
         let (summary, sweep, goal) = pool.install(|| -> Result<_> {
-            let paths = simulate(&params, &sim).map_err(sim_err)?;
-            let summary = summarize(&paths, &params.target).map_err(sim_err)?;
+            let paths = simulate(&params, &sim)?;
+            let summary = summarize(&paths, &params.target)?;
             drop(paths);
             step.next("F2 sweep and goal seek");
-            let sweep = simulator::sweep::f2_sweep(&params, &analysis, &grid).map_err(sim_err)?;
+            let sweep = simulator::sweep::f2_sweep(&params, &analysis, &grid)?;
             let goal = simulator::sweep::goal_seek_new_customers(
                 &params,
                 &analysis,
                 &fc.goal_seek_probabilities,
                 fc.goal_seek_max_multiplier,
-            )
-            .map_err(sim_err)?;
+            )?;
             Ok((summary, sweep, goal))
         })?;
         step.next("sensitivities");
-        let sens = simulator::sweep::sensitivity(&params).map_err(sim_err)?;
-        let expected = simulator::expectation::expected_at_means(&params).map_err(sim_err)?;
+        let sens = simulator::sweep::sensitivity(&params)?;
+        let expected = simulator::expectation::expected_at_means(&params)?;
         outcome.p_reach = Some(summary.p_reach);
         outcome.years = summary
             .yearly

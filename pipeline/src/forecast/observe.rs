@@ -115,7 +115,7 @@ impl AmountAcc {
 }
 
 pub(crate) fn to_i128(col: &dyn Array) -> Result<Vec<Option<i128>>> {
-    let c = cast(col, &DataType::Decimal128(38, 0)).map_err(|e| Error::Other(e.to_string()))?;
+    let c = cast(col, &DataType::Decimal128(38, 0))?;
     let a = c.as_primitive::<Decimal128Type>();
     Ok((0..a.len())
         .map(|i| a.is_valid(i).then(|| a.value(i)))
@@ -123,7 +123,7 @@ pub(crate) fn to_i128(col: &dyn Array) -> Result<Vec<Option<i128>>> {
 }
 
 pub(crate) fn to_i64(col: &dyn Array) -> Result<Vec<Option<i64>>> {
-    let c = cast(col, &DataType::Int64).map_err(|e| Error::Other(e.to_string()))?;
+    let c = cast(col, &DataType::Int64)?;
     let a = c.as_primitive::<Int64Type>();
     Ok((0..a.len())
         .map(|i| a.is_valid(i).then(|| a.value(i)))
@@ -135,7 +135,7 @@ pub(crate) async fn collect(
     sql: &str,
     what: &str,
 ) -> Result<Vec<RecordBatch>> {
-    let wrap = |e: datafusion::error::DataFusionError| Error::Other(format!("{what}: {e}"));
+    let wrap = |e: datafusion::error::DataFusionError| Error::from(e.context(what));
     ctx.sql(sql)
         .await
         .map_err(wrap)?

@@ -68,7 +68,8 @@ pub async fn write_tables(
 
 /// Makes a run current: one atomic put of the pointer.
 pub async fn commit(wh: &Warehouse, pointer_key: &str, pointer: &Pointer) -> Result<()> {
-    let json = serde_json::to_vec_pretty(pointer).map_err(|e| Error::Other(e.to_string()))?;
+    let json =
+        serde_json::to_vec_pretty(pointer).map_err(|e| Error::json("forecast pointer", e))?;
     wh.loc
         .store
         .put(

@@ -296,11 +296,10 @@ pub fn ladder_existing(
             uncertainty: false,
             ..*calibration
         },
-    )
-    .map_err(super::sim_err)?;
+    )?;
     let mut p = cal.params;
     p.acquisition.explicit = Some(vec![0.0; months]);
-    expected_at_means(&p).map_err(super::sim_err)
+    Ok(expected_at_means(&p)?)
 }
 
 /// BG/NBD + Gamma-Gamma expected sales of the existing customers at a cut-off.

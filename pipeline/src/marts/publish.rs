@@ -110,9 +110,8 @@ pub async fn run_marts(config: &Config, only: Option<&[String]>) -> Result<Marts
         },
         published: 0,
     };
-    let runs: Vec<MartRun> = build_marts(&ctx, &config.marts, &config.time.zone, only, &mut sink)
-        .await
-        .map_err(|e| Error::Other(e.to_string()))?;
+    let runs: Vec<MartRun> =
+        build_marts(&ctx, &config.marts, &config.time.zone, only, &mut sink).await?;
     Ok(MartsSummary {
         marts: runs
             .into_iter()

@@ -463,10 +463,10 @@ pub fn render(data: &ReportData, lang: Lang, generated: NaiveDate) -> Result<Str
 
     let mut env = Environment::new();
     env.add_template("report.html", TEMPLATE)
-        .map_err(|e| Error::Other(format!("report template: {e}")))?;
+        .map_err(|e| Error::Template(e.to_string()))?;
     let tmpl = env
         .get_template("report.html")
-        .map_err(|e| Error::Other(format!("report template: {e}")))?;
+        .map_err(|e| Error::Template(e.to_string()))?;
     let html = tmpl
         .render(context! {
             lang => lang.code(),
@@ -493,7 +493,7 @@ pub fn render(data: &ReportData, lang: Lang, generated: NaiveDate) -> Result<Str
             validation,
             coverage,
         })
-        .map_err(|e| Error::Other(format!("rendering the report: {e:#}")))?;
+        .map_err(|e| Error::Template(format!("rendering the report: {e:#}")))?;
     Ok(html)
 }
 

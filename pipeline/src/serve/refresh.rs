@@ -66,10 +66,10 @@ impl Refresher {
         let schema = fresh
             .catalog(CATALOG)
             .and_then(|c| c.schema(SCHEMA))
-            .ok_or_else(|| Error::Other(format!("a new session has no {CATALOG}.{SCHEMA}")))?;
-        let catalog = ctx
-            .catalog(CATALOG)
-            .ok_or_else(|| Error::Other(format!("the served session has no catalog {CATALOG}")))?;
+            .ok_or_else(|| Error::Internal(format!("a new session has no {CATALOG}.{SCHEMA}")))?;
+        let catalog = ctx.catalog(CATALOG).ok_or_else(|| {
+            Error::Internal(format!("the served session has no catalog {CATALOG}"))
+        })?;
         catalog.register_schema(SCHEMA, schema)?;
         // DataFusion caches each table folder's listing for the life of the runtime (no
         // TTL by default). A republished table has new file names and the old ones are

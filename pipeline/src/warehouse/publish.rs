@@ -155,7 +155,7 @@ impl<'a> Publisher<'a> {
         state.root = self.root.clone();
         state.files = self.files.clone();
         state.committed_at = chrono::Utc::now().to_rfc3339();
-        let json = serde_json::to_vec_pretty(&state).map_err(|e| Error::Other(e.to_string()))?;
+        let json = serde_json::to_vec_pretty(&state).map_err(|e| Error::json("table state", e))?;
         self.put(&Warehouse::state_key(&self.table), Bytes::from(json))
             .await?;
         crate::crash::point("publish.committed", 1);
