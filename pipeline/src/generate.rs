@@ -26,6 +26,7 @@ use rand_distr::{Distribution, Gamma, LogNormal, Poisson};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::month::YearMonth;
 use crate::storage::Location;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -128,14 +129,7 @@ const STATUS_JA: [&str; 5] = ["完了", "発送済み", "新規受付", "キャ�
 const CHANNELS: [&str; 4] = ["web", "app", "phone", "marketplace"];
 
 fn month_start(start: NaiveDate, m: u32) -> NaiveDate {
-    let total = start.year() * 12 + start.month0() as i32 + m as i32;
-    NaiveDate::from_ymd_opt(total.div_euclid(12), total.rem_euclid(12) as u32 + 1, 1)
-        .expect("valid month")
-}
-
-fn days_in_month(d: NaiveDate) -> i64 {
-    let next = month_start(d, 1);
-    (next - d).num_days()
+    YearMonth::of(start).offset(m as i64).first_day()
 }
 
 fn expected_orders_per_customer() -> f64 {
@@ -188,7 +182,7 @@ pub async fn generate(target: &Location, opts: &GenerateOptions) -> Result<Gener
     for m in 0..opts.months {
         let first = month_start(opts.start, m);
         let month_secs = (first - epoch).num_days() * 86_400;
-        let month_len = days_in_month(first);
+        let month_len = YearMonth::of(first).days();
         let seasonal: f64 = if first.month() == 12 { 1.3 } else { 1.0 };
         let lambda = (base_new * (1.0 + MONTHLY_GROWTH).powi(m as i32) * seasonal).max(0.01);
         let new_customers = Poisson::new(lambda)
@@ -253,8 +247,7 @@ pub async fn generate(target: &Location, opts: &GenerateOptions) -> Result<Gener
                         let d = chrono::DateTime::from_timestamp(next, 0)
                             .expect("in range")
                             .date_naive();
-                        (d.year() - opts.start.year()) * 12 + d.month0() as i32
-                            - opts.start.month0() as i32
+                        (YearMonth::of(d).index() - YearMonth::of(opts.start).index()) as i32
                     };
                     if next_month >= 0 && (next_month as u32) < opts.months {
                         scheduled.entry(next_month as u32).or_default().push((

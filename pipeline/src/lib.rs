@@ -28,6 +28,7 @@ pub mod format;
 pub mod generate;
 pub mod ingest;
 pub mod marts;
+pub mod month;
 pub mod progress;
 pub mod query;
 pub mod report;

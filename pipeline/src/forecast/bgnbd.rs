@@ -20,9 +20,10 @@ use rayon::prelude::*;
 use simulator::bgnbd::{BgNbd, BgNbdFit, Rfm, fit_bgnbd};
 use simulator::gamma_gamma::{GammaGamma, GammaGammaFit, Spend, fit_gamma_gamma};
 
-use super::observe::{collect, month_number, month_start, to_i64, to_i128};
+use super::observe::{collect, to_i64, to_i128};
 use crate::error::Result;
 use crate::marts::{MartsConfig, status_filter};
+use crate::month::YearMonth;
 
 /// Customers sharing one summary at a cut-off.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -160,9 +161,9 @@ fn value(gg: Option<&GammaGamma>, fallback: f64, r: &CustomerRow) -> f64 {
 /// starting at `cutoff`.
 pub fn project(rows: &[CustomerRow], f: &Fitted, cutoff: NaiveDate, months: usize) -> Vec<f64> {
     let c = day(cutoff);
-    let first = month_number(cutoff);
+    let first = YearMonth::of(cutoff).index();
     let edges: Vec<f64> = (0..=months as i64)
-        .map(|i| (day(month_start(first + i)) - c) as f64)
+        .map(|i| (day(YearMonth::from_index(first + i).first_day()) - c) as f64)
         .collect();
     let p: BgNbd = f.bgnbd.params;
     let gg = f.gamma_gamma.as_ref().map(|g| g.params);

@@ -35,8 +35,9 @@ pub use crate::config::{ForecastConfig, ModelChoice};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::month::YearMonth;
 use crate::warehouse::parquet_io::WriteOptions;
-use observe::{last_complete_month, month_number, month_start};
+use observe::last_complete_month;
 use tables::RunId;
 
 /// What the intervals of every forecast table include.
@@ -234,13 +235,13 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
                     ),
                 ));
             }
-            let last = month_number(cutoff) - 1;
+            let last = YearMonth::of(cutoff).index() - 1;
             if last >= last_observed {
                 return Err(Error::usage(
                     "--backtest-cutoff",
                     format!(
                         "{cutoff}: there is no complete month after it to compare with (the last complete month is {})",
-                        month_start(last_observed).format("%Y-%m")
+                        YearMonth::from_index(last_observed)
                     ),
                 ));
             }
@@ -256,7 +257,7 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
         return Err(Error::NotEnoughHistory(format!(
             "the forecast needs at least 3 complete months of orders; the warehouse has {} (through {})",
             obs.input.monthly_new_customers.len(),
-            month_start(last_month).format("%Y-%m")
+            YearMonth::from_index(last_month)
         )));
     }
     step.next("calibrating");
@@ -293,7 +294,7 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
         scale,
         &calibrated.params,
         &checked,
-        month_start(last_month + 1),
+        YearMonth::from_index(last_month + 1).first_day(),
     )
     .await
     {
@@ -306,7 +307,7 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
                 scale,
                 &calibrated.params,
                 &checked,
-                month_start(last_month + 1),
+                YearMonth::from_index(last_month + 1).first_day(),
             )
             .await?
         }
@@ -387,9 +388,9 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
     let mut outcome = ForecastOutcome {
         run_id: run_id.clone(),
         scenario: scenario.name.clone(),
-        first_month: month_start(first_month),
-        calibrated_from: month_start(obs.first_month),
-        calibrated_through: month_start(obs.last_month),
+        first_month: YearMonth::from_index(first_month).first_day(),
+        calibrated_from: YearMonth::from_index(obs.first_month).first_day(),
+        calibrated_through: YearMonth::from_index(obs.last_month).first_day(),
         paths,
         seed,
         target: params.target.annual_sales,
@@ -406,7 +407,7 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
             .iter()
             .map(|s| ValidationRow {
                 model: s.model.name().to_string(),
-                cutoff: month_start(s.cutoff),
+                cutoff: YearMonth::from_index(s.cutoff).first_day(),
                 months: s.forecast.len(),
                 total_pct_error: s.total_error(),
                 mape: s.mape(),

@@ -8,7 +8,7 @@
 //! numbered `year × 12 + month − 1`. Only complete months are used: the forecast starts the
 //! month after the last observed one.
 
-use chrono::{DateTime, Datelike, NaiveDate};
+use chrono::{DateTime, Datelike};
 use chrono_tz::Tz;
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
@@ -19,23 +19,13 @@ use simulator::calibrate::{AmountStats, CalibrationInput, StageObservation};
 use crate::config::STAGE_CAP;
 use crate::error::{Error, Result};
 use crate::marts::{MartsConfig, status_filter};
-
-/// Month number of a date (`year × 12 + month − 1`).
-pub fn month_number(d: NaiveDate) -> i64 {
-    d.year() as i64 * 12 + d.month0() as i64
-}
-
-/// First day of month number `m`.
-pub fn month_start(m: i64) -> NaiveDate {
-    NaiveDate::from_ymd_opt(m.div_euclid(12) as i32, m.rem_euclid(12) as u32 + 1, 1)
-        .expect("month numbers come from valid dates")
-}
+use crate::month::YearMonth;
 
 /// The last complete month at `as_of`: its own month if `as_of` falls on the month's last
 /// day, else the month before.
 pub fn last_complete_month(as_of: &DateTime<Tz>) -> i64 {
     let d = as_of.date_naive();
-    let m = month_number(d);
+    let m = YearMonth::of(d).index();
     let next_day = d.succ_opt().map(|n| n.month() != d.month()).unwrap_or(true);
     if next_day { m } else { m - 1 }
 }
@@ -157,7 +147,7 @@ fn orders_sql(cfg: &MartsConfig, scale: u8, end: i64) -> String {
          FROM orders
          WHERE {} AND order_date < DATE '{}'",
         status_filter(cfg),
-        month_start(end).format("%Y-%m-%d"),
+        YearMonth::from_index(end).first_day().format("%Y-%m-%d"),
         minor = 10i64.pow(scale as u32),
     )
 }
@@ -317,7 +307,7 @@ impl History {
         let Some(&first_month) = new_by_month.keys().next() else {
             return Err(Error::NotEnoughHistory(format!(
                 "no counted orders up to {}: the forecast needs order history (run `conveyor ingest` first)",
-                month_start(last_month).format("%Y-%m")
+                YearMonth::from_index(last_month)
             )));
         };
         let months = (last_month - first_month + 1) as usize;
@@ -337,7 +327,7 @@ impl History {
                 stages,
                 first_orders: first.stats(self.minor_per_major),
                 repeat_orders: repeat.stats(self.minor_per_major),
-                first_month_of_year: first_month.rem_euclid(12) as usize,
+                first_month_of_year: YearMonth::from_index(first_month).month0() as usize,
             },
             first_month,
             last_month,

@@ -15,8 +15,8 @@ use simulator::model::{Assumption, Source};
 use simulator::summary::{Percentiles, Summary};
 use simulator::sweep::{GoalSeek, Sensitivity, SweepPoint};
 
-use super::observe::month_start;
 use crate::error::Result;
+use crate::month::YearMonth;
 
 /// Column-by-column builder of one table with a fixed row count.
 pub struct TableBuilder {
@@ -121,7 +121,7 @@ pub fn monthly(id: &RunId, s: &Summary, expected: &[f64]) -> Result<RecordBatch>
             "month",
             s.monthly
                 .iter()
-                .map(|m| month_start(id.first_month + m.month as i64 - 1))
+                .map(|m| YearMonth::from_index(id.first_month + m.month as i64 - 1).first_day())
                 .collect(),
         )
         .f64("mean", some(s.monthly.iter().map(|m| m.mean)));
@@ -136,8 +136,8 @@ pub fn monthly(id: &RunId, s: &Summary, expected: &[f64]) -> Result<RecordBatch>
 
 pub fn yearly(id: &RunId, s: &Summary) -> Result<RecordBatch> {
     let n = s.yearly.len();
-    let first = |y: usize| month_start(id.first_month + 12 * (y as i64 - 1));
-    let last = |y: usize| month_start(id.first_month + 12 * y as i64 - 1);
+    let first = |y: usize| YearMonth::from_index(id.first_month + 12 * (y as i64 - 1)).first_day();
+    let last = |y: usize| YearMonth::from_index(id.first_month + 12 * y as i64 - 1).first_day();
     let t = TableBuilder::new(n, id.run_id, id.scenario)
         .i64("year", some(s.yearly.iter().map(|y| y.year as i64)))
         .date(
@@ -311,11 +311,17 @@ pub fn runs(id: &RunId, m: &Manifest) -> Result<RecordBatch> {
         .i64("paths", vec![Some(m.paths as i64)])
         .i64("threads", vec![Some(m.threads as i64)])
         .i64("horizon_months", vec![Some(m.horizon_months as i64)])
-        .date("first_month", vec![month_start(id.first_month)])
-        .date("calibrated_from", vec![month_start(m.calibrated_from)])
+        .date(
+            "first_month",
+            vec![YearMonth::from_index(id.first_month).first_day()],
+        )
+        .date(
+            "calibrated_from",
+            vec![YearMonth::from_index(m.calibrated_from).first_day()],
+        )
         .date(
             "calibrated_through",
-            vec![month_start(m.calibrated_through)],
+            vec![YearMonth::from_index(m.calibrated_through).first_day()],
         )
         .utf8("data_version", vec![Some(m.data_version.clone())])
         .utf8("config_hash", vec![Some(m.config_hash.clone())])
@@ -340,7 +346,7 @@ pub fn backtest(id: &RunId, reports: &[(&str, &BacktestReport)]) -> Result<Recor
         .date(
             "month",
             rows.iter()
-                .map(|r| month_start(id.first_month + r.1.month as i64 - 1))
+                .map(|r| YearMonth::from_index(id.first_month + r.1.month as i64 - 1).first_day())
                 .collect(),
         )
         .f64("actual", some(rows.iter().map(|r| r.1.actual)))
@@ -407,7 +413,12 @@ pub fn validation(id: &RunId, v: &super::validation::Validation) -> Result<Recor
             s.iter().map(|r| Some(r.model.name().to_string())).collect(),
         )
         .bool("chosen", s.iter().map(|r| r.model == v.chosen).collect())
-        .date("cutoff", s.iter().map(|r| month_start(r.cutoff)).collect())
+        .date(
+            "cutoff",
+            s.iter()
+                .map(|r| YearMonth::from_index(r.cutoff).first_day())
+                .collect(),
+        )
         .i64(
             "horizon_months",
             some(s.iter().map(|r| r.forecast.len() as i64)),

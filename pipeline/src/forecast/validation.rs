@@ -34,10 +34,11 @@ use simulator::calibrate::{CalibrationOptions, calibrate};
 use simulator::expectation::expected_at_means;
 
 use super::bgnbd;
-use super::observe::{History, month_start};
+use super::observe::History;
 use crate::config::{ForecastConfig, ModelChoice};
 use crate::error::Result;
 use crate::marts::MartsConfig;
+use crate::month::YearMonth;
 
 /// `auto` compares the models only on at least this many cut-offs scored for both;
 /// with fewer it uses BG/NBD.
@@ -205,7 +206,16 @@ pub async fn validate(
         for model in [ModelChoice::Ladder, ModelChoice::Bgnbd] {
             let forecast = match model {
                 ModelChoice::Ladder => ladder_existing(history, cutoff, h, calibration),
-                _ => bgnbd_existing(ctx, cfg, scale, month_start(cutoff), h).await,
+                _ => {
+                    bgnbd_existing(
+                        ctx,
+                        cfg,
+                        scale,
+                        YearMonth::from_index(cutoff).first_day(),
+                        h,
+                    )
+                    .await
+                }
             };
             match forecast {
                 Ok(forecast) => scores.push(OriginScore {
@@ -217,7 +227,7 @@ pub async fn validate(
                 }),
                 Err(e) => tracing::warn!(
                     model = model.name(),
-                    cutoff = %month_start(cutoff).format("%Y-%m"),
+                    cutoff = %YearMonth::from_index(cutoff),
                     error = %e,
                     "backtest skipped"
                 ),

@@ -133,7 +133,7 @@ pub fn render(
         as_of => Value::from_safe_string(timestamp_sql(&run.as_of, &run.timestamp_type)),
         as_of_date => Value::from_safe_string(format!("DATE '{}'", as_of_date.format("%Y-%m-%d"))),
         as_of_year => as_of_date.year(),
-        as_of_month_index => as_of_date.year() * 12 + as_of_date.month0() as i32,
+        as_of_month_index => crate::month::YearMonth::of(as_of_date).index(),
         time_zone => Value::from_safe_string(quote(&run.time_zone)),
         has_customer_birthdays => run.has_customer_birthdays,
         vip_min_amount => cfg.vip_min_amount,

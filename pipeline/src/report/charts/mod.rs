@@ -254,8 +254,7 @@ fn points_to_d(points: &[(f64, f64)]) -> String {
 
 /// Months since year 0 (for placing months on a linear axis).
 pub fn month_index(d: chrono::NaiveDate) -> i64 {
-    use chrono::Datelike;
-    d.year() as i64 * 12 + d.month0() as i64
+    crate::month::YearMonth::of(d).index()
 }
 
 #[cfg(test)]

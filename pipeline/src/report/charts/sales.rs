@@ -72,19 +72,14 @@ pub fn chart(
                 1.0,
                 None,
             );
+            let month = crate::month::YearMonth::from_index(m);
             let label = if every == 12 {
                 match lang {
-                    Lang::Ja => format!("{}年", m.div_euclid(12)),
-                    Lang::En => format!("{}", m.div_euclid(12)),
+                    Lang::Ja => format!("{}年", month.year()),
+                    Lang::En => format!("{}", month.year()),
                 }
             } else {
-                let d = chrono::NaiveDate::from_ymd_opt(
-                    m.div_euclid(12) as i32,
-                    m.rem_euclid(12) as u32 + 1,
-                    1,
-                )
-                .unwrap_or_default();
-                lang.month(d)
+                lang.month(month.first_day())
             };
             svg.text(px, H - BOTTOM + 17.0, "middle", "tick", &label);
         }
