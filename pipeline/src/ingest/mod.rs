@@ -1,18 +1,25 @@
 //! `conveyor ingest`: exports in object storage → the cleaned, deduplicated, month-
 //! partitioned Parquet table in the warehouse, incrementally and idempotently.
 //!
-//! One run: list the objects under the dataset's prefix; skip those the table's manifest
-//! already holds with the same key, size and e_tag; read the rest (oldest first) through
-//! the reader for their format, on all cores; validate every row ([`rows`]) and cut each
-//! object's rows into per-month parts, encoding the large ones as Parquet there and then
-//! ([`parts`]); number the valid rows in listing order and stage the parts by month
-//! ([`staging`]); settle every row at once as new, duplicate or update against the key
-//! index ([`index`]); write only the month partitions that changed (a month of new rows in
-//! time order straight from its encoded parts, any other merged and encoded anew), carry
-//! the others over, and commit the new table version, its index, its quarantine file and
-//! its manifest in one atomic step ([`crate::warehouse::Publisher`]). Objects that cannot
-//! be read at all are reported by name, left out of the manifest (so the next run tries
-//! them again) and make the command exit non-zero.
+//! One run is three stages, each written once for every dataset and driven by its
+//! [`DatasetSpec`] (shared through a [`Job`]):
+//! 1. [`plan`]: the table's manifest against the listing of the dataset's prefix. Objects
+//!    the manifest holds with the same key, size and e_tag are skipped; the rest are read,
+//!    oldest first.
+//! 2. `read`: parse, validate, number. The planned objects are read through the reader
+//!    for their format on all cores; every row is validated ([`rows`]) and each object's
+//!    valid rows are cut into per-month parts, the large ones encoded as Parquet there and
+//!    then ([`parts`]); the rows are numbered in plan order and staged by month
+//!    ([`staging`]).
+//! 3. `write`: every row is settled at once as new, duplicate or update against the key
+//!    index ([`index`]); only the month partitions that changed are written (a month of
+//!    new rows in time order straight from its encoded parts, any other merged and encoded
+//!    anew), the others carried over, and the new table version, its index, its quarantine
+//!    file and its manifest are committed in one atomic step
+//!    ([`crate::warehouse::Publisher`]).
+//!
+//! Objects that cannot be read at all are reported by name, left out of the manifest (so
+//! the next run tries them again) and make the command exit non-zero.
 
 pub mod csv;
 pub mod index;
@@ -20,12 +27,14 @@ pub mod jsonl;
 pub mod mapping;
 pub mod parquet;
 pub mod parts;
+pub mod plan;
 pub mod quarantine;
 pub mod rows;
 pub mod source;
 pub mod staging;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -46,7 +55,7 @@ use crate::error::{Error, Result};
 use crate::storage::Location;
 use crate::warehouse::parquet_io::{self, WriteOptions};
 use crate::warehouse::{ManifestEntry, Publisher, TableState, Warehouse};
-use index::{KeyIndex, Resolution, RunRows, Version};
+use index::{Resolution, RunRows, Version};
 use parts::ObjectRows;
 use rows::{Quarantined, RowContext, month_label};
 use source::{Format, SourceObject};
@@ -88,6 +97,75 @@ pub struct IngestOptions {
     pub progress: bool,
 }
 
+/// What the three stages of one run share: the dataset's description and configuration,
+/// where its exports are read from and its table is written, and the run's settings.
+pub struct Job<'a> {
+    /// The dataset: its fields, key, time field and partition column.
+    pub spec: &'static DatasetSpec,
+    /// Its configuration: prefix, format, encoding, delimiter and header names.
+    pub dataset: &'a DatasetConfig,
+    pub source: Location,
+    pub wh: Warehouse,
+    /// What every row is validated against: the spec, time zone, money scale and schema.
+    pub ctx: RowContext,
+    /// How partition files (and the index and quarantine files) are encoded.
+    pub encoding: parts::Encoding,
+    /// Rows staged in memory before they spill, and where they spill.
+    pub memory_rows: usize,
+    pub spill_dir: Option<&'a Path>,
+    /// Objects read and months written at a time: the machine's cores.
+    pub workers: usize,
+    pub started: Instant,
+}
+
+impl<'a> Job<'a> {
+    pub fn new(
+        config: &'a Config,
+        spec: &'static DatasetSpec,
+        dataset: &'a DatasetConfig,
+    ) -> Result<Self> {
+        let started = Instant::now();
+        let source = crate::storage::open_location(config, &config.storage.source)?;
+        let wh = Warehouse::new(crate::storage::open_location(
+            config,
+            &config.storage.warehouse,
+        )?);
+        let tz = config.time_zone()?;
+        let scale = config.money.scale()?;
+        let ctx = RowContext {
+            spec,
+            tz,
+            scale,
+            schema: spec.arrow_schema(tz.name(), scale),
+        };
+        let encoding = parts::Encoding {
+            opts: WriteOptions {
+                row_group_rows: config.ingest.row_group_rows,
+                zstd_level: config.ingest.zstd_level,
+            },
+            distinct: spec.distinct_columns(),
+            delta: spec.delta_columns(),
+        };
+        Ok(Job {
+            spec,
+            dataset,
+            source,
+            wh,
+            ctx,
+            encoding,
+            memory_rows: config.ingest.memory_rows,
+            spill_dir: config.engine.spill_dir.as_deref(),
+            workers: parallelism(),
+            started,
+        })
+    }
+
+    /// The table's folder in the warehouse.
+    pub fn root(&self) -> &'static str {
+        self.spec.name
+    }
+}
+
 /// Ingests one dataset.
 pub async fn ingest(
     config: &Config,
@@ -95,69 +173,34 @@ pub async fn ingest(
     dataset: &DatasetConfig,
     opts: &IngestOptions,
 ) -> Result<IngestSummary> {
-    let started = Instant::now();
-    let source = crate::storage::open_location(config, &config.storage.source)?;
-    let wh = Warehouse::new(crate::storage::open_location(
-        config,
-        &config.storage.warehouse,
-    )?);
-    let tz = config.time_zone()?;
-    let scale = config.money.scale()?;
-    let ctx = RowContext {
-        spec,
-        tz,
-        scale,
-        schema: spec.arrow_schema(tz.name(), scale),
-    };
-    let root = spec.name.to_string();
-
-    let previous = wh.state(spec.name).await?;
-    let empty_state = TableState {
-        table: spec.name.into(),
-        version: String::new(),
-        root: root.clone(),
-        files: vec![],
-        rows: 0,
-        committed_at: String::new(),
-        partition_column: Some(spec.partition_column.into()),
-        index_file: None,
-        quarantine_files: vec![],
-        manifest: vec![],
-    };
-    let previous = previous.unwrap_or(empty_state);
-    // Leftovers of a run killed before it committed.
-    crate::warehouse::sweep_uncommitted(&wh, &root, &previous).await?;
-
-    let listed = source::list(&source, &dataset.prefix).await?;
+    let job = Job::new(config, spec, dataset)?;
+    let plan = plan::plan(&job).await?;
     let mut summary = IngestSummary {
         run_id: crate::warehouse::new_version(),
         dataset: spec.name.into(),
-        objects_listed: listed.len(),
-        table_rows: previous.rows,
+        objects_listed: plan.listed,
+        objects_unchanged: plan.unchanged(),
+        table_rows: plan.base.table.rows,
         ..Default::default()
     };
-    let todo: Vec<SourceObject> = listed
-        .into_iter()
-        .filter(|o| {
-            !previous
-                .manifest
-                .iter()
-                .any(|m| m.same_object(&o.name, o.size, o.e_tag.as_deref()))
-        })
-        .collect();
-    summary.objects_unchanged = summary.objects_listed - todo.len();
-    if todo.is_empty() {
-        summary.seconds = started.elapsed().as_secs_f64();
-        return Ok(summary);
+    if plan.objects.is_empty() {
+        return Ok(summary.finish(&job));
     }
-
-    let stored_index = match &previous.index_file {
-        Some(rel) => {
-            let bytes = fetch_rel(&wh, rel).await?;
-            KeyIndex::from_batches(&parquet_io::decode(bytes)?)?
-        }
-        None => KeyIndex::default(),
-    };
+    let plan::Plan {
+        base: plan::Base {
+            table: previous,
+            index: stored_index,
+        },
+        objects: todo,
+        ..
+    } = plan;
+    let (source, wh, ctx, root, started) = (
+        &job.source,
+        &job.wh,
+        job.ctx.clone(),
+        job.root().to_string(),
+        job.started,
+    );
 
     let progress =
         crate::progress::bytes_bar(opts.progress, todo.iter().map(|o| o.size).sum(), "ingest");
@@ -336,7 +379,7 @@ pub async fn ingest(
     );
 
     // Write the new version: changed months rewritten, the others carried over.
-    let mut publisher = Publisher::new(&wh, spec.name, &root);
+    let mut publisher = Publisher::new(wh, spec.name, &root);
     let mut files_by_month: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for f in &previous.files {
         files_by_month
@@ -369,7 +412,7 @@ pub async fn ingest(
             let files = files_by_month.get(&label).cloned().unwrap_or_default();
             let staged = staging.take(m);
             let (wh, ctx, resolution, encoding) =
-                (&wh, ctx.clone(), resolution.clone(), encoding.clone());
+                (wh, ctx.clone(), resolution.clone(), encoding.clone());
             async move {
                 let mut staged = staged?;
                 if files.is_empty()
@@ -473,6 +516,13 @@ pub async fn ingest(
     summary.table_version = Some(state.version);
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+impl IngestSummary {
+    fn finish(mut self, job: &Job<'_>) -> Self {
+        self.seconds = job.started.elapsed().as_secs_f64();
+        self
+    }
 }
 
 /// `orders/order_month=2024-05/part-0-….parquet` → `2024-05`.
