@@ -6,7 +6,7 @@
 //! 1. [`plan`]: the table's manifest against the listing of the dataset's prefix. Objects
 //!    the manifest holds with the same key, size and e_tag are skipped; the rest are read,
 //!    oldest first.
-//! 2. `read`: parse, validate, number. The planned objects are read through the reader
+//! 2. [`read`]: parse, validate, number. The planned objects are read through the reader
 //!    for their format on all cores; every row is validated ([`rows`]) and each object's
 //!    valid rows are cut into per-month parts, the large ones encoded as Parquet there and
 //!    then ([`parts`]); the rows are numbered in plan order and staged by month
@@ -29,6 +29,7 @@ pub mod parquet;
 pub mod parts;
 pub mod plan;
 pub mod quarantine;
+pub mod read;
 pub mod rows;
 pub mod source;
 pub mod staging;
@@ -54,12 +55,10 @@ use crate::dataset::DatasetSpec;
 use crate::error::{Error, Result};
 use crate::storage::Location;
 use crate::warehouse::parquet_io::{self, WriteOptions};
-use crate::warehouse::{ManifestEntry, Publisher, TableState, Warehouse};
-use index::{Resolution, RunRows, Version};
-use parts::ObjectRows;
-use rows::{Quarantined, RowContext, month_label};
-use source::{Format, SourceObject};
-use staging::{MonthRows, Staging};
+use crate::warehouse::{Publisher, TableState, Warehouse};
+use index::Resolution;
+use rows::{RowContext, month_label};
+use staging::MonthRows;
 
 /// An object that could not be read at all.
 #[derive(Debug, Clone, Serialize)]
@@ -186,171 +185,34 @@ pub async fn ingest(
     if plan.objects.is_empty() {
         return Ok(summary.finish(&job));
     }
-    let plan::Plan {
-        base: plan::Base {
-            table: previous,
-            index: stored_index,
-        },
-        objects: todo,
+    let mut read = read::read(&job, &plan.objects, &summary.run_id, opts.progress).await?;
+    summary.objects_failed = std::mem::take(&mut read.failed);
+    summary.objects_loaded = read.loaded.len();
+    summary.rows_read = read.rows_read();
+    summary.rows_quarantined = read.rows_quarantined();
+    if read.loaded.is_empty() {
+        return Ok(summary.finish(&job));
+    }
+    let plan::Base {
+        table: previous,
+        index: stored_index,
+    } = plan.base;
+    let read::Read {
+        mut staging,
+        run_rows,
+        last_seq: seq,
+        quarantined,
+        loaded,
         ..
-    } = plan;
-    let (source, wh, ctx, root, started) = (
-        &job.source,
+    } = read;
+    let (wh, ctx, root, started, workers) = (
         &job.wh,
         job.ctx.clone(),
         job.root().to_string(),
         job.started,
+        job.workers,
     );
-
-    let progress =
-        crate::progress::bytes_bar(opts.progress, todo.iter().map(|o| o.size).sum(), "ingest");
-    let delimiter = dataset.delimiter_byte(&format!("datasets.{}.delimiter", spec.name))?;
-    let mut staging = Staging::new(
-        &ctx.schema,
-        config.ingest.memory_rows,
-        config.engine.spill_dir.as_deref(),
-    );
-    let mut quarantined: Vec<Quarantined> = Vec::new();
-    // Every valid row, for dedupe once all are read; and per loaded object, its manifest
-    // entry and the first and last sequence numbers of its rows.
-    let mut run_rows = RunRows::default();
-    let todo_bytes: u64 = todo.iter().map(|o| o.size).sum();
-    let mut sized = false;
-    let mut loaded: Vec<(ManifestEntry, u32, u32)> = Vec::new();
-    // Row sequence number of this run, in 32 bits.
-    let mut seq: u32 = 0;
-
-    // Objects are fetched and parsed `workers` at a time on other threads, and come back
-    // here in listing order, where their rows are numbered one object after the other (so
-    // "the later object wins" does not depend on timing) and staged.
-    let workers = parallelism();
-    let write_opts = WriteOptions {
-        row_group_rows: config.ingest.row_group_rows,
-        zstd_level: config.ingest.zstd_level,
-    };
-    let encoding = parts::Encoding {
-        opts: write_opts,
-        distinct: spec.distinct_columns(),
-        delta: spec.delta_columns(),
-    };
-    let mut loads = futures::stream::iter(todo.iter().cloned())
-        .map(|obj| {
-            let (source, dataset, ctx, encoding) = (
-                source.clone(),
-                dataset.clone(),
-                ctx.clone(),
-                encoding.clone(),
-            );
-            async move {
-                let parsed = read_object(&source, &obj, &dataset, delimiter, &ctx, encoding).await;
-                (obj, parsed)
-            }
-        })
-        .buffered(workers);
-    let mut n = 0u64;
-    while let Some((obj, parsed)) = loads.next().await {
-        n += 1;
-        progress.set_message(obj.name.clone());
-        let parsed = match parsed {
-            Ok(rows) => rows,
-            Err(message) => {
-                tracing::warn!(object = %obj.name, %message, "object could not be read");
-                summary.objects_failed.push(FailedObject {
-                    object: obj.name.clone(),
-                    error: format!("{}: {message}", obj.name),
-                });
-                progress.inc(obj.size);
-                continue;
-            }
-        };
-        let ObjectRows {
-            versions,
-            parts,
-            quarantined: q,
-            rows_read,
-        } = parsed;
-        let entry = ManifestEntry {
-            key: obj.name.clone(),
-            size: obj.size,
-            e_tag: obj.e_tag.clone(),
-            last_modified: obj.last_modified.to_rfc3339(),
-            rows_read,
-            rows_loaded: 0,
-            rows_quarantined: q.len() as u64,
-            rows_duplicate: 0,
-            rows_updated: 0,
-            run_id: summary.run_id.clone(),
-        };
-        quarantined.extend(q);
-        // The object's valid rows are numbered first_seq..=seq; its ordinal `o` is
-        // sequence number `first_seq + o`.
-        let first_seq = seq + 1;
-        seq = u32::try_from(versions.len())
-            .ok()
-            .and_then(|n| seq.checked_add(n))
-            .ok_or_else(|| {
-                Error::Other(format!(
-                    "one ingest run can load at most {} rows; load the source in parts \
-                     (one prefix at a time)",
-                    u32::MAX
-                ))
-            })?;
-        for v in versions {
-            run_rows.push(Version {
-                seq: v.seq + first_seq,
-                ..v
-            });
-        }
-        for part in parts {
-            match part.body {
-                parts::Body::Parquet(data) => staging.push_encoded(
-                    part.month,
-                    staging::Encoded {
-                        data,
-                        rows: part.rows,
-                        seqs: part
-                            .ordinals
-                            .iter()
-                            .map(|(f, c)| (f + first_seq, *c))
-                            .collect(),
-                        span: part.span,
-                    },
-                )?,
-                parts::Body::Arrow(batches) => {
-                    let mut seqs = parts::expand(&part.ordinals, first_seq).into_iter();
-                    for b in batches {
-                        let s = seqs.by_ref().take(b.num_rows()).collect();
-                        staging.push(part.month, b, s)?;
-                    }
-                }
-            }
-        }
-        if !sized && obj.size >= 1 << 16 {
-            // Room for the whole run at once, estimated from the rows per byte of the first
-            // sizeable object (compressed objects only make it an underestimate).
-            sized = true;
-            let per_byte = (seq + 1 - first_seq) as f64 / obj.size as f64;
-            let rest = todo_bytes.saturating_sub(obj.size) as f64;
-            run_rows.reserve((rest * per_byte * 1.05) as usize);
-        }
-        summary.rows_read += entry.rows_read;
-        summary.rows_quarantined += entry.rows_quarantined;
-        loaded.push((entry, first_seq, seq));
-        summary.objects_loaded += 1;
-        progress.inc(obj.size);
-        crate::crash::point("ingest.objects", n);
-    }
-    progress.finish_and_clear();
-    tracing::info!(
-        seconds = started.elapsed().as_secs_f64(),
-        rows = summary.rows_read,
-        "ingest: objects read"
-    );
-
-    if summary.objects_loaded == 0 {
-        summary.seconds = started.elapsed().as_secs_f64();
-        return Ok(summary);
-    }
+    let (encoding, write_opts) = (job.encoding.clone(), job.encoding.opts);
 
     // Dedupe: every row of this run against the stored index at once.
     let last_seq = seq;
@@ -360,7 +222,12 @@ pub async fn ingest(
             .map_err(|e| Error::Other(format!("resolving keys failed: {e}")))?,
     );
     let mut manifest = previous.manifest.clone();
-    for (mut entry, first, last) in loaded {
+    for read::LoadedObject {
+        mut entry,
+        first,
+        last,
+    } in loaded
+    {
         let c = resolution.counts(first, last);
         entry.rows_loaded = c.new + c.updated;
         entry.rows_duplicate = c.duplicate;
@@ -534,6 +401,7 @@ fn partition_of(file: &str, column: &str) -> String {
         .to_string()
 }
 
+/// A file of the warehouse, by its path relative to the warehouse.
 async fn fetch_rel(wh: &Warehouse, rel: &str) -> Result<bytes::Bytes> {
     let got = wh
         .loc
@@ -544,56 +412,6 @@ async fn fetch_rel(wh: &Warehouse, rel: &str) -> Result<bytes::Bytes> {
     got.bytes()
         .await
         .map_err(|e| Error::store(format!("{} ({rel})", wh.loc.display), e))
-}
-
-/// Reads one object into parsed chunks; `Err` is the reason the whole object is unreadable.
-async fn read_object(
-    source: &Location,
-    obj: &SourceObject,
-    dataset: &DatasetConfig,
-    delimiter: u8,
-    ctx: &RowContext,
-    parquet_parts: parts::Encoding,
-) -> std::result::Result<ObjectRows, String> {
-    let (format, gz) = source::detect_format(&obj.name, dataset.format).ok_or_else(|| {
-        "is not a recognised export (expected .csv, .csv.gz, .jsonl, .ndjson or .parquet)"
-            .to_string()
-    })?;
-    let bytes = source::fetch(source, obj)
-        .await
-        .map_err(|e| e.to_string())?;
-    let (name, columns, encoding, ctx) = (
-        obj.name.clone(),
-        dataset.columns.clone(),
-        dataset.encoding,
-        ctx.clone(),
-    );
-    tokio::task::spawn_blocking(move || {
-        let bytes = if gz {
-            bytes::Bytes::from(source::gunzip(&bytes)?)
-        } else {
-            bytes
-        };
-        let parsed = match format {
-            Format::Csv => csv::read(
-                &bytes,
-                &name,
-                &csv::CsvOptions {
-                    delimiter,
-                    encoding,
-                    columns: &columns,
-                },
-                &ctx,
-            )?,
-            Format::Jsonl => jsonl::read(&bytes, &name, &columns, &ctx)?,
-            Format::Parquet => parquet::read(bytes, &name, &columns, &ctx)?,
-        };
-        parsed
-            .and_then(|chunks| parts::cut(chunks, &ctx, &parquet_parts))
-            .map_err(|e| e.to_string())
-    })
-    .await
-    .map_err(|e| format!("could not be parsed: {e}"))?
 }
 
 /// Threads for reading objects and writing months: the machine's cores.
