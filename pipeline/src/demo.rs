@@ -97,22 +97,10 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoOutcome> {
     )
     .await
     .unwrap_or_default();
-    let mut quarantine_reasons = Vec::new();
-    for b in &batches {
-        let reasons = b
-            .column(0)
-            .as_any()
-            .downcast_ref::<datafusion::arrow::array::StringArray>();
-        let counts = b
-            .column(1)
-            .as_any()
-            .downcast_ref::<datafusion::arrow::array::Int64Array>();
-        if let (Some(r), Some(c)) = (reasons, counts) {
-            for i in 0..b.num_rows() {
-                quarantine_reasons.push((r.value(i).to_string(), c.value(i)));
-            }
-        }
-    }
+    let reasons = crate::cells::Rows::new(&batches)?;
+    let quarantine_reasons = (0..reasons.len())
+        .filter_map(|i| Some((reasons.str(i, 0)?, reasons.i64(i, 1)?)))
+        .collect();
     let headline = crate::marts::publish::headline(&config).await?;
     Ok(DemoOutcome {
         config,

@@ -18,6 +18,7 @@
 //! module (`tests/architecture.rs` checks it); the stages use them, and [`session`] composes
 //! what the stages register into a reader's session.
 
+pub mod cells;
 pub mod config;
 pub mod crash;
 pub mod dataset;

@@ -20,7 +20,8 @@ use rayon::prelude::*;
 use simulator::bgnbd::{BgNbd, BgNbdFit, Rfm, fit_bgnbd};
 use simulator::gamma_gamma::{GammaGamma, GammaGammaFit, Spend, fit_gamma_gamma};
 
-use super::observe::{collect, to_i64, to_i128};
+use super::observe::collect;
+use crate::cells::{i64s, i128s};
 use crate::error::Result;
 use crate::marts::{MartsConfig, status_filter};
 use crate::month::YearMonth;
@@ -81,11 +82,11 @@ pub async fn read(
     let major = 10f64.powi(scale as i32);
     let mut rows = Vec::new();
     for b in &batches {
-        let x = to_i64(b.column(0))?;
-        let rec = to_i64(b.column(1))?;
-        let age = to_i64(b.column(2))?;
-        let rep = to_i128(b.column(3))?;
-        let n = to_i64(b.column(5))?;
+        let x = i64s(b.column(0))?;
+        let rec = i64s(b.column(1))?;
+        let age = i64s(b.column(2))?;
+        let rep = i128s(b.column(3))?;
+        let n = i64s(b.column(5))?;
         for i in 0..b.num_rows() {
             let (Some(x), Some(rec), Some(age), Some(n)) = (x[i], rec[i], age[i], n[i]) else {
                 continue;

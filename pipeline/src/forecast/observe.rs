@@ -10,12 +10,11 @@
 
 use chrono::{DateTime, Datelike};
 use chrono_tz::Tz;
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int64Type};
+use datafusion::arrow::array::RecordBatch;
 use datafusion::prelude::SessionContext;
 use simulator::calibrate::{AmountStats, CalibrationInput, StageObservation};
 
+use crate::cells::{i64s, i128s};
 use crate::config::STAGE_CAP;
 use crate::error::{Error, Result};
 use crate::marts::{MartsConfig, status_filter};
@@ -102,22 +101,6 @@ impl AmountAcc {
             sd_log,
         }
     }
-}
-
-pub(crate) fn to_i128(col: &dyn Array) -> Result<Vec<Option<i128>>> {
-    let c = cast(col, &DataType::Decimal128(38, 0))?;
-    let a = c.as_primitive::<Decimal128Type>();
-    Ok((0..a.len())
-        .map(|i| a.is_valid(i).then(|| a.value(i)))
-        .collect())
-}
-
-pub(crate) fn to_i64(col: &dyn Array) -> Result<Vec<Option<i64>>> {
-    let c = cast(col, &DataType::Int64)?;
-    let a = c.as_primitive::<Int64Type>();
-    Ok((0..a.len())
-        .map(|i| a.is_valid(i).then(|| a.value(i)))
-        .collect())
 }
 
 pub(crate) async fn collect(
@@ -209,15 +192,15 @@ impl History {
         let batches = collect(ctx, &sql, "reading the purchase ladder for calibration").await?;
         let mut groups = Vec::new();
         for b in &batches {
-            let k = to_i64(b.column(0))?;
-            let m = to_i64(b.column(1))?;
-            let next_m = to_i64(b.column(2))?;
-            let n = to_i64(b.column(3))?;
-            let s1 = to_i128(b.column(4))?;
-            let s2 = to_i128(b.column(5))?;
-            let n_log = to_i64(b.column(6))?;
-            let l1 = to_i128(b.column(7))?;
-            let l2 = to_i128(b.column(8))?;
+            let k = i64s(b.column(0))?;
+            let m = i64s(b.column(1))?;
+            let next_m = i64s(b.column(2))?;
+            let n = i64s(b.column(3))?;
+            let s1 = i128s(b.column(4))?;
+            let s2 = i128s(b.column(5))?;
+            let n_log = i64s(b.column(6))?;
+            let l1 = i128s(b.column(7))?;
+            let l2 = i128s(b.column(8))?;
             for i in 0..b.num_rows() {
                 let (Some(k), Some(m), Some(n)) = (k[i], m[i], n[i]) else {
                     continue;
@@ -251,9 +234,9 @@ impl History {
         let batches = collect(ctx, &sql, "reading actual monthly sales").await?;
         let mut sales = Vec::new();
         for b in &batches {
-            let m = to_i64(b.column(0))?;
-            let f = to_i64(b.column(1))?;
-            let t = to_i128(b.column(2))?;
+            let m = i64s(b.column(0))?;
+            let f = i64s(b.column(1))?;
+            let t = i128s(b.column(2))?;
             for i in 0..b.num_rows() {
                 if let (Some(m), Some(f)) = (m[i], f[i]) {
                     sales.push((m, f, t[i].unwrap_or(0)));

@@ -13,8 +13,9 @@ use datafusion::prelude::SessionContext;
 use serde::Serialize;
 
 use super::{MartRun, MartSink, SinkError, build_marts};
+use crate::cells::Rows;
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::warehouse::parquet_io::WriteOptions;
 use crate::warehouse::{Publisher, TableEntry, TableState, Warehouse, register_table};
 
@@ -148,67 +149,24 @@ pub struct Headline {
 /// Reads the headline from the published marts.
 pub async fn headline(config: &Config) -> Result<Headline> {
     let (ctx, _) = crate::session::open_session(config).await?;
-    let one = |sql: &'static str| {
-        let ctx = ctx.clone();
-        async move {
-            let batches = ctx.sql(sql).await?.collect().await?;
-            Ok::<_, Error>(batches)
-        }
-    };
-    use datafusion::arrow::array::{Array, Float64Array, Int64Array};
-    let b = one("SELECT cohort_size, f2_rate FROM f2_conversion WHERE scope = 'overall'").await?;
-    let (customers, f2_rate) = match b.iter().find(|b| b.num_rows() > 0) {
-        Some(b) => {
-            let c = b
-                .column(0)
-                .as_any()
-                .downcast_ref::<Int64Array>()
-                .map(|a| a.value(0))
-                .unwrap_or(0);
-            let f = b
-                .column(1)
-                .as_any()
-                .downcast_ref::<Float64Array>()
-                .filter(|a| a.is_valid(0))
-                .map(|a| a.value(0));
-            (c, f)
-        }
-        None => (0, None),
-    };
-    let b = one("SELECT CAST(sum(order_count) AS BIGINT), avg(CAST(ltv_365 AS DOUBLE)) FROM customer_summary").await?;
-    let (orders, ltv_1y) = match b.iter().find(|b| b.num_rows() > 0) {
-        Some(b) => (
-            b.column(0)
-                .as_any()
-                .downcast_ref::<Int64Array>()
-                .filter(|a| a.is_valid(0))
-                .map(|a| a.value(0))
-                .unwrap_or(0),
-            b.column(1)
-                .as_any()
-                .downcast_ref::<Float64Array>()
-                .filter(|a| a.is_valid(0))
-                .map(|a| a.value(0)),
-        ),
-        None => (0, None),
-    };
-    let b =
-        one("SELECT year, repeat_rate FROM annual_kpis ORDER BY is_partial ASC, year DESC LIMIT 1")
-            .await?;
-    let (repeat_rate_year, repeat_rate) = match b.iter().find(|b| b.num_rows() > 0) {
-        Some(b) => (
-            b.column(0)
-                .as_any()
-                .downcast_ref::<Int64Array>()
-                .map(|a| a.value(0)),
-            b.column(1)
-                .as_any()
-                .downcast_ref::<Float64Array>()
-                .filter(|a| a.is_valid(0))
-                .map(|a| a.value(0)),
-        ),
-        None => (None, None),
-    };
+    let f2 = Rows::query(
+        &ctx,
+        "SELECT cohort_size, f2_rate FROM f2_conversion WHERE scope = 'overall'",
+    )
+    .await?;
+    let (customers, f2_rate) = (f2.i64(0, 0).unwrap_or(0), f2.f64(0, 1));
+    let totals = Rows::query(
+        &ctx,
+        "SELECT CAST(sum(order_count) AS BIGINT), avg(CAST(ltv_365 AS DOUBLE)) FROM customer_summary",
+    )
+    .await?;
+    let (orders, ltv_1y) = (totals.i64(0, 0).unwrap_or(0), totals.f64(0, 1));
+    let year = Rows::query(
+        &ctx,
+        "SELECT year, repeat_rate FROM annual_kpis ORDER BY is_partial ASC, year DESC LIMIT 1",
+    )
+    .await?;
+    let (repeat_rate_year, repeat_rate) = (year.i64(0, 0), year.f64(0, 1));
     Ok(Headline {
         customers,
         orders,

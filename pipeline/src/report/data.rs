@@ -2,16 +2,14 @@
 //! marts (SPEC §6), the quarantine, and the forecast tables of `docs/forecast_tables.md`
 //! when `conveyor forecast` has published them.
 //!
-//! Columns are read through Arrow casts (Decimal money → f64, dates → text → `NaiveDate`)
-//! so the report does not depend on the exact physical types the SQL produced.
+//! Cells are read through [`crate::cells::Rows`] (Arrow casts: Decimal money → f64, dates →
+//! text → `NaiveDate`), so the report does not depend on the exact physical types the SQL
+//! produced.
 
 use chrono::NaiveDate;
-use datafusion::arrow::array::{Array, AsArray};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
-use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::SessionContext;
 
+use crate::cells::Rows;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::marts::publish::Headline;
@@ -361,7 +359,7 @@ pub async fn load_forecast(ctx: &SessionContext) -> Result<Option<Forecast>> {
              FROM forecast_reach",
         )
         .await?;
-    if r.len() == 0 {
+    if r.is_empty() {
         tracing::warn!("forecast_reach is empty; report without forecast");
         return Ok(None);
     }
@@ -509,59 +507,6 @@ struct Query<'a>(&'a SessionContext);
 
 impl Query<'_> {
     async fn rows(&self, sql: &str) -> Result<Rows> {
-        let batches = self.0.sql(sql).await?.collect().await?;
-        Rows::new(&batches)
-    }
-}
-
-/// A query result, its batches concatenated, read cell by cell through Arrow casts.
-struct Rows {
-    batch: Option<RecordBatch>,
-}
-
-impl Rows {
-    fn new(batches: &[RecordBatch]) -> Result<Rows> {
-        if batches.is_empty() {
-            return Ok(Rows { batch: None });
-        }
-        let batch = datafusion::arrow::compute::concat_batches(&batches[0].schema(), batches)?;
-        Ok(Rows { batch: Some(batch) })
-    }
-
-    fn len(&self) -> usize {
-        self.batch.as_ref().map_or(0, |b| b.num_rows())
-    }
-
-    fn cast(&self, row: usize, col: usize, to: &DataType) -> Option<std::sync::Arc<dyn Array>> {
-        let b = self.batch.as_ref()?;
-        if row >= b.num_rows() || col >= b.num_columns() || b.column(col).is_null(row) {
-            return None;
-        }
-        cast(&b.column(col).slice(row, 1), to).ok()
-    }
-
-    fn f64(&self, row: usize, col: usize) -> Option<f64> {
-        let a = self.cast(row, col, &DataType::Float64)?;
-        Some(a.as_primitive::<Float64Type>().value(0))
-    }
-
-    fn i64(&self, row: usize, col: usize) -> Option<i64> {
-        let a = self.cast(row, col, &DataType::Int64)?;
-        Some(a.as_primitive::<Int64Type>().value(0))
-    }
-
-    fn str(&self, row: usize, col: usize) -> Option<String> {
-        let a = self.cast(row, col, &DataType::Utf8)?;
-        Some(a.as_string::<i32>().value(0).to_string())
-    }
-
-    fn bool(&self, row: usize, col: usize) -> Option<bool> {
-        let a = self.cast(row, col, &DataType::Boolean)?;
-        Some(a.as_boolean().value(0))
-    }
-
-    fn date(&self, row: usize, col: usize) -> Option<NaiveDate> {
-        let s = self.str(row, col)?;
-        NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok()
+        Rows::query(self.0, sql).await
     }
 }
