@@ -3,10 +3,10 @@
 //! A part with rows enough to be a partition file of its own (a quarter of a row group or
 //! more) is encoded as Parquet right there, so encoding runs on the reader's core while
 //! other objects are still being read; a month whose rows all turn out new and in time
-//! order is then published from those bytes as they are ([`super`]). Smaller parts stay
-//! Arrow batches and are encoded with the rest of their month. Each part keeps the
+//! order is then published from those bytes as they are ([`super::write`]). Smaller parts
+//! stay Arrow batches and are encoded with the rest of their month. Each part keeps the
 //! ordinals of its rows among the object's valid rows, which become run sequence numbers
-//! once the object's place in the run is known.
+//! once the object's place in the run is known ([`super::read`]).
 
 use std::collections::BTreeMap;
 

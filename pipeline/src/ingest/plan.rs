@@ -6,7 +6,7 @@
 //! manifest already holds with the same key, size and e_tag (skipped), and which are new
 //! or changed (read, oldest first as [`source::list`] orders them, so a later export's
 //! version of a key is applied last). When there is something to read it also loads the
-//! table's key index, which the write stage settles the run's rows against.
+//! table's key index, which [`super::write`] settles the run's rows against.
 //!
 //! Nothing here depends on the dataset beyond its [`crate::dataset::DatasetSpec`]: the
 //! table's name and partition column, and the prefix in its configuration.

@@ -8,7 +8,7 @@
 //! where their valid rows are numbered one object after the other (so "the later object
 //! wins" does not depend on timing) and staged by month ([`Staging`]), while each row's
 //! key, content and month is noted for settling the keys ([`RunRows`]). Nothing is
-//! settled or written here: [`Read`] hands the staged rows to the write stage.
+//! settled or written here: [`Read`] hands the staged rows to [`super::write`].
 //!
 //! An object that cannot be read at all is reported as a [`FailedObject`] and left out of
 //! the manifest, so the next run tries it again.
