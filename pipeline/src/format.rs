@@ -1,4 +1,5 @@
-//! Human formatting of numbers shared by the CLI summaries and messages.
+//! Human formatting of numbers shared by the CLI summaries, messages and the report:
+//! thousands separators, yen, percentages and probabilities.
 
 /// `1234567` → `"1,234,567"`.
 pub fn thousands(n: i128) -> String {
@@ -55,6 +56,35 @@ pub fn yen_ja(v: f64) -> String {
     }
 }
 
+/// A rate between 0 and 1 as a percentage with one decimal: `0.8712` → `87.1%`.
+pub fn pct(rate: f64) -> String {
+    format!("{:.1}%", rate * 100.0)
+}
+
+/// A signed rate as [`pct`] with an explicit `+` above zero (`+5.3%`, `-2.0%`); a rate that
+/// rounds to zero is `0.0%`, without a sign.
+pub fn signed_pct(rate: f64) -> String {
+    let s = pct(rate);
+    match s.as_str() {
+        "0.0%" | "-0.0%" => "0.0%".into(),
+        _ if rate > 0.0 => format!("+{s}"),
+        _ => s,
+    }
+}
+
+/// A probability in whole percent for an answer sentence: `0.37` → `37%`, but never `0%`
+/// or `100%` for something merely unlikely or likely (`<1%`, `>99%`).
+pub fn chance(p: f64) -> String {
+    let v = p * 100.0;
+    if v > 0.0 && v < 0.5 {
+        "<1%".into()
+    } else if v < 100.0 && v > 99.5 {
+        ">99%".into()
+    } else {
+        format!("{v:.0}%")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,5 +109,31 @@ mod tests {
         assert_eq!(thousands(1000), "1,000");
         assert_eq!(thousands(1203), "1,203");
         assert_eq!(thousands(-1234567), "-1,234,567");
+    }
+
+    #[test]
+    fn percentages() {
+        assert_eq!(pct(0.8712), "87.1%");
+        assert_eq!(pct(0.87), "87.0%");
+        assert_eq!(pct(1.0), "100.0%");
+        assert_eq!(pct(0.0), "0.0%");
+    }
+
+    #[test]
+    fn signed_percentages() {
+        assert_eq!(signed_pct(0.053), "+5.3%");
+        assert_eq!(signed_pct(-0.02), "-2.0%");
+        assert_eq!(signed_pct(-0.0004), "0.0%");
+        assert_eq!(signed_pct(0.0004), "0.0%");
+        assert_eq!(signed_pct(0.0), "0.0%");
+    }
+
+    #[test]
+    fn chances() {
+        assert_eq!(chance(0.37), "37%");
+        assert_eq!(chance(0.004), "<1%");
+        assert_eq!(chance(0.0), "0%");
+        assert_eq!(chance(0.996), ">99%");
+        assert_eq!(chance(1.0), "100%");
     }
 }

@@ -2,18 +2,7 @@
 //! actually computed (printed by `conveyor forecast` and `conveyor demo`).
 
 use super::ForecastOutcome;
-use crate::format::{thousands, yen_en, yen_ja};
-
-fn pct(p: f64) -> String {
-    let v = p * 100.0;
-    if v > 0.0 && v < 0.5 {
-        "<1%".into()
-    } else if v < 100.0 && v > 99.5 {
-        ">99%".into()
-    } else {
-        format!("{v:.0}%")
-    }
-}
+use crate::format::{chance, thousands, yen_en, yen_ja};
 
 fn per_month(v: f64) -> String {
     thousands(v.round() as i128)
@@ -29,7 +18,7 @@ pub fn sentence_en(o: &ForecastOutcome) -> String {
         "P(annual sales ≥ {} within {} years) = {} at F2 {:.0}% and {} new customers/month",
         yen_en(o.target),
         o.within_years,
-        pct(p),
+        chance(p),
         o.f2_rate * 100.0,
         per_month(o.new_customers_per_month)
     );
@@ -38,10 +27,10 @@ pub fn sentence_en(o: &ForecastOutcome) -> String {
         .iter()
         .filter(|g| p < g.probability)
         .map(|g| match g.new_customers_per_month {
-            Some(n) => format!("{} needs {}/month", pct(g.probability), per_month(n)),
+            Some(n) => format!("{} needs {}/month", chance(g.probability), per_month(n)),
             None => format!(
                 "{} is out of reach by acquisition alone",
-                pct(g.probability)
+                chance(g.probability)
             ),
         })
         .collect();
@@ -62,7 +51,7 @@ pub fn sentence_ja(o: &ForecastOutcome) -> String {
         "年商{}を{}年以内に達成する確率は{}（F2 {:.0}%、新規顧客 {}人/月）。",
         yen_ja(o.target),
         o.within_years,
-        pct(p),
+        chance(p),
         o.f2_rate * 100.0,
         per_month(o.new_customers_per_month)
     );
@@ -71,7 +60,7 @@ pub fn sentence_ja(o: &ForecastOutcome) -> String {
         .clone()
         .filter_map(|g| {
             g.new_customers_per_month
-                .map(|n| format!("{}には新規 {}人/月", pct(g.probability), per_month(n)))
+                .map(|n| format!("{}には新規 {}人/月", chance(g.probability), per_month(n)))
         })
         .collect();
     if !needs.is_empty() {
@@ -80,7 +69,7 @@ pub fn sentence_ja(o: &ForecastOutcome) -> String {
     for g in pending.filter(|g| g.new_customers_per_month.is_none()) {
         s.push_str(&format!(
             "達成確率{}は新規獲得の拡大だけでは届きません。",
-            pct(g.probability)
+            chance(g.probability)
         ));
     }
     s

@@ -1,4 +1,4 @@
-//! Yen (and percentages) written the way the reader expects.
+//! Yen written the way the reader expects (percentages: [`crate::format::pct`]).
 //!
 //! Japanese readers think in 万 (10⁴) and 億 (10⁸): ¥123,456,789 is "1.2億円", ¥34,000,000 is
 //! "3,400万円". Below ¥1,000,000 the exact amount reads better ("18,000円"), so the 万 unit
@@ -11,6 +11,7 @@
 
 use super::i18n::Lang;
 use crate::format::thousands;
+pub use crate::format::{pct, signed_pct};
 
 /// A yen amount for the reader: `1.2億円` / `3,400万円` / `18,000円` in Japanese, `¥1,234,567`
 /// in English.
@@ -57,22 +58,6 @@ pub fn yen_axis(value: f64, lang: Lang) -> String {
                 format!("{s}¥{}.{}{unit}", tenths / 10, tenths % 10)
             }
         }
-    }
-}
-
-/// A rate between 0 and 1 as a percentage with one decimal: `0.8712` → `87.1%`.
-pub fn pct(rate: f64) -> String {
-    format!("{:.1}%", rate * 100.0)
-}
-
-/// A signed rate as [`pct`] with an explicit `+` above zero (`+5.3%`, `-2.0%`); a rate that
-/// rounds to zero is `0.0%`, without a sign.
-pub fn signed_pct(rate: f64) -> String {
-    let s = pct(rate);
-    match s.as_str() {
-        "0.0%" | "-0.0%" => "0.0%".into(),
-        _ if rate > 0.0 => format!("+{s}"),
-        _ => s,
     }
 }
 
@@ -144,22 +129,5 @@ mod tests {
         assert_eq!(yen_axis(18_000.0, Lang::En), "¥18K");
         assert_eq!(yen_axis(950.0, Lang::En), "¥950");
         assert_eq!(yen_axis(50_000_000.0, Lang::Ja), "5,000万円");
-    }
-
-    #[test]
-    fn percentages() {
-        assert_eq!(pct(0.8712), "87.1%");
-        assert_eq!(pct(0.87), "87.0%");
-        assert_eq!(pct(1.0), "100.0%");
-        assert_eq!(pct(0.0), "0.0%");
-    }
-
-    #[test]
-    fn signed_percentages() {
-        assert_eq!(signed_pct(0.053), "+5.3%");
-        assert_eq!(signed_pct(-0.02), "-2.0%");
-        assert_eq!(signed_pct(-0.0004), "0.0%");
-        assert_eq!(signed_pct(0.0004), "0.0%");
-        assert_eq!(signed_pct(0.0), "0.0%");
     }
 }
