@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::mapping::map_headers;
+use super::mapping::{ColumnMap, map_headers};
 use super::rows::{ParsedChunk, RowBuilder, RowContext};
 use crate::config::{EncodingChoice, HeaderNames};
 use crate::dataset::MAX_FIELDS;
@@ -116,20 +116,61 @@ pub fn read(
     opts: &CsvOptions<'_>,
     ctx: &RowContext,
 ) -> std::result::Result<Result<Vec<ParsedChunk>>, String> {
+    let (bytes, encoding) = strip_bom(bytes, opts.encoding);
+    let header = read_header(bytes, opts.delimiter, encoding)?;
+    let map = map_headers(ctx.spec, &header.names, opts.columns)?;
+    let body = &bytes[header.body_start..];
+    let rows = Rows {
+        ctx,
+        object: Arc::from(object),
+        delimiter: opts.delimiter,
+        encoding,
+        headers: &header.names,
+        map: &map,
+    };
+    let chunks: Vec<Result<ParsedChunk>> = chunk_bounds(body)
+        .into_par_iter()
+        .map(|(start, end, lines_before)| {
+            rows.read_chunk(&body[start..end], 1 + header.lines + lines_before)
+        })
+        .collect();
+    Ok(chunks.into_iter().collect())
+}
+
+/// `bytes` without a UTF-8 byte order mark, and the encoding they are in: UTF-8 after a
+/// mark, else the configured one, else the sniffed one.
+fn strip_bom(bytes: &[u8], choice: EncodingChoice) -> (&[u8], Encoding) {
     let (bytes, had_bom) = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
         Some(rest) => (rest, true),
         None => (bytes, false),
     };
-    let encoding = match (opts.encoding, had_bom) {
+    let encoding = match (choice, had_bom) {
         (_, true) | (EncodingChoice::Utf8, _) => Encoding::Utf8,
         (EncodingChoice::Cp932, _) => Encoding::Cp932,
         (EncodingChoice::Auto, false) => sniff_encoding(bytes),
     };
+    (bytes, encoding)
+}
 
+/// An object's header line.
+struct Header {
+    names: Vec<String>,
+    /// Where the rows start, in bytes.
+    body_start: usize,
+    /// The physical lines the header takes.
+    lines: u64,
+}
+
+/// Reads the header line of `bytes`; `Err` when there is none or it cannot be decoded.
+fn read_header(
+    bytes: &[u8],
+    delimiter: u8,
+    encoding: Encoding,
+) -> std::result::Result<Header, String> {
     let mut header_reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .delimiter(opts.delimiter)
+        .delimiter(delimiter)
         .from_reader(bytes);
     let mut header = csv::ByteRecord::new();
     match header_reader.read_byte_record(&mut header) {
@@ -137,12 +178,10 @@ pub fn read(
         Ok(false) => return Err("is empty (expected a header line)".into()),
         Err(e) => return Err(format!("has an unreadable header line: {e}")),
     }
-    let body_start = header_reader.position().byte() as usize;
-    let header_lines = header_reader.position().line() - 1;
-    let mut headers = Vec::with_capacity(header.len());
+    let mut names = Vec::with_capacity(header.len());
     for (i, f) in header.iter().enumerate() {
         match encoding.decode(f) {
-            Some(s) => headers.push(s.into_owned()),
+            Some(s) => names.push(s.into_owned()),
             None => {
                 return Err(format!(
                     "line 1 column {}: header is not valid {}",
@@ -152,100 +191,117 @@ pub fn read(
             }
         }
     }
-    let map = map_headers(ctx.spec, &headers, opts.columns)?;
-    let body = &bytes[body_start..];
-    let object: Arc<str> = Arc::from(object);
-    let n_fields = ctx.spec.fields.len();
-    let width = headers.len();
+    Ok(Header {
+        names,
+        body_start: header_reader.position().byte() as usize,
+        lines: header_reader.position().line() - 1,
+    })
+}
 
-    let chunks: Vec<Result<ParsedChunk>> = chunk_bounds(body)
-        .into_par_iter()
-        .map(|(start, end, lines_before)| {
-            let chunk = &body[start..end];
-            let first_line = 1 + header_lines + lines_before;
-            let mut builder = RowBuilder::new(ctx, object.clone(), chunk.len() / 64 + 16);
-            let mut reader = csv::ReaderBuilder::new()
-                .has_headers(false)
-                .flexible(true)
-                .delimiter(opts.delimiter)
-                .from_reader(chunk);
-            let mut record = csv::ByteRecord::new();
-            loop {
-                let rec_start = reader.position().clone();
-                match reader.read_byte_record(&mut record) {
-                    Ok(false) => break,
-                    Ok(true) => {}
-                    Err(e) => {
-                        // The csv crate only fails on I/O or UTF-8 for string records;
-                        // report and stop this chunk rather than guess.
-                        let line = first_line + rec_start.line() - 1;
-                        builder.reject(line, None, format!("unreadable CSV: {e}"), String::new());
-                        break;
-                    }
+/// What every chunk of one object's rows is read with.
+struct Rows<'a> {
+    ctx: &'a RowContext,
+    object: Arc<str>,
+    delimiter: u8,
+    encoding: Encoding,
+    /// The export's header names, one per column.
+    headers: &'a [String],
+    map: &'a ColumnMap,
+}
+
+impl Rows<'_> {
+    /// Validates the records of `chunk`, whose first physical line is `first_line`.
+    fn read_chunk(&self, chunk: &[u8], first_line: u64) -> Result<ParsedChunk> {
+        let Rows {
+            ctx,
+            object,
+            delimiter,
+            encoding,
+            headers,
+            map,
+        } = self;
+        let (encoding, width, n_fields) = (*encoding, headers.len(), ctx.spec.fields.len());
+        let mut builder = RowBuilder::new(ctx, object.clone(), chunk.len() / 64 + 16);
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(*delimiter)
+            .from_reader(chunk);
+        let mut record = csv::ByteRecord::new();
+        loop {
+            let rec_start = reader.position().clone();
+            match reader.read_byte_record(&mut record) {
+                Ok(false) => break,
+                Ok(true) => {}
+                Err(e) => {
+                    // The csv crate only fails on I/O or UTF-8 for string records;
+                    // report and stop this chunk rather than guess.
+                    let line = first_line + rec_start.line() - 1;
+                    builder.reject(line, None, format!("unreadable CSV: {e}"), String::new());
+                    break;
                 }
-                let pos = record.position().cloned().unwrap_or(rec_start);
-                let line = first_line + pos.line() - 1;
-                let raw_range = pos.byte() as usize..reader.position().byte() as usize;
-                let raw = || {
-                    let r = &chunk[raw_range.clone()];
-                    let r = r.strip_suffix(b"\n").unwrap_or(r);
-                    let r = r.strip_suffix(b"\r").unwrap_or(r);
-                    encoding.decode_lossy(r)
-                };
-                if record.len() == 1 && record.get(0).is_some_and(|f| f.is_empty()) {
-                    continue; // a blank line
-                }
-                if record.len() != width {
-                    builder.reject(
-                        line,
-                        None,
-                        format!("expected {width} columns, found {}", record.len()),
-                        raw(),
-                    );
-                    continue;
-                }
-                // UTF-8 rows are checked once as a whole; a row that fails, and CP932 rows,
-                // are decoded field by field, so the failing column can be named.
-                let whole = match encoding {
-                    Encoding::Utf8 => std::str::from_utf8(record.as_slice()).ok(),
-                    Encoding::Cp932 => None,
-                };
-                let mut values: [Option<&str>; MAX_FIELDS] = [None; MAX_FIELDS];
-                let mut decoded: Vec<(usize, Cow<'_, str>)> = Vec::new();
-                let mut bad: Option<usize> = None;
-                for (i, idx) in map.source_index.iter().enumerate() {
-                    let Some(p) = *idx else { continue };
-                    let field = whole.and_then(|text| text.get(record.range(p)?));
-                    match field {
-                        Some(f) => values[i] = Some(f),
-                        None => match encoding.decode(&record[p]) {
-                            Some(s) => decoded.push((i, s)),
-                            None => {
-                                bad = Some(p);
-                                break;
-                            }
-                        },
-                    }
-                }
-                if let Some(p) = bad {
-                    builder.reject(
-                        line,
-                        Some(headers[p].clone()),
-                        format!("is not valid {} (bad encoding)", encoding.label()),
-                        raw(),
-                    );
-                    continue;
-                }
-                for (i, s) in &decoded {
-                    values[*i] = Some(s);
-                }
-                let refs = &values[..n_fields];
-                builder.push(line, refs, &map.names, raw);
             }
-            builder.finish()
-        })
-        .collect();
-    Ok(chunks.into_iter().collect())
+            let pos = record.position().cloned().unwrap_or(rec_start);
+            let line = first_line + pos.line() - 1;
+            let raw_range = pos.byte() as usize..reader.position().byte() as usize;
+            let raw = || {
+                let r = &chunk[raw_range.clone()];
+                let r = r.strip_suffix(b"\n").unwrap_or(r);
+                let r = r.strip_suffix(b"\r").unwrap_or(r);
+                encoding.decode_lossy(r)
+            };
+            if record.len() == 1 && record.get(0).is_some_and(|f| f.is_empty()) {
+                continue; // a blank line
+            }
+            if record.len() != width {
+                builder.reject(
+                    line,
+                    None,
+                    format!("expected {width} columns, found {}", record.len()),
+                    raw(),
+                );
+                continue;
+            }
+            // UTF-8 rows are checked once as a whole; a row that fails, and CP932 rows,
+            // are decoded field by field, so the failing column can be named.
+            let whole = match encoding {
+                Encoding::Utf8 => std::str::from_utf8(record.as_slice()).ok(),
+                Encoding::Cp932 => None,
+            };
+            let mut values: [Option<&str>; MAX_FIELDS] = [None; MAX_FIELDS];
+            let mut decoded: Vec<(usize, Cow<'_, str>)> = Vec::new();
+            let mut bad: Option<usize> = None;
+            for (i, idx) in map.source_index.iter().enumerate() {
+                let Some(p) = *idx else { continue };
+                let field = whole.and_then(|text| text.get(record.range(p)?));
+                match field {
+                    Some(f) => values[i] = Some(f),
+                    None => match encoding.decode(&record[p]) {
+                        Some(s) => decoded.push((i, s)),
+                        None => {
+                            bad = Some(p);
+                            break;
+                        }
+                    },
+                }
+            }
+            if let Some(p) = bad {
+                builder.reject(
+                    line,
+                    Some(headers[p].clone()),
+                    format!("is not valid {} (bad encoding)", encoding.label()),
+                    raw(),
+                );
+                continue;
+            }
+            for (i, s) in &decoded {
+                values[*i] = Some(s);
+            }
+            let refs = &values[..n_fields];
+            builder.push(line, refs, &map.names, raw);
+        }
+        builder.finish()
+    }
 }
 
 #[cfg(test)]
