@@ -245,9 +245,16 @@ impl<'c> RowBuilder<'c> {
             }
         }
         self.rows_read += 1;
+        self.append(&typed[..spec.fields.len()], local_days, line);
+    }
+
+    /// Appends a valid row's typed values (one per spec field), its local day and its
+    /// lineage to the columns, and notes its key, content hash and month.
+    #[inline(always)]
+    fn append(&mut self, typed: &[Typed<'_>], local_days: i32, line: u64) {
         let content = &mut self.content;
         content.clear();
-        for (i, v) in typed[..spec.fields.len()].iter().enumerate() {
+        for (i, v) in typed.iter().enumerate() {
             match (&mut self.cols[i], v) {
                 (Col::Str(b), Typed::Str(s)) => {
                     if i == self.key_field {
