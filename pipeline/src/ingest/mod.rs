@@ -98,15 +98,18 @@ pub struct Job<'a> {
     pub ctx: RowContext,
     /// How partition files (and the index and quarantine files) are encoded.
     pub encoding: parts::Encoding,
-    /// Rows staged in memory before they spill, and where they spill.
+    /// Rows staged in memory before they spill to disk (`[ingest] memory_rows`).
     pub memory_rows: usize,
+    /// Where they spill (`[engine] spill_dir`; default: the system temporary folder).
     pub spill_dir: Option<&'a Path>,
     /// Objects read and months written at a time: the machine's cores.
     pub workers: usize,
+    /// When the run started, for the log and the summary.
     pub started: Instant,
 }
 
 impl<'a> Job<'a> {
+    /// Opens the source and the warehouse for `spec`, configured by `dataset` and `config`.
     pub fn new(
         config: &'a Config,
         spec: &'static DatasetSpec,
