@@ -11,6 +11,7 @@ use std::time::Duration;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::run::{RunOptions, run_once};
+use crate::storage::retry::Backoff;
 
 /// Parses the configured cron expressions (5 fields, or 6 with seconds).
 pub fn parse_crons(exprs: &[String]) -> Result<Vec<croner::Cron>> {
@@ -101,8 +102,13 @@ pub async fn schedule(config: &Config, opts: &ScheduleOptions) -> Result<u64> {
                     break;
                 }
                 Err(e) if attempt < config.schedule.retries => {
-                    let delay =
-                        Duration::from_secs(config.schedule.retry_delay_secs << attempt.min(10));
+                    let base = Duration::from_secs(config.schedule.retry_delay_secs);
+                    let delay = Backoff {
+                        base,
+                        cap: base.saturating_mul(1 << 10),
+                        jitter: false,
+                    }
+                    .delay(attempt);
                     attempt += 1;
                     tracing::error!(error = %e, attempt, ?delay, "scheduled run failed; retrying");
                     tokio::select! {

@@ -35,6 +35,28 @@ impl Default for RetryPolicy {
     }
 }
 
+/// Exponential backoff, the one used for every retry (object-store calls here, failed
+/// scheduled runs in `schedule`): the wait before retry `attempt` (0 for the first) is
+/// `base · 2^attempt`, at most `cap`; with `jitter`, a random time up to that ("full
+/// jitter", so many clients retrying at once spread out).
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    pub base: Duration,
+    pub cap: Duration,
+    pub jitter: bool,
+}
+
+impl Backoff {
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let full = self.base.saturating_mul(1 << attempt.min(16)).min(self.cap);
+        if self.jitter {
+            full.mul_f64(rand::random::<f64>())
+        } else {
+            full
+        }
+    }
+}
+
 /// Whether an error may go away if the call is repeated.
 pub fn is_transient(e: &object_store::Error) -> bool {
     !matches!(
@@ -72,12 +94,12 @@ impl Retrying {
             match call().await {
                 Ok(v) => return Ok(v),
                 Err(e) if attempt + 1 < self.policy.attempts && is_transient(&e) => {
-                    let cap = self
-                        .policy
-                        .base
-                        .saturating_mul(1 << attempt.min(16))
-                        .min(Duration::from_secs(10));
-                    let wait = cap.mul_f64(rand::random::<f64>());
+                    let wait = Backoff {
+                        base: self.policy.base,
+                        cap: Duration::from_secs(10),
+                        jitter: true,
+                    }
+                    .delay(attempt);
                     tracing::warn!(%what, attempt = attempt + 1, error = %e, ?wait, "transient object-store error; retrying");
                     tokio::time::sleep(wait).await;
                     attempt += 1;
@@ -183,5 +205,25 @@ impl ObjectStore for Retrying {
     async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> Result<()> {
         self.run("copy", || self.inner.copy_opts(from, to, options.clone()))
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap() {
+        let b = Backoff {
+            base: Duration::from_secs(30),
+            cap: Duration::from_secs(200),
+            jitter: false,
+        };
+        let waits: Vec<u64> = (0..5).map(|a| b.delay(a).as_secs()).collect();
+        assert_eq!(waits, vec![30, 60, 120, 200, 200]);
+        let j = Backoff { jitter: true, ..b };
+        for a in 0..5 {
+            assert!(j.delay(a) <= b.delay(a));
+        }
     }
 }
