@@ -19,6 +19,7 @@
 //! what the stages register into a reader's session.
 
 pub mod cells;
+pub mod cli;
 pub mod config;
 pub mod crash;
 pub mod dataset;

@@ -186,3 +186,24 @@ fn schedule_runs_on_a_cron_expression() {
         .count();
     assert_eq!(runs, 2);
 }
+
+/// `--help` tells a scheduler's author what each exit status means.
+#[test]
+fn help_lists_the_exit_statuses() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_conveyor"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "Exit status:",
+        "0  succeeded",
+        "1  failed",
+        "2  a flag or its value is wrong",
+        "3  finished, but some export objects could not be read",
+        "4  another run holds the warehouse's run lock",
+    ] {
+        assert!(help.contains(line), "{line:?} missing from:\n{help}");
+    }
+}

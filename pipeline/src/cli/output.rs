@@ -1,0 +1,300 @@
+//! What each subcommand prints for a person (scripts get `--json` instead): plain text
+//! built here, in the library, so it is tested without spawning the binary.
+
+use std::fmt::Write as _;
+
+use crate::forecast::ForecastOutcome;
+use crate::format::thousands;
+use crate::ingest::IngestSummary;
+use crate::marts::publish::{Headline, MartsSummary};
+use crate::run::history::RunRecord;
+
+/// `conveyor ingest`: the row accounting of one dataset.
+pub fn ingest(s: &IngestSummary) -> String {
+    let mut o = String::new();
+    _ = writeln!(
+        o,
+        "ingest {}: {} objects listed — {} loaded, {} unchanged, {} failed",
+        s.dataset,
+        thousands(s.objects_listed as i128),
+        thousands(s.objects_loaded as i128),
+        thousands(s.objects_unchanged as i128),
+        thousands(s.objects_failed.len() as i128)
+    );
+    _ = writeln!(
+        o,
+        "  rows read {} = loaded {} (of which updated {}) + quarantined {} + duplicates {}",
+        thousands(s.rows_read as i128),
+        thousands(s.rows_loaded as i128),
+        thousands(s.rows_updated as i128),
+        thousands(s.rows_quarantined as i128),
+        thousands(s.rows_duplicate as i128)
+    );
+    if let Some(v) = &s.table_version {
+        _ = writeln!(
+            o,
+            "  table {} now has {} rows (version {v}; {} partitions written, {} carried over) in {:.1}s",
+            s.dataset,
+            thousands(s.table_rows as i128),
+            s.partitions_written,
+            s.partitions_carried,
+            s.seconds
+        );
+    } else {
+        _ = writeln!(
+            o,
+            "  nothing new: the warehouse is unchanged ({:.1}s)",
+            s.seconds
+        );
+    }
+    if let Some(q) = &s.quarantine_file {
+        _ = writeln!(
+            o,
+            "  quarantined rows: {q} (query them as quarantine_{})",
+            s.dataset
+        );
+    }
+    for f in &s.objects_failed {
+        _ = writeln!(o, "  FAILED {}", f.error);
+    }
+    o
+}
+
+/// `conveyor marts`: each mart with its rows and time.
+pub fn marts(s: &MartsSummary) -> String {
+    let mut o = String::new();
+    _ = writeln!(o, "marts: {} built in {:.1}s", s.marts.len(), s.seconds);
+    for m in &s.marts {
+        _ = writeln!(
+            o,
+            "  {:<20} {:>12} rows {:>7.2}s",
+            m.name,
+            thousands(m.rows as i128),
+            m.seconds
+        );
+    }
+    o
+}
+
+/// A rate, or `n/a` when there is none.
+fn pct(x: Option<f64>) -> String {
+    x.map(crate::format::pct).unwrap_or_else(|| "n/a".into())
+}
+
+fn met(ok: Option<bool>) -> &'static str {
+    match ok {
+        Some(true) => "met",
+        Some(false) => "not met",
+        None => "not yet measurable",
+    }
+}
+
+/// The method's headline numbers against their targets.
+pub fn headline(h: &Headline) -> String {
+    let mut o = String::new();
+    _ = writeln!(o, "headline:");
+    _ = writeln!(
+        o,
+        "  customers {}   orders {}",
+        thousands(h.customers as i128),
+        thousands(h.orders as i128)
+    );
+    _ = writeln!(
+        o,
+        "  F2 rate        {:>9}  target {:.0}%  {}",
+        pct(h.f2_rate),
+        h.target_f2_rate * 100.0,
+        met(h.f2_rate.map(|v| v >= h.target_f2_rate))
+    );
+    _ = writeln!(
+        o,
+        "  1-year LTV     {:>9}  target ¥{}  {}",
+        h.ltv_1y
+            .map(|v| format!("¥{}", thousands(v.round() as i128)))
+            .unwrap_or_else(|| "n/a".into()),
+        thousands(h.target_ltv_365 as i128),
+        met(h.ltv_1y.map(|v| v >= h.target_ltv_365 as f64))
+    );
+    _ = writeln!(
+        o,
+        "  repeat rate    {:>9}  target {:.0}%  {}{}",
+        pct(h.repeat_rate),
+        h.target_repeat_rate * 100.0,
+        met(h.repeat_rate.map(|v| v >= h.target_repeat_rate)),
+        h.repeat_rate_year
+            .map(|y| format!(" ({y})"))
+            .unwrap_or_default()
+    );
+    o
+}
+
+/// `conveyor forecast`: the answer, the years, the backtests that chose the model.
+pub fn forecast(f: &ForecastOutcome) -> String {
+    let mut out = String::new();
+    _ = writeln!(
+        out,
+        "forecast {} (scenario {}, {} paths, seed {}): calibrated on {} … {}, forecast from {}",
+        f.run_id,
+        f.scenario,
+        thousands(f.paths as i128),
+        f.seed,
+        f.calibrated_from.format("%Y-%m"),
+        f.calibrated_through.format("%Y-%m"),
+        f.first_month.format("%Y-%m")
+    );
+    if f.p_reach.is_some() {
+        _ = writeln!(out, "  {}", crate::forecast::answer::sentence_en(f));
+        _ = writeln!(out, "  {}", crate::forecast::answer::sentence_ja(f));
+        for y in &f.years {
+            _ = writeln!(
+                out,
+                "  year {}: median {}  (P10 {} – P90 {})  P(≥ target) {:.1}%",
+                y.year,
+                crate::format::yen_en(y.p50),
+                crate::format::yen_en(y.p10),
+                crate::format::yen_en(y.p90),
+                y.p_at_least_target * 100.0
+            );
+        }
+    }
+    _ = writeln!(
+        out,
+        "  existing customers projected by: {} ({} rolling backtests on the history)",
+        f.model,
+        f.validation.len()
+    );
+    for v in &f.validation {
+        _ = writeln!(
+            out,
+            "    {:<6} cut-off {}  {} months  error {}  MAPE {}  inside P10–P90 {}",
+            v.model,
+            v.cutoff.format("%Y-%m"),
+            v.months,
+            pct(v.total_pct_error),
+            pct(v.mape),
+            v.coverage_p10_p90
+                .map_or("-".to_string(), |c| format!("{:.0}%", c * 100.0))
+        );
+    }
+    for b in &f.backtest {
+        _ = writeln!(
+            out,
+            "  backtest {:<18} {} months  actual {}  forecast {}  error {}  MAPE {}  inside P10–P90 {:.0}%",
+            b.kind,
+            b.months,
+            crate::format::yen_en(b.total_actual),
+            crate::format::yen_en(b.total_forecast),
+            pct(b.total_pct_error),
+            pct(b.mape),
+            b.coverage_p10_p90 * 100.0
+        );
+    }
+    _ = writeln!(
+        out,
+        "  tables: {}",
+        f.tables
+            .iter()
+            .map(|t| t.0.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    out
+}
+
+/// One run record: status, stages, error.
+pub fn run(r: &RunRecord) -> String {
+    let mut o = String::new();
+    _ = writeln!(
+        o,
+        "run {} ({}) {} — started {}, finished {}",
+        r.run_id,
+        r.trigger,
+        r.status,
+        r.started_at,
+        r.finished_at.as_deref().unwrap_or("-")
+    );
+    for s in &r.stages {
+        _ = writeln!(
+            o,
+            "  {:<9} {:>7.1}s {:>12} rows  {}",
+            s.stage,
+            s.seconds,
+            thousands(s.rows as i128),
+            s.detail
+        );
+    }
+    if let Some(e) = &r.error {
+        _ = writeln!(o, "  error: {e}");
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ingest_accounting_reads_as_an_equation() {
+        let s = IngestSummary {
+            dataset: "orders".into(),
+            objects_listed: 3,
+            objects_loaded: 2,
+            objects_unchanged: 1,
+            rows_read: 1_234_567,
+            rows_loaded: 1_234_000,
+            rows_updated: 12,
+            rows_quarantined: 500,
+            rows_duplicate: 67,
+            table_rows: 2_000_000,
+            table_version: Some("v1".into()),
+            partitions_written: 4,
+            partitions_carried: 30,
+            seconds: 1.25,
+            ..Default::default()
+        };
+        let text = ingest(&s);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "ingest orders: 3 objects listed — 2 loaded, 1 unchanged, 0 failed"
+        );
+        assert_eq!(
+            lines[1],
+            "  rows read 1,234,567 = loaded 1,234,000 (of which updated 12) + quarantined 500 + duplicates 67"
+        );
+        assert_eq!(
+            lines[2],
+            "  table orders now has 2,000,000 rows (version v1; 4 partitions written, 30 carried over) in 1.2s"
+        );
+        assert_eq!(lines.len(), 3);
+    }
+
+    #[test]
+    fn headline_says_which_targets_are_met() {
+        let h = Headline {
+            customers: 40_055,
+            orders: 61_982,
+            f2_rate: Some(0.318),
+            target_f2_rate: 0.87,
+            ltv_1y: Some(18_500.4),
+            target_ltv_365: 18_000,
+            repeat_rate: None,
+            repeat_rate_year: None,
+            target_repeat_rate: 0.6,
+        };
+        let text = headline(&h);
+        assert!(text.contains("customers 40,055   orders 61,982"), "{text}");
+        assert!(
+            text.contains("F2 rate            31.8%  target 87%  not met"),
+            "{text}"
+        );
+        assert!(
+            text.contains("1-year LTV       ¥18,500  target ¥18,000  met"),
+            "{text}"
+        );
+        assert!(
+            text.contains("repeat rate          n/a  target 60%  not yet measurable"),
+            "{text}"
+        );
+    }
+}
