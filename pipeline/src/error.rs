@@ -121,9 +121,6 @@ pub enum Error {
     /// Something Conveyor itself guarantees did not hold (a bug): what, where.
     #[error("internal error: {0} (please report this)")]
     Internal(String),
-
-    #[error("{0}")]
-    Other(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -64,14 +64,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let config = load()?;
             let start = chrono::NaiveDate::parse_from_str(&format!("{start}-01"), "%Y-%m-%d")
-                .with_context(|| format!("--start {start:?}: expected YYYY-MM"))?;
+                .map_err(|_| {
+                    crate::Error::usage("--start", format!("{start:?}: expected YYYY-MM"))
+                })?;
             for (name, v) in [
                 ("--bad-share", bad_share),
                 ("--duplicate-share", duplicate_share),
                 ("--update-share", update_share),
             ] {
                 if !(0.0..=1.0).contains(&v) {
-                    anyhow::bail!("{name} {v}: expected a share between 0 and 1");
+                    return Err(crate::Error::usage(
+                        name,
+                        format!("{v}: expected a share between 0 and 1"),
+                    )
+                    .into());
                 }
             }
             let target = crate::storage::open_location(&config, &config.storage.source)?;

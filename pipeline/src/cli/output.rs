@@ -274,7 +274,7 @@ mod tests {
         let h = Headline {
             customers: 40_055,
             orders: 61_982,
-            f2_rate: Some(0.318),
+            f2_rate: Some(0.3184),
             target_f2_rate: 0.87,
             ltv_1y: Some(18_500.4),
             target_ltv_365: 18_000,

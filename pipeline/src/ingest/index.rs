@@ -303,14 +303,21 @@ impl KeyIndex {
                 b.column(i)
                     .as_any()
                     .downcast_ref::<UInt64Array>()
-                    .ok_or_else(|| Error::Other("key index has an unexpected schema".into()))
+                    .ok_or_else(|| Error::Warehouse {
+                        table: "key index".into(),
+                        message: "unexpected schema (written by another version of Conveyor?)"
+                            .into(),
+                    })
             };
             let (hi, lo, content) = (col(0)?, col(1)?, col(2)?);
             let month = b
                 .column(3)
                 .as_any()
                 .downcast_ref::<Int32Array>()
-                .ok_or_else(|| Error::Other("key index has an unexpected schema".into()))?;
+                .ok_or_else(|| Error::Warehouse {
+                    table: "key index".into(),
+                    message: "unexpected schema (written by another version of Conveyor?)".into(),
+                })?;
             for r in 0..b.num_rows() {
                 entries.push(Version {
                     key: ((hi.value(r) as u128) << 64) | lo.value(r) as u128,

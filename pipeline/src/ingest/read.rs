@@ -169,12 +169,17 @@ impl Read {
         self.last_seq = u32::try_from(versions.len())
             .ok()
             .and_then(|n| self.last_seq.checked_add(n))
-            .ok_or_else(|| {
-                Error::Other(format!(
+            .ok_or_else(|| Error::Input {
+                location: crate::error::Location {
+                    object: obj.name.clone(),
+                    line: None,
+                    column: None,
+                },
+                message: format!(
                     "one ingest run can load at most {} rows; load the source in parts \
-                     (one prefix at a time)",
+                         (one prefix at a time)",
                     u32::MAX
-                ))
+                ),
             })?;
         for v in versions {
             self.run_rows.push(Version {

@@ -148,7 +148,7 @@ impl Staging {
                     .prefix("conveyor-ingest-")
                     .tempdir(),
             }
-            .map_err(|e| Error::Other(format!("cannot create a spill folder for ingest: {e}")))?;
+            .map_err(|e| Error::io("cannot create a spill folder for ingest", e))?;
             tracing::info!(dir = %dir.path().display(), "ingest: staging rows on disk");
             self.dir = Some(dir);
         }
@@ -233,7 +233,7 @@ impl Staging {
                 .column(n)
                 .as_any()
                 .downcast_ref::<UInt32Array>()
-                .ok_or_else(|| Error::Other("staged rows lost their sequence numbers".into()))?
+                .ok_or_else(|| Error::Internal("staged rows lost their sequence numbers".into()))?
                 .clone();
             out.batches.push(b.project(&(0..n).collect::<Vec<_>>())?);
             out.seqs.push(seqs);
@@ -243,7 +243,7 @@ impl Staging {
 }
 
 fn io_error(path: &Path, e: std::io::Error) -> Error {
-    Error::Other(format!("ingest spill file {}: {e}", path.display()))
+    Error::io(format!("ingest spill file {}", path.display()), e)
 }
 
 #[cfg(test)]

@@ -136,7 +136,7 @@ async fn settle(
     let resolution: Arc<Resolution> = Arc::new(
         tokio::task::spawn_blocking(move || index::resolve(stored, run_rows, last_seq))
             .await
-            .map_err(|e| Error::Other(format!("resolving keys failed: {e}")))?,
+            .map_err(|e| Error::Internal(format!("resolving keys failed: {e}")))?,
     );
     let mut settled = Settled {
         resolution,
@@ -302,7 +302,7 @@ async fn month_files(
         })
     })
     .await
-    .map_err(|e| Error::Other(format!("merging month {m} failed: {e}")))?
+    .map_err(|e| Error::Internal(format!("merging month {m} failed: {e}")))?
 }
 
 /// The encoded parts of a month that can be published as files as they are: when the
@@ -356,7 +356,10 @@ fn merge_month(
             .column(key_col)
             .as_any()
             .downcast_ref::<StringArray>()
-            .ok_or_else(|| Error::Other("stored key column is not text".into()))?;
+            .ok_or_else(|| Error::Warehouse {
+                table: "key index".into(),
+                message: "the stored key column is not text".into(),
+            })?;
         let mask: BooleanArray = (0..b.num_rows())
             .map(|r| {
                 Some(
@@ -426,7 +429,7 @@ async fn write_index(
         .await?;
     producer
         .await
-        .map_err(|e| Error::Other(format!("building the key index failed: {e}")))?;
+        .map_err(|e| Error::Internal(format!("building the key index failed: {e}")))?;
     Ok(index_rel)
 }
 

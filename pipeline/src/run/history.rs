@@ -42,7 +42,7 @@ fn run_key(wh: &Warehouse, run_id: &str) -> object_store::path::Path {
 }
 
 pub async fn save(wh: &Warehouse, record: &RunRecord) -> Result<()> {
-    let body = serde_json::to_vec_pretty(record).map_err(|e| Error::Other(e.to_string()))?;
+    let body = serde_json::to_vec_pretty(record).map_err(|e| Error::json("run record", e))?;
     wh.loc
         .store
         .put(

@@ -51,7 +51,7 @@ impl RunLock {
             host: host_name(),
             since: chrono::Utc::now().to_rfc3339(),
         };
-        let body = Bytes::from(serde_json::to_vec(&info).map_err(|e| Error::Other(e.to_string()))?);
+        let body = Bytes::from(serde_json::to_vec(&info).map_err(|e| Error::json("run lock", e))?);
         for _ in 0..2 {
             let put = wh
                 .loc
@@ -98,9 +98,10 @@ impl RunLock {
                 Err(e) => return Err(Error::store(wh.loc.display.clone(), e)),
             }
         }
-        Err(Error::Other(
-            "could not take the run lock after removing a stale one".into(),
-        ))
+        Err(Error::Warehouse {
+            table: format!("{}/{META_DIR}/lock.json", wh.loc.display),
+            message: "could not take the run lock after removing a stale one (another run took it first?)".into(),
+        })
     }
 
     /// The current holder, if any.

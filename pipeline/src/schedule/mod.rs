@@ -69,7 +69,10 @@ pub async fn schedule(config: &Config, opts: &ScheduleOptions) -> Result<u64> {
             return Ok(runs);
         }
         let Some(next) = next_fire(&crons, tz, chrono::Utc::now()) else {
-            return Err(Error::Other("the cron expressions never fire again".into()));
+            return Err(crate::config::config_err(
+                "schedule.cron",
+                "the cron expressions never fire again".into(),
+            ));
         };
         tracing::info!(next = %next, "next run scheduled");
         let wait = (next.with_timezone(&chrono::Utc) - chrono::Utc::now())
