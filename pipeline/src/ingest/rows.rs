@@ -4,6 +4,7 @@
 //! canonical field; a row either lands in the columns whole or goes to the quarantine
 //! with the first reason it failed, so no reader re-implements validation.
 
+use crate::month::YearMonth;
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -100,17 +101,11 @@ fn trim(s: &str) -> &str {
     }
 }
 
-/// Local month key of a day number.
+/// Local month key of a day number (days since 1970-01-01): its [`YearMonth`] index.
 pub fn month_of_days(days: i32) -> i32 {
-    use chrono::Datelike;
     let d = chrono::NaiveDate::from_num_days_from_ce_opt(days + 719_163)
         .unwrap_or(chrono::NaiveDate::MIN);
-    d.year() * 12 + d.month0() as i32
-}
-
-/// `2024-05` for a month key.
-pub fn month_label(key: i32) -> String {
-    format!("{:04}-{:02}", key.div_euclid(12), key.rem_euclid(12) + 1)
+    YearMonth::of(d).index() as i32
 }
 
 impl<'c> RowBuilder<'c> {

@@ -27,10 +27,11 @@ use xxhash_rust::xxh3::xxh3_128;
 use super::index::{self, KeyIndex, Resolution, RunRows};
 use super::plan::Base;
 use super::read::{LoadedObject, Read};
-use super::rows::{Quarantined, RowContext, month_label};
+use super::rows::{Quarantined, RowContext};
 use super::staging::{self, MonthRows, Staging};
 use super::{Job, fetch_rel, parts, quarantine};
 use crate::error::{Error, Result};
+use crate::month::YearMonth;
 use crate::warehouse::parquet_io;
 use crate::warehouse::{ManifestEntry, Publisher, TableState};
 
@@ -192,7 +193,10 @@ async fn carry_over(
     by_month: &BTreeMap<String, Vec<String>>,
     touched: &BTreeSet<i32>,
 ) -> Result<usize> {
-    let touched_labels: BTreeSet<String> = touched.iter().map(|m| month_label(*m)).collect();
+    let touched_labels: BTreeSet<String> = touched
+        .iter()
+        .map(|m| YearMonth::from_index(*m as i64).to_string())
+        .collect();
     let mut carried = 0;
     for (label, files) in by_month {
         if !touched_labels.contains(label) {
@@ -231,7 +235,7 @@ async fn write_months(
     }
     let mut months = futures::stream::iter(resolution.touched.iter().copied())
         .map(|m| {
-            let label = month_label(m);
+            let label = YearMonth::from_index(m as i64).to_string();
             let files = stored.get(&label).cloned().unwrap_or_default();
             let staged = staging.take(m);
             month_files(job, resolution.clone(), m, label, files, staged)
