@@ -2,7 +2,7 @@
 //!
 //! The SQL files never hard-code a business number; they read these values through the
 //! template parameters the marts stage renders. The defaults encode the
-//! "belt-conveyor" method of SPEC §1 (VIP = ¥80,000 or 5 orders, top 100; targets F2 87%,
+//! "belt-conveyor" method (`docs/metrics.md`) (VIP = ¥80,000 or 5 orders, top 100; targets F2 87%,
 //! 1-year LTV ¥18,000, repeat rate 60%). Money thresholds are whole units of the currency
 //! (yen by default).
 

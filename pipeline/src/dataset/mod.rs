@@ -2,7 +2,7 @@
 //! recognised by, and the validation that turns one raw text value into a typed value.
 //!
 //! Ingest is written once against [`DatasetSpec`]; `orders` is one spec, and the optional
-//! datasets of SPEC §4 (customers, touchpoints, nps_responses, subscription_events) are
+//! datasets (customers, touchpoints, nps_responses, subscription_events) are
 //! further specs, not further ingest code.
 
 mod orders;

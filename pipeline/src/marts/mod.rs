@@ -1,4 +1,4 @@
-//! CRM marts (SPEC §6): the SQL tables of the "belt-conveyor" method, built from `orders`.
+//! CRM marts (`docs/metrics.md`): the SQL tables of the "belt-conveyor" method, built from `orders`.
 //!
 //! The marts themselves are `.sql` files under `sql/marts/` (one table per file, compiled into
 //! the binary, overridable with `[marts] sql_dir`). This module owns what runs them:

@@ -1,5 +1,5 @@
 //! Everything the report shows, read from the warehouse in one DataFusion session: the
-//! marts (SPEC §6), the quarantine, and the forecast tables of `docs/forecast_tables.md`
+//! marts (`docs/metrics.md`), the quarantine, and the forecast tables of `docs/forecast_tables.md`
 //! when `conveyor forecast` has published them.
 //!
 //! Cells are read through [`crate::cells::Rows`] (Arrow casts: Decimal money → f64, dates →

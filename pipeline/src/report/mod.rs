@@ -1,4 +1,4 @@
-//! `conveyor report`: the executive forecast report (SPEC §8) as one self-contained HTML
+//! `conveyor report`: the executive forecast report as one self-contained HTML
 //! file, in Japanese (default) or English.
 //!
 //! The page answers the ¥1B question in one sentence, shows how sure we are (fan chart,

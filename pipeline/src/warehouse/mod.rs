@@ -1,4 +1,4 @@
-//! The warehouse: plain Parquet in an object store, laid out as SPEC §5 says, with
+//! The warehouse: plain Parquet in an object store, laid out as `docs/architecture.md` shows, with
 //! table-level atomic publishing.
 //!
 //! How a table is published atomically on a store with no directory rename: every file of
