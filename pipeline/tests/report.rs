@@ -71,6 +71,8 @@ fn grouped(n: i64) -> String {
 #[derive(Clone, Copy)]
 enum Kind {
     Pct,
+    /// A probability in whole percent, `<1%` and `>99%` at the ends (the answer sentence).
+    Chance,
     /// A percentage with `+` above zero and no sign when it rounds to zero.
     SignedPct,
     Yen,
@@ -81,6 +83,17 @@ enum Kind {
 fn check_text(what: &str, value: f64, text: &str, kind: Kind, lang: Lang) {
     match kind {
         Kind::Pct => assert_eq!(text, format!("{:.1}%", value * 100.0), "{what}"),
+        Kind::Chance => {
+            let v = value * 100.0;
+            let expect = if v > 0.0 && v < 0.5 {
+                "<1%".to_string()
+            } else if v > 99.5 && v < 100.0 {
+                ">99%".to_string()
+            } else {
+                format!("{v:.0}%")
+            };
+            assert_eq!(text, expect, "{what}");
+        }
         Kind::SignedPct => {
             let body = format!("{:.1}", value * 100.0);
             let expect = match body.as_str() {
@@ -511,7 +524,7 @@ async fn check_forecast_numbers(ctx: &datafusion::prelude::SessionContext, html:
         "p_reach",
         None,
         reach[0].parse().unwrap(),
-        Kind::Pct,
+        Kind::Chance,
         lang,
     );
     assert_shown(

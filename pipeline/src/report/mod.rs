@@ -536,7 +536,11 @@ fn answer_html(f: &Forecast, target_f2: f64, lang: Lang) -> String {
                 "target",
                 Num::new("target", r.target, yen(r.target, lang)).html(),
             ),
-            ("p", Num::new("p_reach", r.p_reach, pct(r.p_reach)).html()),
+            // The same words for the probability as the command line's answer.
+            (
+                "p",
+                Num::new("p_reach", r.p_reach, crate::format::chance(r.p_reach)).html(),
+            ),
         ],
     );
     let best = f
