@@ -182,10 +182,41 @@ impl MoneyConfig {
 }
 
 /// Per-dataset settings. Only `orders` is required; the others are read when present.
+/// A dataset's keys left out keep their defaults, its `prefix` included (`orders/` for
+/// orders), so `[datasets.orders]` with only an encoding still reads `orders/`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatasetsConfig {
+    #[serde(deserialize_with = "orders_section")]
     pub orders: DatasetConfig,
+}
+
+fn orders_section<'de, D: serde::Deserializer<'de>>(d: D) -> Result<DatasetConfig, D::Error> {
+    Ok(RawDataset::deserialize(d)?.over(DatasetConfig::with_prefix("orders/")))
+}
+
+/// A `[datasets.<name>]` section as written: every key optional.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDataset {
+    prefix: Option<String>,
+    format: Option<FormatChoice>,
+    encoding: Option<EncodingChoice>,
+    delimiter: Option<String>,
+    columns: Option<BTreeMap<String, HeaderNames>>,
+}
+
+impl RawDataset {
+    /// The keys given, over the dataset's defaults.
+    fn over(self, d: DatasetConfig) -> DatasetConfig {
+        DatasetConfig {
+            prefix: self.prefix.unwrap_or(d.prefix),
+            format: self.format.unwrap_or(d.format),
+            encoding: self.encoding.unwrap_or(d.encoding),
+            delimiter: self.delimiter.unwrap_or(d.delimiter),
+            columns: self.columns.unwrap_or(d.columns),
+        }
+    }
 }
 
 impl Default for DatasetsConfig {
@@ -564,6 +595,15 @@ mod tests {
             c.datasets.orders.columns["amount"].names(),
             vec!["売上", "税込金額"]
         );
+        // A section that names no prefix keeps the dataset's own.
+        assert_eq!(c.datasets.orders.prefix, "orders/");
+        let c = Config::from_toml("[datasets.orders]\nencoding = \"cp932\"\n", "c").unwrap();
+        assert_eq!(c.datasets.orders.prefix, "orders/");
+        assert_eq!(c.datasets.orders.delimiter, ",");
+        let c = Config::from_toml("[datasets.orders]\nprefix = \"\"\n", "c").unwrap();
+        assert_eq!(c.datasets.orders.prefix, "");
+        let typo = Config::from_toml("[datasets.orders]\nprefx = \"x/\"\n", "c");
+        assert!(typo.unwrap_err().to_string().contains("prefx"));
         let bad = Config::from_toml("[datasets.orders.columns]\norderid = \"x\"\n", "c").unwrap();
         assert!(
             bad.validate()
