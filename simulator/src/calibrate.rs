@@ -634,38 +634,15 @@ pub fn calibrate(input: &CalibrationInput, opts: &CalibrationOptions) -> Result<
         f2_window_months: f2_window(&input.stages),
         model_error: None,
     };
-    let mut names: Vec<String> = vec![
-        "new_customers_base",
-        "growth",
-        "dispersion",
-        "first_aov",
-        "repeat_aov",
-        "first_aov_sigma",
-        "repeat_aov_sigma",
-        "initial_customers",
-    ]
-    .into_iter()
-    .map(String::from)
-    .collect();
-    for i in 1..=k {
-        names.push(format!("r_{i}"));
-        names.push(format!("q_{i}"));
-        // Same-month shares and slow classes are fitted too (rows exist only where set).
-        names.push(format!("same_month_{i}"));
-        names.push(format!("slow_share_{i}"));
-        names.push(format!("slow_q_{i}"));
-    }
-    if params.seasonality.is_some() {
-        for m in [
-            "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-        ] {
-            names.push(format!("season_repeat_{m}"));
-            names.push(format!("season_new_{m}"));
-        }
-    }
-    for n in names {
-        params.sources.insert(n, Source::Calibrated);
-    }
+    // Every number the assumptions table shows was fitted here, except the run's settings.
+    const SETTINGS: [&str; 5] = [
+        "uncertainty",
+        "horizon_months",
+        "target_annual_sales",
+        "target_years",
+        "f2_window_months",
+    ];
+    params.mark_calibrated(|name| !SETTINGS.contains(&name));
     params.validate()?;
     Ok(Calibrated {
         params,

@@ -875,6 +875,20 @@ impl ModelParams {
         };
     }
 
+    /// Marks as calibrated every row of this parameter set's assumptions table whose name
+    /// `pick` accepts (the source is looked up by row name, so this names exactly the rows
+    /// the table shows).
+    pub fn mark_calibrated(&mut self, pick: impl Fn(&str) -> bool) {
+        let names: Vec<String> = assumptions(self)
+            .into_iter()
+            .map(|a| a.name)
+            .filter(|n| pick(n))
+            .collect();
+        for n in names {
+            self.sources.insert(n, Source::Calibrated);
+        }
+    }
+
     /// Source of an assumption (default when not recorded).
     pub fn source(&self, name: &str) -> Source {
         self.sources.get(name).copied().unwrap_or_default()

@@ -28,7 +28,7 @@ use sha2::Digest;
 use simulator::calibrate::{CalibrationOptions, calibrate};
 use simulator::engine::{SimOptions, simulate};
 use simulator::expectation::expected_at_means;
-use simulator::model::{ModelError, ModelParams, Source, Target};
+use simulator::model::{ModelError, ModelParams, Target};
 use simulator::summary::{Summary, summarize};
 
 pub use crate::config::{ForecastConfig, ModelChoice};
@@ -316,11 +316,7 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
     let mut params = scenario.apply(&calibrated.params)?;
     params.model_error = base_error;
     if checked.sigma_measured {
-        for m in [1, 12, 48] {
-            params
-                .sources
-                .insert(format!("model_error_sigma_m{m}"), Source::Calibrated);
-        }
+        params.mark_calibrated(|name| name.starts_with("model_error_sigma_"));
     }
     params.validate()?;
     let sim = SimOptions {
