@@ -203,15 +203,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     progress: interactive && !json,
                 },
             )
-            .await;
-            let outcome = match outcome {
-                Ok(o) => o,
-                Err(e @ crate::Error::Locked { .. }) => {
-                    eprintln!("error: {e}");
-                    return Ok(ExitCode::from(exit::LOCKED));
-                }
-                Err(e) => return Err(e.into()),
-            };
+            .await?; // A held lock exits LOCKED through exit::of_error.
             if json {
                 println!("{}", serde_json::to_string_pretty(&outcome)?);
             } else {
