@@ -272,8 +272,9 @@ impl HeaderNames {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
+/// One dataset's settings (read from `[datasets.<name>]` through `RawDataset`, over the
+/// dataset's own defaults).
+#[derive(Debug, Clone, PartialEq)]
 pub struct DatasetConfig {
     /// Key prefix under `storage.source` where this dataset's exports are.
     pub prefix: String,
@@ -304,12 +305,6 @@ impl DatasetConfig {
                 format!("{:?} is not one ASCII character", self.delimiter),
             )),
         }
-    }
-}
-
-impl Default for DatasetConfig {
-    fn default() -> Self {
-        DatasetConfig::with_prefix("")
     }
 }
 
