@@ -3,7 +3,6 @@
 use std::io::Read;
 
 use bytes::Bytes;
-use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
 use object_store::path::Path;
 
@@ -33,13 +32,7 @@ pub enum Format {
 /// order appears in several objects the newest object's version is applied last.
 /// Hidden objects (`.x`, `_SUCCESS`) are left out.
 pub async fn list(loc: &Location, prefix: &str) -> Result<Vec<SourceObject>> {
-    let key = loc.key(prefix);
-    let metas: Vec<_> = loc
-        .store
-        .list(Some(&key))
-        .try_collect()
-        .await
-        .map_err(|e| Error::store(format!("{}/{prefix}", loc.display), e))?;
+    let metas = loc.list_all(prefix).await?;
     let mut objects: Vec<SourceObject> = metas
         .into_iter()
         .filter(|m| {

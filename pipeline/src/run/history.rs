@@ -7,7 +7,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 use datafusion::arrow::array::{Float64Array, RecordBatch, StringArray, UInt64Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use futures::TryStreamExt;
 use object_store::{ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
 
@@ -56,14 +55,7 @@ pub async fn save(wh: &Warehouse, record: &RunRecord) -> Result<()> {
 
 /// All runs, newest first.
 pub async fn load_all(wh: &Warehouse) -> Result<Vec<RunRecord>> {
-    let prefix = wh.loc.key(&format!("{META_DIR}/runs"));
-    let metas: Vec<_> = wh
-        .loc
-        .store
-        .list(Some(&prefix))
-        .try_collect()
-        .await
-        .map_err(|e| Error::store(wh.loc.display.clone(), e))?;
+    let metas = wh.loc.list_all(&format!("{META_DIR}/runs")).await?;
     let mut runs = Vec::with_capacity(metas.len());
     for m in metas {
         let bytes = wh

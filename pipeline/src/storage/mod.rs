@@ -188,6 +188,17 @@ impl Location {
         Path::from_iter(parts)
     }
 
+    /// Every object under `relative` (recursively), listed in full; an error names the
+    /// folder.
+    pub async fn list_all(&self, relative: &str) -> Result<Vec<object_store::ObjectMeta>> {
+        use futures::TryStreamExt;
+        self.store
+            .list(Some(&self.key(relative)))
+            .try_collect()
+            .await
+            .map_err(|e| Error::store(format!("{}/{relative}", self.display), e))
+    }
+
     /// `relative` as seen from the prefix (`orders/x.csv`), for messages and manifests.
     pub fn relative(&self, key: &Path) -> String {
         let full = key.as_ref();

@@ -66,15 +66,7 @@ impl Warehouse {
 
     /// Names of every table with a committed state, sorted.
     pub async fn tables(&self) -> Result<Vec<String>> {
-        use futures::TryStreamExt;
-        let prefix = self.loc.key(&format!("{META_DIR}/tables"));
-        let metas: Vec<_> = self
-            .loc
-            .store
-            .list(Some(&prefix))
-            .try_collect()
-            .await
-            .map_err(|e| Error::store(self.loc.display.clone(), e))?;
+        let metas = self.loc.list_all(&format!("{META_DIR}/tables")).await?;
         let mut names: Vec<String> = metas
             .iter()
             .filter_map(|m| m.location.filename())

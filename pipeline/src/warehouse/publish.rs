@@ -6,7 +6,6 @@ use std::collections::HashSet;
 use bytes::Bytes;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::execution::SendableRecordBatchStream;
-use futures::TryStreamExt;
 use object_store::{ObjectStoreExt, PutPayload};
 
 use super::parquet_io::{self, WriteOptions};
@@ -181,14 +180,7 @@ pub async fn sweep(wh: &Warehouse, root: &str, state: &TableState) -> Result<()>
         format!("{META_DIR}/index/{}", state.table),
     ];
     for folder in folders {
-        let prefix = wh.loc.key(&folder);
-        let listed: Vec<_> = wh
-            .loc
-            .store
-            .list(Some(&prefix))
-            .try_collect()
-            .await
-            .map_err(|e| Error::store(wh.loc.display.clone(), e))?;
+        let listed = wh.loc.list_all(&folder).await?;
         for meta in listed {
             let rel = wh.loc.relative(&meta.location);
             if rel.ends_with(".parquet") && !keep.contains(rel.as_str()) {
