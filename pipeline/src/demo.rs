@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::generate::{self, GenerateOptions, GenerateSummary};
-use crate::ingest::IngestSummary;
+use crate::ingest::IngestRun;
 use crate::run::StageOptions;
 
 #[derive(Debug, Clone)]
@@ -26,7 +26,7 @@ pub struct DemoOptions {
 pub struct DemoOutcome {
     pub config: Config,
     pub generated: GenerateSummary,
-    pub ingest: IngestSummary,
+    pub ingest: IngestRun,
     /// Quarantine reasons with counts, most frequent first.
     pub quarantine_reasons: Vec<(String, i64)>,
     pub marts: crate::marts::publish::MartsSummary,

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::forecast::ForecastOutcome;
-use crate::ingest::{IngestOptions, IngestSummary};
+use crate::ingest::{IngestOptions, IngestRun};
 use crate::marts::publish::MartsSummary;
 use crate::report::ReportOutcome;
 use crate::warehouse::Warehouse;
@@ -71,7 +71,7 @@ pub struct StageOptions {
 
 /// What the stages made.
 pub struct Stages {
-    pub ingest: IngestSummary,
+    pub ingest: IngestRun,
     pub marts: MartsSummary,
     /// `None` when the forecast was skipped for want of history.
     pub forecast: Option<ForecastOutcome>,
@@ -92,24 +92,7 @@ pub async fn run_stages(
     opts: &StageOptions,
     records: &mut Vec<StageRecord>,
 ) -> std::result::Result<Stages, StageError> {
-    let ingest = timed(records, "ingest", async {
-        let s = crate::ingest::ingest(
-            config,
-            &crate::dataset::ORDERS,
-            &config.datasets.orders,
-            &IngestOptions {
-                progress: opts.progress,
-            },
-        )
-        .await?;
-        let detail = format!(
-            "{} objects loaded, {} rows read, {} quarantined, {} duplicates",
-            s.objects_loaded, s.rows_read, s.rows_quarantined, s.rows_duplicate
-        );
-        let rows = s.rows_loaded;
-        Ok((s, rows, detail))
-    })
-    .await?;
+    let ingest = ingest_stage(config, opts, records).await?;
     let marts = timed(records, "marts", async {
         let s = crate::marts::publish::run_marts(config, None).await?;
         let rows = s.marts.iter().map(|m| m.rows).sum();
@@ -165,6 +148,54 @@ pub async fn run_stages(
     })
 }
 
+/// The ingest stage: every dataset, one record each (the stage's record when it fails).
+async fn ingest_stage(
+    config: &Config,
+    opts: &StageOptions,
+    records: &mut Vec<StageRecord>,
+) -> std::result::Result<IngestRun, StageError> {
+    let started = Instant::now();
+    tracing::info!(stage = "ingest", "stage started");
+    let ingest_opts = IngestOptions {
+        progress: opts.progress,
+    };
+    match crate::ingest::ingest_all(config, &ingest_opts).await {
+        Ok(run) => {
+            for s in &run.datasets {
+                let orphans = s
+                    .orphans
+                    .map(|n| format!(", {n} orphans"))
+                    .unwrap_or_default();
+                records.push(StageRecord {
+                    stage: "ingest".into(),
+                    dataset: Some(s.dataset.clone()),
+                    seconds: s.seconds,
+                    rows: s.rows_loaded,
+                    detail: format!(
+                        "{} objects loaded, {} rows read, {} quarantined, {} duplicates{orphans}",
+                        s.objects_loaded, s.rows_read, s.rows_quarantined, s.rows_duplicate
+                    ),
+                });
+            }
+            tracing::info!(stage = "ingest", rows = run.rows_loaded(), "stage finished");
+            Ok(run)
+        }
+        Err(error) => {
+            records.push(StageRecord {
+                stage: "ingest".into(),
+                dataset: None,
+                seconds: started.elapsed().as_secs_f64(),
+                rows: 0,
+                detail: format!("failed: {error}"),
+            });
+            Err(StageError {
+                stage: "ingest",
+                error,
+            })
+        }
+    }
+}
+
 /// Runs one stage, appending its record: duration, rows, and the detail it gives (or the
 /// error).
 async fn timed<T>(
@@ -178,6 +209,7 @@ async fn timed<T>(
         Ok((value, rows, detail)) => {
             records.push(StageRecord {
                 stage: stage.into(),
+                dataset: None,
                 seconds: started.elapsed().as_secs_f64(),
                 rows,
                 detail,
@@ -188,6 +220,7 @@ async fn timed<T>(
         Err(error) => {
             records.push(StageRecord {
                 stage: stage.into(),
+                dataset: None,
                 seconds: started.elapsed().as_secs_f64(),
                 rows: 0,
                 detail: format!("failed: {error}"),
@@ -208,7 +241,7 @@ pub struct RunOptions {
 #[derive(Debug, Clone, Serialize)]
 pub struct RunOutcome {
     pub record: RunRecord,
-    pub ingest: IngestSummary,
+    pub ingest: IngestRun,
 }
 
 /// Runs every stage once under the run lock, recording the run in the history.
@@ -237,7 +270,11 @@ pub async fn run_once(config: &Config, opts: &RunOptions) -> Result<RunOutcome> 
     record.finished_at = Some(chrono::Utc::now().to_rfc3339());
     let outcome = match result {
         Ok(stages) => {
-            let failed = &stages.ingest.objects_failed;
+            let failed: Vec<String> = stages
+                .ingest
+                .failed()
+                .map(|(dataset, f)| format!("{dataset}: {}", f.error))
+                .collect();
             if failed.is_empty() {
                 record.status = RunStatus::Succeeded;
             } else {
@@ -245,11 +282,7 @@ pub async fn run_once(config: &Config, opts: &RunOptions) -> Result<RunOutcome> 
                 record.error = Some(format!(
                     "ingest: {} object(s) could not be read: {}",
                     failed.len(),
-                    failed
-                        .iter()
-                        .map(|f| f.error.clone())
-                        .collect::<Vec<_>>()
-                        .join("; ")
+                    failed.join("; ")
                 ));
             }
             Ok(RunOutcome {

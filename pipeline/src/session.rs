@@ -19,8 +19,8 @@ pub async fn open_session(config: &Config) -> Result<(SessionContext, Warehouse)
         config,
         &config.storage.warehouse,
     )?);
-    let (ctx, tables) = crate::warehouse::new_session(config, &wh).await?;
-    crate::ingest::quarantine::register_tables(&ctx, &wh, &tables).await?;
+    let (ctx, _) = crate::warehouse::new_session(config, &wh).await?;
+    crate::ingest::quarantine::register_tables(&ctx, &wh).await?;
     crate::forecast::store::register_latest(&ctx, &wh).await?;
     Ok((ctx, wh))
 }

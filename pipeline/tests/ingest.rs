@@ -485,6 +485,17 @@ async fn unreadable_objects_are_named_and_retried() {
         "{}",
         nocols.error
     );
+    let xlsx = s
+        .objects_failed
+        .iter()
+        .find(|f| f.object == "orders/report.xlsx")
+        .unwrap();
+    assert!(
+        xlsx.error
+            .starts_with("orders/report.xlsx: is not a readable Excel workbook (.xlsx)"),
+        "{}",
+        xlsx.error
+    );
     // They are not in the manifest, so the next run tries them again.
     let again = ingest(&cfg).await;
     assert_eq!(again.objects_failed.len(), 4);
@@ -757,4 +768,295 @@ async fn months_of_new_rows_in_time_order_keep_their_parts_as_files() {
         vec![v(&["M1", "M2", "M3", "M9", "M4", "M5"])]
     );
     assert_eq!(later.table_rows, 12);
+}
+
+/// An `.xlsx` saved by hand from an EC admin screen: the first sheet, Japanese headers,
+/// typed cells (a date/time, a date, float amounts and ids, booleans) and text cells,
+/// validated like CSV with the sheet's row numbers as line numbers.
+#[tokio::test]
+async fn an_xlsx_saved_by_hand_reads_its_first_sheet_like_csv() {
+    use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+    let src = tempfile::tempdir().unwrap();
+    let wh = tempfile::tempdir().unwrap();
+    let mut book = Workbook::new();
+    let minutes = Format::new().set_num_format("yyyy/mm/dd hh:mm");
+    let day = Format::new().set_num_format("yyyy-mm-dd");
+    let at = |s: &str| ExcelDateTime::parse_from_str(s).unwrap();
+    let sheet = book.add_worksheet();
+    sheet.set_name("受注一覧").unwrap();
+    // Rows and columns are 0-based here; the sheet's row numbers (the lines) are 1-based.
+    let headers = [
+        "注文番号",
+        "顧客ID",
+        "注文日時",
+        "合計金額",
+        "定期購入",
+        "商品コード",
+    ];
+    for (c, h) in headers.iter().enumerate() {
+        sheet.write_string(0, c as u16, *h).unwrap();
+    }
+    // Row 2: a date/time cell, a float amount, a boolean, a numeric product code.
+    sheet.write_string(1, 0, "X1").unwrap();
+    sheet.write_string(1, 1, "C1").unwrap();
+    sheet
+        .write_datetime_with_format(1, 2, at("2024-05-01 09:05:00"), &minutes)
+        .unwrap();
+    sheet.write_number(1, 3, 12800.0).unwrap();
+    sheet.write_boolean(1, 4, true).unwrap();
+    sheet.write_number(1, 5, 4_901_234.0).unwrap();
+    // Row 3: everything typed as text, as pasted from a CSV; the amount with a comma.
+    sheet.write_string(2, 0, "X2").unwrap();
+    sheet.write_string(2, 1, "C2").unwrap();
+    sheet.write_string(2, 2, "2024/05/02 21:00:00").unwrap();
+    sheet.write_string(2, 3, "12,800").unwrap();
+    sheet.write_boolean(2, 4, false).unwrap();
+    // Row 4: a numeric order id, a date-only cell, and a formula's float (1000 × 1.1 =
+    // 1100.0000000000002), which Excel shows as 1100.
+    sheet.write_number(3, 0, 10003.0).unwrap();
+    sheet.write_string(3, 1, "C3").unwrap();
+    sheet
+        .write_datetime_with_format(3, 2, at("2024-05-03"), &day)
+        .unwrap();
+    sheet.write_number(3, 3, 1000.0 * 1.1).unwrap();
+    // Row 5 is empty: skipped like a blank line, not counted.
+    // Row 6: a text amount that is not one.
+    sheet.write_string(5, 0, "X4").unwrap();
+    sheet.write_string(5, 1, "C4").unwrap();
+    sheet
+        .write_datetime_with_format(5, 2, at("2024-05-04 10:00:00"), &minutes)
+        .unwrap();
+    sheet.write_string(5, 3, "abc").unwrap();
+    // Row 7: no customer.
+    sheet.write_string(6, 0, "X5").unwrap();
+    sheet
+        .write_datetime_with_format(6, 2, at("2024-05-04 11:00:00"), &minutes)
+        .unwrap();
+    sheet.write_number(6, 3, 500.0).unwrap();
+    // Row 8: a float amount with a fraction stays one (yen has no minor units).
+    sheet.write_string(7, 0, "X6").unwrap();
+    sheet.write_string(7, 1, "C6").unwrap();
+    sheet
+        .write_datetime_with_format(7, 2, at("2024-05-04 12:00:00"), &minutes)
+        .unwrap();
+    sheet.write_number(7, 3, 12.5).unwrap();
+    // A second sheet, which is not read (its header maps to nothing).
+    book.add_worksheet()
+        .set_name("メモ")
+        .unwrap()
+        .write_string(0, 0, "memo")
+        .unwrap();
+    write(
+        src.path(),
+        "orders/受注一覧.xlsx",
+        book.save_to_buffer().unwrap(),
+    );
+
+    let cfg = config(src.path(), wh.path());
+    let s = ingest(&cfg).await;
+    assert!(s.objects_failed.is_empty(), "{:?}", s.objects_failed);
+    // Rows 2, 3, 4, 6, 7 and 8 are read; 6, 7 and 8 are quarantined.
+    assert_eq!(
+        (
+            s.objects_loaded,
+            s.rows_read,
+            s.rows_loaded,
+            s.rows_quarantined
+        ),
+        (1, 6, 3, 3)
+    );
+    let got = rows(
+        &cfg,
+        "SELECT order_id, customer_id, CAST(ordered_at AS VARCHAR), CAST(amount AS VARCHAR), \
+         coalesce(CAST(is_subscription AS VARCHAR), '-'), coalesce(product_id, '-'), \
+         source_object, source_line FROM orders ORDER BY order_id",
+    )
+    .await;
+    let name = "orders/受注一覧.xlsx";
+    assert_eq!(
+        got,
+        vec![
+            vec![
+                "10003",
+                "C3",
+                "2024-05-03T00:00:00+09:00",
+                "1100",
+                "-",
+                "-",
+                name,
+                "4"
+            ],
+            vec![
+                "X1",
+                "C1",
+                "2024-05-01T09:05:00+09:00",
+                "12800",
+                "true",
+                "4901234",
+                name,
+                "2"
+            ],
+            vec![
+                "X2",
+                "C2",
+                "2024-05-02T21:00:00+09:00",
+                "12800",
+                "false",
+                "-",
+                name,
+                "3"
+            ],
+        ]
+    );
+    let q = rows(
+        &cfg,
+        "SELECT source_object, line, \"column\", reason, raw FROM quarantine_orders ORDER BY line",
+    )
+    .await;
+    assert_eq!(
+        q,
+        vec![
+            vec![
+                name,
+                "6",
+                "合計金額",
+                "\"abc\" is not an amount",
+                "注文番号=X4, 顧客ID=C4, 注文日時=2024-05-04 10:00:00, 合計金額=abc, 定期購入=, 商品コード="
+            ],
+            vec![
+                name,
+                "7",
+                "顧客ID",
+                "missing customer_id",
+                "注文番号=X5, 顧客ID=, 注文日時=2024-05-04 11:00:00, 合計金額=500, 定期購入=, 商品コード="
+            ],
+            vec![
+                name,
+                "8",
+                "合計金額",
+                "\"12.5\" has decimals, but the currency has no minor units",
+                "注文番号=X6, 顧客ID=C6, 注文日時=2024-05-04 12:00:00, 合計金額=12.5, 定期購入=, 商品コード="
+            ],
+        ]
+    );
+    // The workbook is in the manifest: the next run reads nothing.
+    let again = ingest(&cfg).await;
+    assert_eq!(
+        (
+            again.objects_unchanged,
+            again.objects_loaded,
+            again.rows_read
+        ),
+        (1, 0, 0)
+    );
+}
+
+/// A day without orders exported as a 0-byte file (or gzip of nothing) is read as 0 rows
+/// in every format, goes into the manifest and is not read again.
+#[tokio::test]
+async fn empty_exports_load_as_zero_rows_and_are_not_read_again() {
+    let src = tempfile::tempdir().unwrap();
+    let wh = tempfile::tempdir().unwrap();
+    write(src.path(), "orders/2024-05-01.csv", "");
+    write(
+        src.path(),
+        "orders/2024-05-02.csv",
+        format!(
+            "{HEADER}E1,C1,2024-05-02 10:00:00,100,completed\nE2,C2,2024-05-02 11:00:00,x,completed\n"
+        ),
+    );
+    let cfg = config(src.path(), wh.path());
+    let s = ingest(&cfg).await;
+    assert!(s.objects_failed.is_empty(), "{:?}", s.objects_failed);
+    assert_eq!(
+        (
+            s.objects_listed,
+            s.objects_loaded,
+            s.rows_read,
+            s.rows_loaded,
+            s.rows_quarantined
+        ),
+        (2, 2, 2, 1, 1)
+    );
+    assert_eq!(
+        s.rows_read,
+        s.rows_loaded + s.rows_quarantined + s.rows_duplicate
+    );
+    let again = ingest(&cfg).await;
+    assert!(
+        again.objects_failed.is_empty(),
+        "{:?}",
+        again.objects_failed
+    );
+    assert_eq!(
+        (
+            again.objects_unchanged,
+            again.objects_loaded,
+            again.rows_read
+        ),
+        (2, 0, 0)
+    );
+
+    // A run with nothing but empty objects, one of each format: all loaded, no rows.
+    write(src.path(), "orders/2024-05-03.jsonl", "");
+    write(src.path(), "orders/2024-05-04.parquet", "");
+    write(src.path(), "orders/2024-05-05.xlsx", "");
+    write(src.path(), "orders/2024-05-06.csv.gz", "");
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    write(src.path(), "orders/2024-05-07.csv.gz", gz.finish().unwrap());
+    let empties = ingest(&cfg).await;
+    assert!(
+        empties.objects_failed.is_empty(),
+        "{:?}",
+        empties.objects_failed
+    );
+    assert_eq!(
+        (
+            empties.objects_loaded,
+            empties.rows_read,
+            empties.rows_loaded,
+            empties.table_rows
+        ),
+        (5, 0, 0, 1)
+    );
+    let last = ingest(&cfg).await;
+    assert_eq!(
+        (last.objects_unchanged, last.objects_loaded, last.rows_read),
+        (7, 0, 0)
+    );
+    assert_eq!(
+        rows(&cfg, "SELECT order_id FROM orders").await,
+        vec![vec!["E1"]]
+    );
+}
+
+/// Log lines written to a pipe carry no ANSI colour codes; the note about an empty
+/// export names the object.
+#[test]
+fn logs_to_a_pipe_have_no_colour_codes() {
+    let src = tempfile::tempdir().unwrap();
+    let wh = tempfile::tempdir().unwrap();
+    write(src.path(), "orders/2024-05-01.csv", "");
+    write(
+        src.path(),
+        "orders/2024-05-02.csv",
+        format!("{HEADER}L1,C1,2024-05-02 10:00:00,100,completed\n"),
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_conveyor"))
+        .args(["ingest", "--log", "info", "--source"])
+        .arg(src.path())
+        .arg("--warehouse")
+        .arg(wh.path())
+        .env_remove("RUST_LOG")
+        .env_remove("NO_COLOR")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("object is empty") && stderr.contains("orders/2024-05-01.csv"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("\x1b["), "{stderr:?}");
 }

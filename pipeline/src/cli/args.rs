@@ -146,7 +146,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Run SQL over the warehouse tables (orders, quarantine_orders, marts, forecasts).
+    /// Run SQL over the warehouse tables (orders, customers, touchpoints, nps_responses,
+    /// subscription_events, quarantine_<dataset>, marts, forecasts).
     ///
     /// Example: conveyor query "SELECT order_month, count(*) FROM orders GROUP BY 1 ORDER BY 1"
     Query {
@@ -197,7 +198,9 @@ pub enum Command {
     },
     /// Serve the warehouse over the PostgreSQL wire protocol, for BI tools and psql.
     ///
-    /// Tables: orders, every mart (customer_summary, cohort_retention, monthly_kpis, …),
+    /// Tables: the datasets (orders, customers, touchpoints, nps_responses,
+    /// subscription_events) and their quarantine_<dataset> tables, every mart
+    /// (customer_summary, cohort_retention, monthly_kpis, …),
     /// run_history and the latest forecast_* tables, in database "conveyor", schema
     /// "public". Read-only: writes and DDL are refused (SQLSTATE 25006). Tables follow each
     /// pipeline run without a restart. Settings live in [serve] of conveyor.toml.

@@ -19,11 +19,16 @@ use crate::generate::GenerateOptions;
 use crate::ingest::IngestOptions;
 
 /// Logs to stderr, filtered by `filter` (or `RUST_LOG`), as JSON lines with `json`.
+/// Colours only on a terminal (and not under `NO_COLOR`), so a log piped to a file or a
+/// collector holds no escape codes.
 pub fn init_logging(filter: &str, json: bool) {
     let env = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(env)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     if json {
         builder.json().init();
@@ -115,21 +120,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Ingest { json } => {
             let config = load()?;
-            let summary = crate::ingest::ingest(
+            let run = crate::ingest::ingest_all(
                 &config,
-                &crate::dataset::ORDERS,
-                &config.datasets.orders,
                 &IngestOptions {
                     progress: interactive && !json,
                 },
             )
             .await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&summary)?);
+                println!("{}", serde_json::to_string_pretty(&run)?);
             } else {
-                print!("{}", output::ingest(&summary));
+                print!("{}", output::ingest_run(&run));
             }
-            if !summary.objects_failed.is_empty() {
+            if run.failed().next().is_some() {
                 return Ok(ExitCode::from(exit::PARTIAL));
             }
         }
@@ -207,7 +210,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&outcome)?);
             } else {
-                print!("{}", output::ingest(&outcome.ingest));
+                print!("{}", output::ingest_run(&outcome.ingest));
                 print!("{}", output::run(&outcome.record));
             }
             if outcome.record.status != crate::run::RunStatus::Succeeded {
@@ -278,7 +281,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 g.duplicate_rows,
                 g.update_rows
             );
-            print!("{}", output::ingest(&outcome.ingest));
+            print!("{}", output::ingest_run(&outcome.ingest));
             print!("{}", output::marts(&outcome.marts));
             print!("{}", output::headline(&outcome.headline));
             if !outcome.quarantine_reasons.is_empty() {

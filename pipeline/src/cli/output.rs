@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use crate::forecast::ForecastOutcome;
 use crate::format::thousands;
-use crate::ingest::IngestSummary;
+use crate::ingest::{IngestRun, IngestSummary};
 use crate::marts::publish::{Headline, MartsSummary};
 use crate::run::history::RunRecord;
 
@@ -54,10 +54,22 @@ pub fn ingest(s: &IngestSummary) -> String {
             s.dataset
         );
     }
+    if let Some(n) = s.orphans.filter(|n| *n > 0) {
+        _ = writeln!(
+            o,
+            "  orphans: {} rows name a customer_id in neither customers nor orders (loaded; a data-quality figure)",
+            thousands(n as i128)
+        );
+    }
     for f in &s.objects_failed {
         _ = writeln!(o, "  FAILED {}", f.error);
     }
     o
+}
+
+/// `conveyor ingest` and `conveyor run`: every dataset's accounting, one after the other.
+pub fn ingest_run(run: &IngestRun) -> String {
+    run.datasets.iter().map(ingest).collect()
 }
 
 /// `conveyor marts`: each mart with its rows and time.

@@ -181,18 +181,55 @@ impl MoneyConfig {
     }
 }
 
-/// Per-dataset settings. Only `orders` is required; the others are read when present.
-/// A dataset's keys left out keep their defaults, its `prefix` included (`orders/` for
-/// orders), so `[datasets.orders]` with only an encoding still reads `orders/`.
+/// Per-dataset settings. Only `orders` is required; the others are read when their prefix
+/// holds exports. A dataset's keys left out keep their defaults, its `prefix` included
+/// (its own name and a slash: `orders/`, `customers/`, …), so `[datasets.orders]` with only
+/// an encoding still reads `orders/`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatasetsConfig {
     #[serde(deserialize_with = "orders_section")]
     pub orders: DatasetConfig,
+    #[serde(deserialize_with = "customers_section")]
+    pub customers: DatasetConfig,
+    #[serde(deserialize_with = "touchpoints_section")]
+    pub touchpoints: DatasetConfig,
+    #[serde(deserialize_with = "nps_responses_section")]
+    pub nps_responses: DatasetConfig,
+    #[serde(deserialize_with = "subscription_events_section")]
+    pub subscription_events: DatasetConfig,
 }
 
-fn orders_section<'de, D: serde::Deserializer<'de>>(d: D) -> Result<DatasetConfig, D::Error> {
-    Ok(RawDataset::deserialize(d)?.over(DatasetConfig::with_prefix("orders/")))
+/// A `deserialize_with` function reading a `[datasets.<name>]` section over the
+/// dataset's defaults.
+macro_rules! dataset_section {
+    ($f:ident, $spec:path) => {
+        fn $f<'de, D: serde::Deserializer<'de>>(d: D) -> Result<DatasetConfig, D::Error> {
+            Ok(RawDataset::deserialize(d)?.over(DatasetConfig::of(&$spec)))
+        }
+    };
+}
+dataset_section!(orders_section, crate::dataset::ORDERS);
+dataset_section!(customers_section, crate::dataset::CUSTOMERS);
+dataset_section!(touchpoints_section, crate::dataset::TOUCHPOINTS);
+dataset_section!(nps_responses_section, crate::dataset::NPS_RESPONSES);
+dataset_section!(
+    subscription_events_section,
+    crate::dataset::SUBSCRIPTION_EVENTS
+);
+
+impl DatasetsConfig {
+    /// The settings of the dataset called `name`.
+    pub fn get(&self, name: &str) -> Option<&DatasetConfig> {
+        match name {
+            "orders" => Some(&self.orders),
+            "customers" => Some(&self.customers),
+            "touchpoints" => Some(&self.touchpoints),
+            "nps_responses" => Some(&self.nps_responses),
+            "subscription_events" => Some(&self.subscription_events),
+            _ => None,
+        }
+    }
 }
 
 /// A `[datasets.<name>]` section as written: every key optional.
@@ -221,8 +258,13 @@ impl RawDataset {
 
 impl Default for DatasetsConfig {
     fn default() -> Self {
+        use crate::dataset::*;
         DatasetsConfig {
-            orders: DatasetConfig::with_prefix("orders/"),
+            orders: DatasetConfig::of(&ORDERS),
+            customers: DatasetConfig::of(&CUSTOMERS),
+            touchpoints: DatasetConfig::of(&TOUCHPOINTS),
+            nps_responses: DatasetConfig::of(&NPS_RESPONSES),
+            subscription_events: DatasetConfig::of(&SUBSCRIPTION_EVENTS),
         }
     }
 }
@@ -236,6 +278,8 @@ pub enum FormatChoice {
     Csv,
     Jsonl,
     Parquet,
+    /// An Excel workbook (`.xlsx`, as saved by hand from an EC admin screen): its first sheet.
+    Xlsx,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
@@ -287,6 +331,11 @@ pub struct DatasetConfig {
 }
 
 impl DatasetConfig {
+    /// The defaults of `spec`: its own prefix, any format and encoding, commas.
+    pub fn of(spec: &crate::dataset::DatasetSpec) -> Self {
+        Self::with_prefix(spec.default_prefix)
+    }
+
     pub fn with_prefix(prefix: &str) -> Self {
         DatasetConfig {
             prefix: prefix.into(),
@@ -384,27 +433,21 @@ impl Config {
     pub fn validate(&self) -> Result<()> {
         self.time_zone()?;
         self.money.scale()?;
-        self.datasets
-            .orders
-            .delimiter_byte("datasets.orders.delimiter")?;
-        for field in self.datasets.orders.columns.keys() {
-            if !crate::dataset::ORDERS
-                .fields
-                .iter()
-                .any(|f| f.name == field)
-            {
-                let known: Vec<&str> = crate::dataset::ORDERS
-                    .fields
-                    .iter()
-                    .map(|f| f.name)
-                    .collect();
-                return Err(config_err(
-                    &format!("datasets.orders.columns.{field}"),
-                    format!(
-                        "not a field of orders; expected one of {}",
-                        known.join(", ")
-                    ),
-                ));
+        for spec in crate::dataset::ALL {
+            let name = spec.name;
+            let dataset = self.datasets.get(name).expect("every dataset has settings");
+            dataset.delimiter_byte(&format!("datasets.{name}.delimiter"))?;
+            for field in dataset.columns.keys() {
+                if spec.field(field).is_none() {
+                    let known: Vec<&str> = spec.fields.iter().map(|f| f.name).collect();
+                    return Err(config_err(
+                        &format!("datasets.{name}.columns.{field}"),
+                        format!(
+                            "not a field of {name}; expected one of {}",
+                            known.join(", ")
+                        ),
+                    ));
+                }
             }
         }
         self.forecast.validate()?;

@@ -35,7 +35,7 @@ currency = "JPY"
 [datasets.orders]
 # Key prefix under storage.source.
 prefix = "orders/"
-# auto (by file name: .csv, .csv.gz, .jsonl, .ndjson, .parquet) | csv | jsonl | parquet
+# auto (by file name: .csv, .csv.gz, .jsonl, .ndjson, .parquet, .xlsx) | csv | jsonl | parquet | xlsx
 format = "auto"
 # auto (UTF-8 with or without BOM, else CP932) | utf-8 | cp932
 encoding = "auto"

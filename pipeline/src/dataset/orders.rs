@@ -1,21 +1,6 @@
 //! The `orders` dataset: the one every mart stands on.
 
-use super::{DatasetSpec, FieldKind, FieldSpec};
-
-const fn field(
-    name: &'static str,
-    kind: FieldKind,
-    required: bool,
-    aliases: &'static [&'static str],
-) -> FieldSpec {
-    FieldSpec {
-        name,
-        kind,
-        required,
-        aliases,
-        normalize_status: false,
-    }
-}
+use super::{CUSTOMER_ID, DatasetSpec, FieldKind, KeySpec, Normalize, TimeSpec, field};
 
 pub static ORDERS: DatasetSpec = DatasetSpec {
     name: "orders",
@@ -36,21 +21,7 @@ pub static ORDERS: DatasetSpec = DatasetSpec {
                 "伝票番号",
             ],
         ),
-        field(
-            "customer_id",
-            FieldKind::Id,
-            true,
-            &[
-                "customer_id",
-                "customer",
-                "member_id",
-                "顧客ID",
-                "顧客番号",
-                "会員ID",
-                "会員番号",
-                "購入者ID",
-            ],
-        ),
+        field("customer_id", FieldKind::Id, true, CUSTOMER_ID),
         field(
             "ordered_at",
             FieldKind::Timestamp,
@@ -85,11 +56,11 @@ pub static ORDERS: DatasetSpec = DatasetSpec {
                 "税込合計",
             ],
         ),
-        FieldSpec {
-            name: "status",
-            kind: FieldKind::Text,
-            required: false,
-            aliases: &[
+        field(
+            "status",
+            FieldKind::Text,
+            false,
+            &[
                 "status",
                 "order_status",
                 "ステータス",
@@ -97,8 +68,8 @@ pub static ORDERS: DatasetSpec = DatasetSpec {
                 "受注ステータス",
                 "対応状況",
             ],
-            normalize_status: true,
-        },
+        )
+        .normalized(Normalize::Status),
         field(
             "channel",
             FieldKind::Text,
@@ -149,8 +120,15 @@ pub static ORDERS: DatasetSpec = DatasetSpec {
             ],
         ),
     ],
-    key: "order_id",
-    time_field: "ordered_at",
-    date_column: "order_date",
-    partition_column: "order_month",
+    key: KeySpec {
+        fields: &["order_id"],
+        whole_row_when_missing: false,
+    },
+    time: Some(TimeSpec {
+        field: "ordered_at",
+        date_column: "order_date",
+        partition_column: "order_month",
+    }),
+    default_prefix: "orders/",
+    required: true,
 };

@@ -135,7 +135,7 @@ pub fn cut(chunks: Vec<ParsedChunk>, ctx: &RowContext, enc: &Encoding) -> Result
     let mut parts = Vec::with_capacity(months.len());
     for (month, (batches, ordinals)) in months {
         let rows = batches.iter().map(|b| b.num_rows()).sum();
-        let span = time_span(&batches, time_col);
+        let span = time_col.and_then(|t| time_span(&batches, t));
         let body = if rows >= enc.min_rows() {
             Body::Parquet(enc.encode(ctx, batches)?)
         } else {

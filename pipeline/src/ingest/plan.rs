@@ -83,7 +83,7 @@ async fn committed(job: &Job<'_>) -> Result<TableState> {
         files: vec![],
         rows: 0,
         committed_at: String::new(),
-        partition_column: Some(spec.partition_column.into()),
+        partition_column: spec.partition_column().map(Into::into),
         index_file: None,
         quarantine_files: vec![],
         manifest: vec![],

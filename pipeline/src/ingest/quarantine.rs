@@ -57,27 +57,27 @@ pub fn to_batch(run_id: &str, rows: &[Quarantined]) -> Result<RecordBatch> {
     )?)
 }
 
-/// Registers the quarantine of each of `tables` that has one as `quarantine_<table>`.
-pub async fn register_tables(
-    ctx: &SessionContext,
-    wh: &Warehouse,
-    tables: &[String],
-) -> Result<()> {
-    for name in tables {
-        if let Some(state) = wh.state(name).await?
-            && !state.quarantine_files.is_empty()
-        {
-            let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-                .with_file_extension(".parquet");
-            let url = ListingTableUrl::parse(wh.loc.url_of(&format!("quarantine/{name}/")))?;
-            let config = ListingTableConfig::new(url)
-                .with_listing_options(options)
-                .with_schema(schema());
-            ctx.register_table(
-                format!("quarantine_{name}").as_str(),
-                Arc::new(ListingTable::try_new(config)?),
-            )?;
-        }
+/// Registers each dataset's quarantine as `quarantine_<dataset>`: empty when nothing of it
+/// was ever quarantined, so a query or a BI tool can always name it.
+pub async fn register_tables(ctx: &SessionContext, wh: &Warehouse) -> Result<()> {
+    for spec in crate::dataset::ALL {
+        let name = spec.name;
+        let table: Arc<dyn datafusion::catalog::TableProvider> = match wh.state(name).await? {
+            Some(state) if !state.quarantine_files.is_empty() => {
+                let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+                    .with_file_extension(".parquet");
+                let url = ListingTableUrl::parse(wh.loc.url_of(&format!("quarantine/{name}/")))?;
+                let config = ListingTableConfig::new(url)
+                    .with_listing_options(options)
+                    .with_schema(schema());
+                Arc::new(ListingTable::try_new(config)?)
+            }
+            _ => Arc::new(datafusion::datasource::MemTable::try_new(
+                schema(),
+                vec![vec![]],
+            )?),
+        };
+        ctx.register_table(format!("quarantine_{name}").as_str(), table)?;
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 //!
 //! It owns turning the planned objects into staged rows. Objects are fetched and parsed
 //! `workers` at a time on other threads, each through the reader for its format ([`csv`],
-//! [`jsonl`], [`parquet`]), which validates every row against the dataset's spec
+//! [`jsonl`], [`parquet`], [`xlsx`]), which validates every row against the dataset's spec
 //! ([`super::rows`]) and cuts the valid ones into per-month parts, encoding the large ones
 //! as Parquet there and then ([`super::parts`]). The objects come back here in plan order,
 //! where their valid rows are numbered one object after the other (so "the later object
@@ -11,7 +11,8 @@
 //! settled or written here: [`Read`] hands the staged rows to [`super::write`].
 //!
 //! An object that cannot be read at all is reported as a [`FailedObject`] and left out of
-//! the manifest, so the next run tries it again.
+//! the manifest, so the next run tries it again. An empty object (0 bytes, or gzip of
+//! nothing: a day without orders) is read as 0 rows, whatever its format.
 
 use futures::StreamExt;
 
@@ -20,7 +21,7 @@ use super::parts::{self, ObjectRows, Part};
 use super::rows::{Quarantined, RowContext};
 use super::source::{self, Format, SourceObject};
 use super::staging::{self, Staging};
-use super::{FailedObject, Job, csv, jsonl, parquet};
+use super::{FailedObject, Job, csv, jsonl, parquet, xlsx};
 use crate::config::DatasetConfig;
 use crate::error::{Error, Result};
 use crate::storage::Location;
@@ -229,8 +230,11 @@ async fn read_object(
     ctx: &RowContext,
     parquet_parts: parts::Encoding,
 ) -> std::result::Result<ObjectRows, String> {
+    if obj.size == 0 {
+        return empty(&obj.name, ctx, &parquet_parts);
+    }
     let (format, gz) = source::detect_format(&obj.name, dataset.format).ok_or_else(|| {
-        "is not a recognised export (expected .csv, .csv.gz, .jsonl, .ndjson or .parquet)"
+        "is not a recognised export (expected .csv, .csv.gz, .jsonl, .ndjson, .parquet or .xlsx)"
             .to_string()
     })?;
     let bytes = source::fetch(source, obj)
@@ -243,11 +247,14 @@ async fn read_object(
         ctx.clone(),
     );
     tokio::task::spawn_blocking(move || {
-        let bytes = if gz {
+        let bytes = if gz && !bytes.is_empty() {
             bytes::Bytes::from(source::gunzip(&bytes)?)
         } else {
             bytes
         };
+        if bytes.is_empty() {
+            return empty(&name, &ctx, &parquet_parts);
+        }
         let parsed = match format {
             Format::Csv => csv::read(
                 &bytes,
@@ -261,6 +268,7 @@ async fn read_object(
             )?,
             Format::Jsonl => jsonl::read(&bytes, &name, &columns, &ctx)?,
             Format::Parquet => parquet::read(bytes, &name, &columns, &ctx)?,
+            Format::Xlsx => xlsx::read(&bytes, &name, &columns, &ctx)?,
         };
         parsed
             .and_then(|chunks| parts::cut(chunks, &ctx, &parquet_parts))
@@ -268,4 +276,19 @@ async fn read_object(
     })
     .await
     .map_err(|e| format!("could not be parsed: {e}"))?
+}
+
+/// An object with nothing in it (0 bytes, or gzip of nothing), as a day without orders is
+/// exported: read as 0 rows, whatever its name or format, so it goes into the manifest
+/// and is not read again.
+fn empty(
+    object: &str,
+    ctx: &RowContext,
+    parquet_parts: &parts::Encoding,
+) -> std::result::Result<ObjectRows, String> {
+    tracing::warn!(
+        object,
+        "object is empty (0 bytes, or gzip of nothing): loaded as 0 rows"
+    );
+    parts::cut(Vec::new(), ctx, parquet_parts).map_err(|e| e.to_string())
 }

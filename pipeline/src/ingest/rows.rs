@@ -14,10 +14,13 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
-use xxhash_rust::xxh3::{xxh3_64, xxh3_128};
+use xxhash_rust::xxh3::xxh3_64;
 
-use crate::dataset::values::{Clock, normalize_status, parse_amount, parse_bool};
-use crate::dataset::{DatasetSpec, FieldKind, MAX_FIELDS};
+use super::keys::{self, KeyBytes};
+use crate::dataset::values::{
+    Clock, normalize_status, parse_amount, parse_bool, parse_date, parse_int,
+};
+use crate::dataset::{DatasetSpec, FieldKind, MAX_FIELDS, Normalize, vocab};
 use crate::error::Result;
 
 /// A rejected row: where it came from, why, and its raw text.
@@ -55,6 +58,7 @@ pub struct ParsedChunk {
 enum Col {
     Str(StringBuilder),
     Ts(TimestampMicrosecondBuilder),
+    Date(Date32Builder),
     Amount(Decimal128Builder),
     Bool(BooleanBuilder),
     Int(Int64Builder),
@@ -64,6 +68,8 @@ enum Typed<'a> {
     Null,
     Str(Cow<'a, str>),
     Ts(crate::dataset::values::Instant),
+    /// Days since 1970-01-01.
+    Date(i32),
     Amount(i128),
     Bool(bool),
     Int(i64),
@@ -74,11 +80,15 @@ pub struct RowBuilder<'c> {
     ctx: &'c RowContext,
     object: Arc<str>,
     clock: Clock,
-    /// Positions of the key and the time field among the spec's fields.
-    key_field: usize,
-    time_field: usize,
-    /// The bytes the content hash of the current row is taken over.
+    /// Which of the spec's fields make up the key, and the time field's position.
+    is_key: [bool; MAX_FIELDS],
+    time_field: Option<usize>,
+    /// The bytes the content hash of the current row is taken over (every field but the
+    /// key's), and the key's own.
     content: Vec<u8>,
+    key: KeyBytes,
+    /// Where a key field's content bytes go instead (discarded).
+    scratch: Vec<u8>,
     /// The last local day number seen and its month key.
     last_month: (i32, i32),
     cols: Vec<Col>,
@@ -98,6 +108,38 @@ fn trim(s: &str) -> &str {
     match (s.as_bytes().first(), s.as_bytes().last()) {
         (Some(a), Some(z)) if a.is_ascii_graphic() && z.is_ascii_graphic() => s,
         _ => s.trim(),
+    }
+}
+
+/// Days since 1970-01-01 of a calendar date.
+fn days_since_epoch(d: chrono::NaiveDate) -> i32 {
+    use chrono::Datelike;
+    d.num_days_from_ce() - 719_163
+}
+
+/// `t` mapped through the field's vocabulary; `Err` (the reason) for a word the
+/// vocabulary must know and does not.
+fn normalize(how: Normalize, t: &str) -> std::result::Result<Cow<'_, str>, String> {
+    match how {
+        Normalize::None => Ok(Cow::Borrowed(t)),
+        Normalize::Status => Ok(normalize_status(t)),
+        Normalize::Channel => Ok(vocab::channel(t)),
+        Normalize::TouchKind => vocab::touch_kind(t).map(Cow::Borrowed).ok_or_else(|| {
+            format!(
+                "is not a touch kind; expected one of {}",
+                vocab::TOUCH_KINDS.join(", ")
+            )
+        }),
+        Normalize::SubscriptionEvent => {
+            vocab::subscription_event(t)
+                .map(Cow::Borrowed)
+                .ok_or_else(|| {
+                    format!(
+                        "is not a subscription event; expected one of {}",
+                        vocab::SUBSCRIPTION_EVENTS.join(", ")
+                    )
+                })
+        }
     }
 }
 
@@ -123,6 +165,7 @@ impl<'c> RowBuilder<'c> {
                     TimestampMicrosecondBuilder::with_capacity(capacity)
                         .with_timezone(tz_name.clone()),
                 ),
+                FieldKind::Date => Col::Date(Date32Builder::with_capacity(capacity)),
                 FieldKind::Amount => Col::Amount(
                     Decimal128Builder::with_capacity(capacity)
                         .with_precision_and_scale(18, ctx.scale as i8)
@@ -138,13 +181,19 @@ impl<'c> RowBuilder<'c> {
             ctx.spec.name
         );
         let object_bytes = capacity * object.len();
+        let mut is_key = [false; MAX_FIELDS];
+        for i in ctx.spec.key_indices() {
+            is_key[i] = true;
+        }
         RowBuilder {
             ctx,
             object,
             clock: Clock::new(ctx.tz),
-            key_field: ctx.spec.key_index(),
+            is_key,
             time_field: ctx.spec.time_index(),
             content: Vec::with_capacity(256),
+            key: KeyBytes::default(),
+            scratch: Vec::with_capacity(64),
             last_month: (0, month_of_days(0)),
             cols,
             date: Date32Builder::with_capacity(capacity),
@@ -202,25 +251,24 @@ impl<'c> RowBuilder<'c> {
                 None => Ok(Typed::Null),
                 Some(t) => match field.kind {
                     FieldKind::Id => Ok(Typed::Str(Cow::Borrowed(t))),
-                    FieldKind::Text if field.normalize_status => {
-                        Ok(Typed::Str(normalize_status(t)))
-                    }
-                    FieldKind::Text => Ok(Typed::Str(Cow::Borrowed(t))),
+                    FieldKind::Text => normalize(field.normalize, t).map(Typed::Str).map_err(fail),
                     FieldKind::Timestamp => self.clock.parse(t).map(Typed::Ts).map_err(fail),
+                    FieldKind::Date => parse_date(t)
+                        .map(|d| Typed::Date(days_since_epoch(d)))
+                        .map_err(fail),
                     FieldKind::Amount => parse_amount(t, self.ctx.scale)
                         .map(Typed::Amount)
                         .map_err(|e| fail(e.describe())),
                     FieldKind::Bool => parse_bool(t).map(Typed::Bool).map_err(fail),
-                    FieldKind::Int { min, max } => match t.parse::<i64>() {
-                        Ok(v) if (min..=max).contains(&v) => Ok(Typed::Int(v)),
-                        _ => Err(fail(format!("is not a whole number from {min} to {max}"))),
-                    },
+                    FieldKind::Int { min, max } => {
+                        parse_int(t, min, max).map(Typed::Int).map_err(fail)
+                    }
                 },
             };
             match value {
                 Ok(v) => {
                     if let Typed::Ts(inst) = &v
-                        && i == self.time_field
+                        && Some(i) == self.time_field
                     {
                         local_days = inst.local_days;
                     }
@@ -247,18 +295,29 @@ impl<'c> RowBuilder<'c> {
     /// lineage to the columns, and notes its key, content hash and month.
     #[inline(always)]
     fn append(&mut self, typed: &[Typed<'_>], local_days: i32, line: u64) {
-        let content = &mut self.content;
-        content.clear();
+        self.content.clear();
+        self.key.clear();
         for (i, v) in typed.iter().enumerate() {
+            if self.is_key[i] {
+                match v {
+                    Typed::Str(s) => self.key.text(s.as_bytes()),
+                    Typed::Ts(inst) => self.key.int(inst.utc_micros),
+                    Typed::Int(x) => self.key.int(*x),
+                    _ => self.key.null(),
+                }
+            }
+            let content = if self.is_key[i] {
+                // The key is not content: a changed key is another row.
+                self.scratch.clear();
+                &mut self.scratch
+            } else {
+                &mut self.content
+            };
             match (&mut self.cols[i], v) {
                 (Col::Str(b), Typed::Str(s)) => {
-                    if i == self.key_field {
-                        self.key_hash.push(xxh3_128(s.as_bytes()));
-                    } else {
-                        content.push(1);
-                        content.extend_from_slice(s.as_bytes());
-                        content.push(0xff);
-                    }
+                    content.push(1);
+                    content.extend_from_slice(s.as_bytes());
+                    content.push(0xff);
                     b.append_value(s);
                 }
                 (Col::Str(b), Typed::Null) => {
@@ -270,6 +329,15 @@ impl<'c> RowBuilder<'c> {
                     b.append_value(inst.utc_micros);
                 }
                 (Col::Ts(b), Typed::Null) => {
+                    content.push(0);
+                    b.append_null();
+                }
+                (Col::Date(b), Typed::Date(d)) => {
+                    content.push(1);
+                    content.extend_from_slice(&d.to_le_bytes());
+                    b.append_value(*d);
+                }
+                (Col::Date(b), Typed::Null) => {
                     content.push(0);
                     b.append_null();
                 }
@@ -301,12 +369,19 @@ impl<'c> RowBuilder<'c> {
                 _ => unreachable!("typed value matches its column kind"),
             }
         }
-        self.date.append_value(local_days);
+        let key = match self.key.hash() {
+            Some(k) => k,
+            None => keys::whole_row(&self.content),
+        };
+        self.key_hash.push(key);
+        if self.time_field.is_some() {
+            self.date.append_value(local_days);
+        }
         if self.last_month.0 != local_days {
             self.last_month = (local_days, month_of_days(local_days));
         }
         self.month.push(self.last_month.1);
-        self.content_hash.push(xxh3_64(content));
+        self.content_hash.push(xxh3_64(&self.content));
         self.source_object.append_value(&self.object);
         self.source_line.append_value(line as i64);
     }
@@ -318,11 +393,12 @@ impl<'c> RowBuilder<'c> {
             arrays.push(match col {
                 Col::Str(b) => Arc::new(b.finish()),
                 Col::Ts(b) => Arc::new(b.finish()),
+                Col::Date(b) => Arc::new(b.finish()),
                 Col::Amount(b) => Arc::new(b.finish()),
                 Col::Bool(b) => Arc::new(b.finish()),
                 Col::Int(b) => Arc::new(b.finish()),
             });
-            if field.name == spec.time_field {
+            if spec.time.is_some_and(|t| t.field == field.name) {
                 arrays.push(Arc::new(self.date.finish()));
             }
         }

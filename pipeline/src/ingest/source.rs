@@ -26,6 +26,8 @@ pub enum Format {
     Csv,
     Jsonl,
     Parquet,
+    /// An Excel workbook: its first sheet.
+    Xlsx,
 }
 
 /// Lists the objects under `prefix`, oldest first (ties by name), so that when the same
@@ -66,6 +68,8 @@ pub fn detect_format(name: &str, choice: FormatChoice) -> Option<(Format, bool)>
         Some(Format::Jsonl)
     } else if stem.ends_with(".parquet") || stem.ends_with(".pq") {
         Some(Format::Parquet)
+    } else if stem.ends_with(".xlsx") {
+        Some(Format::Xlsx)
     } else {
         None
     };
@@ -74,6 +78,7 @@ pub fn detect_format(name: &str, choice: FormatChoice) -> Option<(Format, bool)>
         FormatChoice::Csv => Some((Format::Csv, gz)),
         FormatChoice::Jsonl => Some((Format::Jsonl, gz)),
         FormatChoice::Parquet => Some((Format::Parquet, false)),
+        FormatChoice::Xlsx => Some((Format::Xlsx, gz)),
     }
 }
 
@@ -120,7 +125,17 @@ mod tests {
             detect_format("a.parquet", FormatChoice::Auto),
             Some((Format::Parquet, false))
         );
-        assert_eq!(detect_format("a.xlsx", FormatChoice::Auto), None);
+        assert_eq!(
+            detect_format("orders/Report.XLSX", FormatChoice::Auto),
+            Some((Format::Xlsx, false))
+        );
+        assert_eq!(
+            detect_format("orders/export", FormatChoice::Xlsx),
+            Some((Format::Xlsx, false))
+        );
+        // A macro workbook or an old .xls is not read.
+        assert_eq!(detect_format("a.xlsm", FormatChoice::Auto), None);
+        assert_eq!(detect_format("a.xls", FormatChoice::Auto), None);
         assert_eq!(
             detect_format("a.dat", FormatChoice::Csv),
             Some((Format::Csv, false))

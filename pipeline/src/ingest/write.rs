@@ -16,22 +16,20 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, BooleanArray, RecordBatch, StringArray};
+use datafusion::arrow::array::{BooleanArray, RecordBatch};
 use datafusion::arrow::compute::{
     concat_batches, filter_record_batch, sort_to_indices, take_record_batch,
 };
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use futures::StreamExt;
-use xxhash_rust::xxh3::xxh3_128;
 
 use super::index::{self, KeyIndex, Resolution, RunRows};
 use super::plan::Base;
 use super::read::{LoadedObject, Read};
 use super::rows::{Quarantined, RowContext};
 use super::staging::{self, MonthRows, Staging};
-use super::{Job, fetch_rel, parts, quarantine};
+use super::{Job, fetch_rel, keys, parts, quarantine};
 use crate::error::{Error, Result};
-use crate::month::YearMonth;
 use crate::warehouse::parquet_io;
 use crate::warehouse::{ManifestEntry, Publisher, TableState};
 
@@ -74,8 +72,9 @@ pub async fn write(job: &Job<'_>, base: Base, read: Read, run_id: &str) -> Resul
 
     // The new version: changed months rewritten, the others carried over.
     let mut publisher = Publisher::new(&job.wh, job.spec.name, job.root());
-    let by_month = files_by_month(&previous.files, job.spec.partition_column);
-    let partitions_carried = carry_over(&mut publisher, &by_month, &resolution.touched).await?;
+    let by_month = files_by_month(&previous.files, job.spec.partition_column());
+    let partitions_carried =
+        carry_over(job, &mut publisher, &by_month, &resolution.touched).await?;
     let (rows, partitions_written) = write_months(
         job,
         &mut publisher,
@@ -97,7 +96,7 @@ pub async fn write(job: &Job<'_>, base: Base, read: Read, run_id: &str) -> Resul
     let table = publisher
         .commit(TableState {
             rows,
-            partition_column: Some(job.spec.partition_column.into()),
+            partition_column: job.spec.partition_column().map(Into::into),
             index_file: Some(index_file),
             quarantine_files,
             manifest: settled.manifest,
@@ -165,14 +164,15 @@ async fn settle(
     Ok(settled)
 }
 
-/// The stored partition files by month label.
-fn files_by_month(files: &[String], partition_column: &str) -> BTreeMap<String, Vec<String>> {
+/// The stored partition files by month label (all under `""` in an unpartitioned table).
+fn files_by_month(
+    files: &[String],
+    partition_column: Option<&str>,
+) -> BTreeMap<String, Vec<String>> {
     let mut by_month: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for f in files {
-        by_month
-            .entry(partition_of(f, partition_column))
-            .or_default()
-            .push(f.clone());
+        let label = partition_column.map_or_else(String::new, |c| partition_of(f, c));
+        by_month.entry(label).or_default().push(f.clone());
     }
     by_month
 }
@@ -189,13 +189,14 @@ fn partition_of(file: &str, column: &str) -> String {
 /// Carries the stored months the run does not touch over into the new version; returns
 /// how many.
 async fn carry_over(
+    job: &Job<'_>,
     publisher: &mut Publisher<'_>,
     by_month: &BTreeMap<String, Vec<String>>,
     touched: &BTreeSet<i32>,
 ) -> Result<usize> {
     let touched_labels: BTreeSet<String> = touched
         .iter()
-        .map(|m| YearMonth::from_index(*m as i64).to_string())
+        .map(|m| job.spec.partition_label(*m))
         .collect();
     let mut carried = 0;
     for (label, files) in by_month {
@@ -211,7 +212,7 @@ async fn carry_over(
 
 /// One month's new partition files, and its rows before and after.
 struct MonthFiles {
-    label: String,
+    month: i32,
     before: u64,
     after: u64,
     files: Vec<bytes::Bytes>,
@@ -235,22 +236,24 @@ async fn write_months(
     }
     let mut months = futures::stream::iter(resolution.touched.iter().copied())
         .map(|m| {
-            let label = YearMonth::from_index(m as i64).to_string();
-            let files = stored.get(&label).cloned().unwrap_or_default();
+            let files = stored
+                .get(&job.spec.partition_label(m))
+                .cloned()
+                .unwrap_or_default();
             let staged = staging.take(m);
-            month_files(job, resolution.clone(), m, label, files, staged)
+            month_files(job, resolution.clone(), m, files, staged)
         })
         .buffered(job.workers);
     let (mut total_rows, mut written) = (table_rows, 0);
     while let Some(done) = months.next().await {
         let MonthFiles {
-            label,
+            month,
             before,
             after,
             files,
         } = done?;
         total_rows = total_rows + after - before;
-        let dir = format!("{}={label}", job.spec.partition_column);
+        let dir = job.spec.partition_dir(month);
         for (k, bytes) in files.into_iter().enumerate() {
             publisher.write_data(&dir, k, bytes).await?;
         }
@@ -266,7 +269,6 @@ async fn month_files(
     job: &Job<'_>,
     resolution: Arc<Resolution>,
     m: i32,
-    label: String,
     files: Vec<String>,
     staged: Result<MonthRows>,
 ) -> Result<MonthFiles> {
@@ -278,7 +280,7 @@ async fn month_files(
         let after = parts.iter().map(|p| p.rows as u64).sum();
         let files = parts.into_iter().map(|p| p.data).collect();
         return Ok(MonthFiles {
-            label,
+            month: m,
             before: 0,
             after,
             files,
@@ -299,7 +301,7 @@ async fn month_files(
             vec![]
         };
         Ok(MonthFiles {
-            label,
+            month: m,
             before,
             after,
             files,
@@ -340,7 +342,7 @@ fn merge_month(
     existing: Vec<RecordBatch>,
     mut staged: MonthRows,
 ) -> Result<Vec<RecordBatch>> {
-    let (key_col, time_col) = (ctx.spec.key_index(), ctx.spec.time_index());
+    let time_col = ctx.spec.time_index();
     for part in std::mem::take(&mut staged.encoded) {
         let mut seqs = parts::expand(&part.seqs, 0).into_iter();
         for b in parquet_io::decode(part.data)? {
@@ -356,22 +358,9 @@ fn merge_month(
             parts.push(b);
             continue;
         }
-        let keys = b
-            .column(key_col)
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .ok_or_else(|| Error::Warehouse {
-                table: "key index".into(),
-                message: "the stored key column is not text".into(),
-            })?;
-        let mask: BooleanArray = (0..b.num_rows())
-            .map(|r| {
-                Some(
-                    !resolution
-                        .replaced
-                        .contains(&xxh3_128(keys.value(r).as_bytes())),
-                )
-            })
+        let mask: BooleanArray = keys::of_batch(ctx.spec, &b)?
+            .into_iter()
+            .map(|k| Some(!k.is_some_and(|k| resolution.replaced.contains(&k))))
             .collect();
         parts.push(filter_record_batch(&b, &mask)?);
     }
@@ -388,6 +377,10 @@ fn merge_month(
         parts.push(filter_record_batch(&b, &mask)?);
     }
     parts.retain(|b| b.num_rows() > 0);
+    // A table without a time axis keeps its rows in the order they were read.
+    let Some(time_col) = time_col else {
+        return Ok(parts);
+    };
     if parts.is_empty() || parts::time_span(&parts, time_col).is_some() {
         return Ok(parts);
     }

@@ -18,6 +18,10 @@ use crate::warehouse::{META_DIR, Publisher, TableState, Warehouse};
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct StageRecord {
     pub stage: String,
+    /// The dataset an ingest record is about (one record per dataset); none for the other
+    /// stages, and in records written before datasets were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<String>,
     pub seconds: f64,
     /// Rows the stage produced (ingest: rows loaded; marts: rows written).
     pub rows: u64,
@@ -87,6 +91,7 @@ fn schema() -> SchemaRef {
         Field::new("finished_at", DataType::Utf8, true),
         Field::new("status", DataType::Utf8, false),
         Field::new("stage", DataType::Utf8, true),
+        Field::new("dataset", DataType::Utf8, true),
         Field::new("stage_seconds", DataType::Float64, true),
         Field::new("stage_rows", DataType::UInt64, true),
         Field::new("stage_detail", DataType::Utf8, true),
@@ -104,6 +109,7 @@ pub async fn publish_table(wh: &Warehouse) -> Result<()> {
     let mut finished: Vec<Option<String>> = Vec::new();
     let mut status: Vec<String> = Vec::new();
     let mut stage: Vec<Option<String>> = Vec::new();
+    let mut dataset: Vec<Option<String>> = Vec::new();
     let mut secs: Vec<Option<f64>> = Vec::new();
     let mut rows: Vec<Option<u64>> = Vec::new();
     let mut detail: Vec<Option<String>> = Vec::new();
@@ -121,6 +127,7 @@ pub async fn publish_table(wh: &Warehouse) -> Result<()> {
             finished.push(r.finished_at.clone());
             status.push(r.status.to_string());
             stage.push(s.map(|s| s.stage.clone()));
+            dataset.push(s.and_then(|s| s.dataset.clone()));
             secs.push(s.map(|s| s.seconds));
             rows.push(s.map(|s| s.rows));
             detail.push(s.map(|s| s.detail.clone()));
@@ -136,6 +143,7 @@ pub async fn publish_table(wh: &Warehouse) -> Result<()> {
             Arc::new(StringArray::from(finished)),
             Arc::new(StringArray::from(status)),
             Arc::new(StringArray::from(stage)),
+            Arc::new(StringArray::from(dataset)),
             Arc::new(Float64Array::from(secs)),
             Arc::new(UInt64Array::from(rows)),
             Arc::new(StringArray::from(detail)),

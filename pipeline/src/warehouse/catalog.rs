@@ -157,21 +157,29 @@ pub async fn new_session(
     session_config.options_mut().execution.time_zone = Some(tz.name().to_string());
     let ctx = SessionContext::new_with_config_rt(session_config, runtime(&config.engine)?);
     register_store(&ctx, wh);
-    let orders_schema = crate::dataset::ORDERS.arrow_schema(tz.name(), scale);
-    // The orders table exists (empty) even before the first ingest.
-    let orders_state = wh.state("orders").await?;
-    if orders_state.is_none() {
-        let mut fields: Vec<_> = orders_schema.fields().iter().cloned().collect();
-        fields.push(Arc::new(datafusion::arrow::datatypes::Field::new(
-            crate::dataset::ORDERS.partition_column,
-            DataType::Utf8,
-            false,
-        )));
+    // Every dataset's table exists (empty) before its first ingest, so a query, a mart or a
+    // BI tool can name it whether or not the shop exports it.
+    for spec in crate::dataset::ALL {
+        if wh.state(spec.name).await?.is_some() {
+            continue;
+        }
+        let schema = spec.arrow_schema(tz.name(), scale);
+        let mut fields: Vec<_> = schema.fields().iter().cloned().collect();
+        if let Some(column) = spec.partition_column() {
+            fields.push(Arc::new(datafusion::arrow::datatypes::Field::new(
+                column,
+                DataType::Utf8,
+                false,
+            )));
+        }
         let schema = Arc::new(datafusion::arrow::datatypes::Schema::new(fields));
-        ctx.register_table("orders", Arc::new(MemTable::try_new(schema, vec![vec![]])?))?;
+        ctx.register_table(
+            spec.name,
+            Arc::new(MemTable::try_new(schema, vec![vec![]])?),
+        )?;
     }
     let names = register_all(&ctx, wh, |name| {
-        (name == "orders").then(|| orders_schema.clone())
+        crate::dataset::by_name(name).map(|spec| spec.arrow_schema(tz.name(), scale))
     })
     .await?;
     Ok((ctx, names))
