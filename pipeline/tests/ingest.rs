@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{config, ingest, rows, scalar, write};
+use common::{config, ingest, rows, scalar, set_mtime, write};
 
 const HEADER: &str = "order_id,customer_id,ordered_at,amount,status\n";
 
@@ -50,6 +50,58 @@ async fn quoting_embedded_newlines_and_bom() {
             "A3,C3,2024-05-03 10:00:00,oops,completed"
         ]]
     );
+}
+
+/// Excel and Windows tools end lines with CRLF, and exports carry blank lines: a row's
+/// line (stored and quarantined) is its physical line all the same, and its raw text is
+/// its own line. (With CRLF every line used to be one short, its raw text led by an LF.)
+#[tokio::test]
+async fn crlf_and_blank_lines_keep_physical_line_numbers() {
+    let rows_text = [
+        "N1,C1,2024-05-01 10:00:00,x",
+        "N2,C1,2024-05-01 11:00:00,100",
+        "N3,C1,2024-05-01 12:00:00,y",
+        "N4,C1,2024-05-01 13:00:00,200",
+    ];
+    for eol in ["\n", "\r\n"] {
+        let src = tempfile::tempdir().unwrap();
+        let wh = tempfile::tempdir().unwrap();
+        // Lines: header 1, N1 2, N2 3, blank 4 and 5, N3 6, N4 7.
+        let [n1, n2, n3, n4] = rows_text;
+        let text = [
+            "order_id,customer_id,ordered_at,amount",
+            n1,
+            n2,
+            "",
+            "",
+            n3,
+            n4,
+        ]
+        .join(eol)
+            + eol;
+        write(src.path(), "orders/a.csv", text);
+        let cfg = config(src.path(), wh.path());
+        let s = ingest(&cfg).await;
+        assert_eq!((s.rows_read, s.rows_loaded, s.rows_quarantined), (4, 2, 2));
+        assert_eq!(
+            rows(
+                &cfg,
+                "SELECT order_id, source_line FROM orders ORDER BY order_id"
+            )
+            .await,
+            vec![vec!["N2", "3"], vec!["N4", "7"]],
+            "{eol:?}"
+        );
+        assert_eq!(
+            rows(
+                &cfg,
+                "SELECT line, raw FROM quarantine_orders ORDER BY line"
+            )
+            .await,
+            vec![vec!["2", n1], vec!["6", n3]],
+            "{eol:?}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -547,16 +599,6 @@ async fn generated_mess_balances_against_the_generators_truth() {
         scalar(&cfg, "SELECT count(*) FROM quarantine_orders").await,
         truth.bad_rows.to_string()
     );
-}
-
-/// Sets an object's modification time (the listing reads objects oldest first).
-fn set_mtime(path: &std::path::Path, secs: u64) {
-    std::fs::File::options()
-        .write(true)
-        .open(path)
-        .unwrap()
-        .set_modified(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs))
-        .unwrap();
 }
 
 #[tokio::test]

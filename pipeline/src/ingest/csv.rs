@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::mapping::{ColumnMap, map_headers};
+use super::mapping::{ColumnMap, map_object};
 use super::rows::{ParsedChunk, RowBuilder, RowContext};
 use crate::config::{EncodingChoice, HeaderNames};
 use crate::dataset::MAX_FIELDS;
@@ -118,7 +118,7 @@ pub fn read(
 ) -> std::result::Result<Result<Vec<ParsedChunk>>, String> {
     let (bytes, encoding) = strip_bom(bytes, opts.encoding);
     let header = read_header(bytes, opts.delimiter, encoding)?;
-    let map = map_headers(ctx.spec, &header.names, opts.columns)?;
+    let map = map_object(ctx, &header.names, opts.columns)?;
     let body = &bytes[header.body_start..];
     let rows = Rows {
         ctx,
@@ -220,8 +220,8 @@ impl Rows<'_> {
             headers,
             map,
         } = self;
-        let (encoding, width, n_fields) = (*encoding, headers.len(), ctx.spec.fields.len());
-        let mut builder = RowBuilder::new(ctx, object.clone(), chunk.len() / 64 + 16);
+        let (encoding, width, n_fields) = (*encoding, headers.len(), map.source_index.len());
+        let mut builder = RowBuilder::new(ctx, object.clone(), chunk.len() / 64 + 16).reading(map);
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
@@ -242,8 +242,16 @@ impl Rows<'_> {
                 }
             }
             let pos = record.position().cloned().unwrap_or(rec_start);
-            let line = first_line + pos.line() - 1;
-            let raw_range = pos.byte() as usize..reader.position().byte() as usize;
+            // A record's position is where the reader stood before it: on the LF of the
+            // previous record's CRLF (the reader ends a record at its CR) or on blank lines
+            // it skipped. The record itself starts after them.
+            let mut start = pos.byte() as usize;
+            let mut line = first_line + pos.line() - 1;
+            while let Some(b @ (b'\r' | b'\n')) = chunk.get(start) {
+                line += (*b == b'\n') as u64;
+                start += 1;
+            }
+            let raw_range = start..reader.position().byte() as usize;
             let raw = || {
                 let r = &chunk[raw_range.clone()];
                 let r = r.strip_suffix(b"\n").unwrap_or(r);

@@ -9,7 +9,7 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::record_batch::RecordBatch;
 use pipeline::config::Config;
-use pipeline::ingest::{IngestOptions, IngestSummary};
+use pipeline::ingest::{IngestOptions, IngestRun, IngestSummary};
 
 pub fn config(source: &Path, warehouse: &Path) -> Config {
     let mut c = Config::default();
@@ -33,6 +33,40 @@ pub async fn ingest(config: &Config) -> IngestSummary {
     )
     .await
     .expect("ingest runs")
+}
+
+/// Ingests the dataset called `name` alone, with its configured settings.
+pub async fn ingest_dataset(config: &Config, name: &str) -> IngestSummary {
+    let spec = pipeline::dataset::by_name(name).expect("a dataset");
+    let dataset = config.datasets.get(name).expect("its settings");
+    pipeline::ingest::ingest(config, spec, dataset, &IngestOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("ingest of {name} runs: {e}"))
+}
+
+/// Ingests every dataset, as `conveyor ingest` does (orphans counted).
+pub async fn ingest_all(config: &Config) -> IngestRun {
+    pipeline::ingest::ingest_all(config, &IngestOptions::default())
+        .await
+        .expect("ingest runs")
+}
+
+/// Sets an object's modification time (the listing reads objects oldest first).
+pub fn set_mtime(path: &Path, secs: u64) {
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+        .unwrap();
+}
+
+/// `text` encoded as CP932 (Shift_JIS as Windows and Japanese EC platforms write it);
+/// every character must have a CP932 form.
+pub fn cp932(text: &str) -> Vec<u8> {
+    let (bytes, _, unmappable) = encoding_rs::SHIFT_JIS.encode(text);
+    assert!(!unmappable, "{text:?} has a character CP932 cannot encode");
+    bytes.into_owned()
 }
 
 /// Runs SQL and returns rows as vectors of display strings ("NULL" for nulls).
