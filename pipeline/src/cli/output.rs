@@ -54,6 +54,20 @@ pub fn ingest(s: &IngestSummary) -> String {
             s.dataset
         );
     }
+    if s.line_item_objects > 0 {
+        _ = writeln!(
+            o,
+            "  line items: {} exports read one row per product line, folded into one row per order_id",
+            thousands(s.line_item_objects as i128)
+        );
+    }
+    if s.rows_conflicting > 0 {
+        _ = writeln!(
+            o,
+            "  conflicts: {} rows share an order_id with another row of the same export and other content (quarantined; is this a line-item export? set [datasets.orders] grain = \"line\")",
+            thousands(s.rows_conflicting as i128)
+        );
+    }
     if let Some(n) = s.orphans.filter(|n| *n > 0) {
         _ = writeln!(
             o,

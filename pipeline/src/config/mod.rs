@@ -219,10 +219,10 @@ dataset_section!(
 );
 
 impl DatasetsConfig {
-    /// The settings of the dataset called `name`.
+    /// The settings of the dataset called `name` (`order_lines` is read with the orders').
     pub fn get(&self, name: &str) -> Option<&DatasetConfig> {
         match name {
-            "orders" => Some(&self.orders),
+            "orders" | "order_lines" => Some(&self.orders),
             "customers" => Some(&self.customers),
             "touchpoints" => Some(&self.touchpoints),
             "nps_responses" => Some(&self.nps_responses),
@@ -241,6 +241,8 @@ struct RawDataset {
     encoding: Option<EncodingChoice>,
     delimiter: Option<String>,
     columns: Option<BTreeMap<String, HeaderNames>>,
+    grain: Option<Grain>,
+    preset: Option<String>,
 }
 
 impl RawDataset {
@@ -252,6 +254,8 @@ impl RawDataset {
             encoding: self.encoding.unwrap_or(d.encoding),
             delimiter: self.delimiter.unwrap_or(d.delimiter),
             columns: self.columns.unwrap_or(d.columns),
+            grain: self.grain.or(d.grain),
+            preset: self.preset.or(d.preset),
         }
     }
 }
@@ -299,6 +303,21 @@ pub enum EncodingChoice {
     Cp932,
 }
 
+/// How an orders export is laid out (`[datasets.orders] grain`).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Grain {
+    /// Line items where a known platform's header set is recognised (a preset), else one
+    /// row per order.
+    #[default]
+    Auto,
+    /// One row per order: a second row of one export with the same order_id and other
+    /// content is quarantined as a conflict.
+    Order,
+    /// One row per product line, folded into one order per order_id (and `order_lines`).
+    Line,
+}
+
 /// One header name, or several accepted alternatives.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(untagged)]
@@ -328,6 +347,10 @@ pub struct DatasetConfig {
     pub delimiter: String,
     /// canonical field → export header(s), on top of the built-in Japanese/English aliases.
     pub columns: BTreeMap<String, HeaderNames>,
+    /// Orders only: one row per order or per product line (`None`: not given, auto).
+    pub grain: Option<Grain>,
+    /// Orders only: a platform's header preset (`shopify`, `rakuten`, `futureshop`).
+    pub preset: Option<String>,
 }
 
 impl DatasetConfig {
@@ -343,7 +366,14 @@ impl DatasetConfig {
             encoding: EncodingChoice::Auto,
             delimiter: ",".into(),
             columns: BTreeMap::new(),
+            grain: None,
+            preset: None,
         }
+    }
+
+    /// The configured grain (auto when not given).
+    pub fn grain(&self) -> Grain {
+        self.grain.unwrap_or_default()
     }
 
     pub fn delimiter_byte(&self, key: &str) -> Result<u8> {
@@ -434,12 +464,32 @@ impl Config {
         self.time_zone()?;
         self.money.scale()?;
         for spec in crate::dataset::ALL {
+            if spec.settings_name() != spec.name {
+                continue; // checked with the dataset whose settings it reads with
+            }
             let name = spec.name;
             let dataset = self.datasets.get(name).expect("every dataset has settings");
             dataset.delimiter_byte(&format!("datasets.{name}.delimiter"))?;
+            validate_grain(name, dataset)?;
+            // An orders export may be read line by line: its line-item columns can be
+            // mapped too.
+            let line_items =
+                (name == crate::dataset::ORDERS.name).then_some(&crate::dataset::lines::LINE_ITEMS);
             for field in dataset.columns.keys() {
-                if spec.field(field).is_none() {
-                    let known: Vec<&str> = spec.fields.iter().map(|f| f.name).collect();
+                if spec.field(field).is_none()
+                    && line_items.is_none_or(|l| l.field(field).is_none())
+                {
+                    let known: Vec<&str> = spec
+                        .fields
+                        .iter()
+                        .chain(line_items.map_or(&[][..], |l| l.fields))
+                        .map(|f| f.name)
+                        .fold(Vec::new(), |mut v, n| {
+                            if !v.contains(&n) {
+                                v.push(n);
+                            }
+                            v
+                        });
                     return Err(config_err(
                         &format!("datasets.{name}.columns.{field}"),
                         format!(
@@ -507,6 +557,48 @@ impl Config {
             })
             .collect()
     }
+}
+
+/// `grain` and `preset` are orders' keys, and a preset names a known platform whose
+/// exports are line items.
+fn validate_grain(name: &str, dataset: &DatasetConfig) -> Result<()> {
+    let orders = name == crate::dataset::ORDERS.name;
+    if !orders && dataset.grain.is_some() {
+        return Err(config_err(
+            &format!("datasets.{name}.grain"),
+            "only [datasets.orders] has a grain (one row per order or per product line)".into(),
+        ));
+    }
+    let Some(preset) = &dataset.preset else {
+        return Ok(());
+    };
+    let key = format!("datasets.{name}.preset");
+    if !orders {
+        return Err(config_err(
+            &key,
+            "only [datasets.orders] has header presets".into(),
+        ));
+    }
+    if crate::dataset::presets::by_name(preset).is_none() {
+        let known: Vec<&str> = crate::dataset::presets::PRESETS
+            .iter()
+            .map(|p| p.name)
+            .collect();
+        return Err(config_err(
+            &key,
+            format!(
+                "{preset:?} is not a preset; expected one of {}",
+                known.join(", ")
+            ),
+        ));
+    }
+    if dataset.grain == Some(Grain::Order) {
+        return Err(config_err(
+            &key,
+            "a preset reads a line-item export; set grain = \"line\" or \"auto\" with it".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// An error in `conveyor.toml` at `key`.
@@ -649,6 +741,37 @@ mod tests {
                 .to_string()
                 .contains("datasets.orders.columns.orderid")
         );
+    }
+
+    #[test]
+    fn grain_and_preset_are_orders_keys_and_a_wrong_value_names_its_key() {
+        let c = Config::from_toml(
+            "[datasets.orders]\ngrain = \"line\"\npreset = \"shopify\"\n[datasets.orders.columns]\nquantity = \"数\"\n",
+            "c",
+        )
+        .unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.datasets.orders.grain(), Grain::Line);
+        assert_eq!(c.datasets.orders.preset.as_deref(), Some("shopify"));
+        assert_eq!(Config::default().datasets.orders.grain(), Grain::Auto);
+        let err = |toml: &str| match Config::from_toml(toml, "c") {
+            Err(e) => e.to_string(),
+            Ok(c) => c.validate().unwrap_err().to_string(),
+        };
+        let e = err("[datasets.orders]\ngrain = \"lines\"\n");
+        assert!(
+            e.contains("datasets.orders.grain") && e.contains("lines"),
+            "{e}"
+        );
+        let e = err("[datasets.orders]\npreset = \"amazon\"\n");
+        assert!(
+            e.contains("datasets.orders.preset") && e.contains("shopify, rakuten, futureshop"),
+            "{e}"
+        );
+        let e = err("[datasets.customers]\ngrain = \"line\"\n");
+        assert!(e.contains("datasets.customers.grain"), "{e}");
+        let e = err("[datasets.orders]\ngrain = \"order\"\npreset = \"rakuten\"\n");
+        assert!(e.contains("datasets.orders.preset"), "{e}");
     }
 
     #[test]

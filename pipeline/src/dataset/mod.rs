@@ -5,19 +5,24 @@
 //! datasets (customers, touchpoints, nps_responses, subscription_events, in
 //! [`relations`]) are further specs, not further ingest code. [`ALL`] lists them in the
 //! order a run ingests them: orders and customers first, so the others' orphans (rows
-//! whose customer is in neither) can be counted against them.
+//! whose customer is in neither) can be counted against them. `order_lines` ([`lines`])
+//! is read from the orders' own exports when they are line items, right after orders.
 
+pub mod lines;
 mod orders;
+pub mod presets;
 pub mod relations;
 pub mod values;
 pub mod vocab;
 
+pub use lines::ORDER_LINES;
 pub use orders::ORDERS;
 pub use relations::{CUSTOMERS, NPS_RESPONSES, SUBSCRIPTION_EVENTS, TOUCHPOINTS};
 
 /// Every dataset, in the order a run ingests them.
-pub static ALL: [&DatasetSpec; 5] = [
+pub static ALL: [&DatasetSpec; 6] = [
     &ORDERS,
+    &ORDER_LINES,
     &CUSTOMERS,
     &TOUCHPOINTS,
     &NPS_RESPONSES,
@@ -162,6 +167,16 @@ pub const SOURCE_OBJECT: &str = "source_object";
 pub const SOURCE_LINE: &str = "source_line";
 
 impl DatasetSpec {
+    /// The `[datasets.<name>]` section that configures this dataset: its own, except for
+    /// `order_lines`, which is read from the orders' exports with the orders' settings.
+    pub fn settings_name(&self) -> &'static str {
+        if std::ptr::eq(self, &ORDER_LINES) {
+            ORDERS.name
+        } else {
+            self.name
+        }
+    }
+
     pub fn field(&self, name: &str) -> Option<(usize, &FieldSpec)> {
         self.fields.iter().enumerate().find(|(_, f)| f.name == name)
     }

@@ -12,6 +12,11 @@
 //! replaces the current version, which may sit in another month's partition or be an
 //! earlier row of this run.
 //!
+//! When the rows of one object must not disagree (orders at order grain), a key whose
+//! rows in one object differ in content is a conflict: every such row is set aside
+//! (quarantined by [`super::write`], naming the other line) and the key keeps the version
+//! it had before that object, as if the object did not hold it.
+//!
 //! Keys are stored as 128-bit hashes (an entry takes 32 bytes: 0.35 GB at 10.9M keys)
 //! rather than the ids themselves.
 
@@ -110,11 +115,15 @@ pub struct Resolution {
     /// Months that hold a row that is not current: a replaced version (stored or from this
     /// run) or a duplicate of this run. Only these need their rows checked when merged.
     pub mixed: BTreeSet<i32>,
+    /// Rows set aside as conflicts, each with a row of the same object and key whose
+    /// content differs: (sequence number, the other's), in key order.
+    pub conflicts: Vec<(u32, u32)>,
 }
 
 const NEW: u8 = 0;
 const DUPLICATE: u8 = 1;
 const UPDATED: u8 = 2;
+const CONFLICT: u8 = 3;
 
 /// Counts of outcomes over a range of sequence numbers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -122,6 +131,7 @@ pub struct Counts {
     pub new: u64,
     pub duplicate: u64,
     pub updated: u64,
+    pub conflict: u64,
 }
 
 impl Resolution {
@@ -143,6 +153,7 @@ impl Resolution {
             match *o {
                 NEW => c.new += 1,
                 DUPLICATE => c.duplicate += 1,
+                CONFLICT => c.conflict += 1,
                 _ => c.updated += 1,
             }
         }
@@ -154,7 +165,18 @@ impl Resolution {
 /// the highest sequence number among `rows`. Each bucket of rows becomes the list of this
 /// run's final versions of its keys (compacted in place), so the index after the run costs
 /// no more memory than the rows did.
-pub fn resolve(stored: KeyIndex, mut rows: RunRows, last_seq: u32) -> Resolution {
+pub fn resolve(stored: KeyIndex, rows: RunRows, last_seq: u32) -> Resolution {
+    resolve_objects(stored, rows, last_seq, None)
+}
+
+/// [`resolve`], with the rows of one object that disagree on a key set aside as conflicts
+/// when `objects` (the first sequence number of each object read, ascending) is given.
+pub fn resolve_objects(
+    stored: KeyIndex,
+    mut rows: RunRows,
+    last_seq: u32,
+    objects: Option<&[u32]>,
+) -> Resolution {
     debug_assert!(stored.run.is_empty(), "a stored index has no run versions");
     let stored = stored.stored;
     rows.buckets
@@ -173,6 +195,9 @@ pub fn resolve(stored: KeyIndex, mut rows: RunRows, last_seq: u32) -> Resolution
     let (mut touched_bits, mut mixed_bits) = (vec![false; width], vec![false; width]);
     let bit = |m: i32| (m as i64 - lo as i64) as usize;
     let (mut touched, mut mixed) = (BTreeSet::new(), BTreeSet::new());
+    let mut conflicts = Vec::new();
+    // The object a sequence number belongs to (its position among `objects`).
+    let object_of = |seq: u32| objects.map(|o| o.partition_point(|f| *f <= seq));
 
     // `i` reads the stored index. In each bucket, `j` reads the sorted rows and `w` writes
     // each key's final version over rows already read (a key has at least one row, so `w`
@@ -186,7 +211,33 @@ pub fn resolve(stored: KeyIndex, mut rows: RunRows, last_seq: u32) -> Resolution
             let was_stored = stored.get(i).filter(|e| e.key == key).copied();
             // The current version so far: (content, month, seq), seq 0 for the stored one.
             let mut cur = was_stored.map(|e| (e.content, e.month, 0u32));
+            // Rows before this index were checked for conflicts already.
+            let mut checked = j;
             while let Some(r) = rows.get(j).filter(|r| r.key == key) {
+                if objects.is_some() && j >= checked {
+                    // The rows of this key from r's object, and whether they disagree.
+                    let o = object_of(r.seq);
+                    let end = j + rows[j..]
+                        .iter()
+                        .take_while(|x| x.key == key && object_of(x.seq) == o)
+                        .count();
+                    checked = end;
+                    let segment = &rows[j..end];
+                    if segment.iter().any(|x| x.content != r.content) {
+                        for x in segment {
+                            outcomes[x.seq as usize] = CONFLICT;
+                            touched_bits[bit(x.month)] = true;
+                            mixed_bits[bit(x.month)] = true;
+                            let other = segment
+                                .iter()
+                                .find(|y| y.content != x.content)
+                                .expect("the segment disagrees");
+                            conflicts.push((x.seq, other.seq));
+                        }
+                        j = end;
+                        continue;
+                    }
+                }
                 let seq = r.seq as usize;
                 match cur {
                     None => {
@@ -210,8 +261,10 @@ pub fn resolve(stored: KeyIndex, mut rows: RunRows, last_seq: u32) -> Resolution
                 }
                 j += 1;
             }
-            let (content, month, seq) = cur.expect("a key with rows has a version");
-            if seq != 0 {
+            // A key whose only rows were conflicts of a new key has no version.
+            if let Some((content, month, seq)) = cur
+                && seq != 0
+            {
                 current[seq as usize / 64] |= 1 << (seq % 64);
                 rows[w] = Version {
                     key,
@@ -245,6 +298,7 @@ pub fn resolve(stored: KeyIndex, mut rows: RunRows, last_seq: u32) -> Resolution
         replaced,
         touched,
         mixed,
+        conflicts,
     }
 }
 
@@ -431,7 +485,8 @@ mod tests {
             Counts {
                 new: 1,
                 duplicate: 2,
-                updated: 2
+                updated: 2,
+                conflict: 0
             }
         );
         assert_eq!(r.counts(3, 3).updated, 1);
@@ -467,7 +522,8 @@ mod tests {
             Counts {
                 new: 1,
                 duplicate: 0,
-                updated: 2
+                updated: 2,
+                conflict: 0
             },
             "going back to the first content is an update too"
         );
@@ -497,7 +553,8 @@ mod tests {
             Counts {
                 new: 2,
                 duplicate: 1,
-                updated: 2
+                updated: 2,
+                conflict: 0
             }
         );
         let current: Vec<u32> = (1..=5).filter(|s| r.is_current(*s)).collect();
@@ -518,6 +575,50 @@ mod tests {
         assert_eq!(r.index.len(), 5);
         assert_eq!(r.index.get(k(3, 5)).map(|e| e.content), Some(36));
         assert_eq!(r.index.get(k(500, 1)), None);
+    }
+
+    #[test]
+    fn rows_of_one_object_that_disagree_on_a_key_are_conflicts() {
+        // Objects start at seq 1 (rows 1-4) and 5 (rows 5-6). Key 7 has two contents in
+        // object 1: rows 1 and 3 are conflicts, the key stays unknown, and row 5 (object
+        // 2) is new. Key 8 repeats itself in object 1 (a duplicate, no conflict). Key 9 is
+        // stored; object 2 disagrees on it: its stored version stays.
+        let rows = vec![
+            row(7, 100, 5, 1),
+            row(8, 80, 5, 2),
+            row(7, 101, 5, 3),
+            row(8, 80, 5, 4),
+            row(9, 91, 6, 5),
+            row(9, 92, 6, 6),
+            row(7, 100, 5, 7),
+        ];
+        let r = resolve_objects(stored(&[(9, 90, 4)]), rows.into(), 7, Some(&[1, 5, 7]));
+        assert_eq!(
+            r.counts(1, 7),
+            Counts {
+                new: 2,
+                duplicate: 1,
+                updated: 0,
+                conflict: 4
+            }
+        );
+        let mut conflicts = r.conflicts.clone();
+        conflicts.sort();
+        assert_eq!(conflicts, vec![(1, 3), (3, 1), (5, 6), (6, 5)]);
+        let current: Vec<u32> = (1..=7).filter(|s| r.is_current(*s)).collect();
+        assert_eq!(current, vec![2, 7]);
+        assert!(r.replaced.is_empty());
+        assert_eq!(
+            listed(&r.index),
+            vec![(7, 100, 5), (8, 80, 5), (9, 90, 4)],
+            "9 keeps its stored version; 7 is object 3's"
+        );
+        assert!(r.mixed.contains(&5) && r.mixed.contains(&6));
+        // Without objects, the same rows are updates of one another.
+        let rows = vec![row(7, 100, 5, 1), row(7, 101, 5, 2)];
+        let r = resolve(KeyIndex::default(), rows.into(), 2);
+        assert_eq!(r.counts(1, 2).updated, 1);
+        assert!(r.conflicts.is_empty());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::mapping::{ColumnMap, map_headers};
+use super::mapping::{ColumnMap, map_object};
 use super::rows::{ParsedChunk, RowBuilder, RowContext};
 use crate::config::HeaderNames;
 use crate::error::Result;
@@ -53,12 +53,12 @@ pub fn read(
     if keys.is_empty() {
         return Err("has no JSON object to read".into());
     }
-    let map: ColumnMap = map_headers(ctx.spec, &keys, columns)?;
+    let map: ColumnMap = map_object(ctx, &keys, columns)?;
     let object: Arc<str> = Arc::from(object);
     let chunks: Vec<Result<ParsedChunk>> = lines
         .par_chunks(CHUNK_LINES)
         .map(|chunk| {
-            let mut builder = RowBuilder::new(ctx, object.clone(), chunk.len());
+            let mut builder = RowBuilder::new(ctx, object.clone(), chunk.len()).reading(&map);
             for (line, text) in chunk {
                 let value: serde_json::Value = match serde_json::from_str(text) {
                     Ok(v) => v,

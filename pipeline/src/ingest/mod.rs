@@ -25,6 +25,7 @@ pub mod csv;
 pub mod index;
 pub mod jsonl;
 pub mod keys;
+pub mod lines;
 pub mod mapping;
 pub mod orphans;
 pub mod parquet;
@@ -74,6 +75,11 @@ pub struct IngestSummary {
     pub rows_quarantined: u64,
     pub rows_duplicate: u64,
     pub rows_updated: u64,
+    /// Rows quarantined (among `rows_quarantined`) because another row of the same export
+    /// has their key with other content: at order grain, two rows of one order_id.
+    pub rows_conflicting: u64,
+    /// Objects read as line-item exports (one row per product line, folded per order).
+    pub line_item_objects: usize,
     pub partitions_written: usize,
     pub partitions_carried: usize,
     pub table_rows: u64,
@@ -155,12 +161,12 @@ impl<'a> Job<'a> {
         )?);
         let tz = config.time_zone()?;
         let scale = config.money.scale()?;
-        let ctx = RowContext {
-            spec,
-            tz,
-            scale,
-            schema: spec.arrow_schema(tz.name(), scale),
-        };
+        let mut ctx = RowContext::new(spec, tz, scale);
+        ctx.grain = dataset.grain();
+        ctx.preset = dataset
+            .preset
+            .as_deref()
+            .and_then(crate::dataset::presets::by_name);
         let encoding = parts::Encoding {
             opts: WriteOptions {
                 row_group_rows: config.ingest.row_group_rows,
@@ -192,7 +198,8 @@ impl<'a> Job<'a> {
 /// Ingests every dataset in [`crate::dataset::ALL`]'s order with its configured settings,
 /// then counts the orphans of each that has a customer_id (against customers and orders
 /// as they now stand). Orders are required; an optional dataset with no exports under
-/// its prefix and no table yet is left out of the result.
+/// its prefix and no table yet is left out of the result. `order_lines` is read from the
+/// orders' exports when they are line items ([`reads_lines`]).
 pub async fn ingest_all(config: &Config, opts: &IngestOptions) -> Result<IngestRun> {
     let mut run = IngestRun::default();
     for spec in crate::dataset::ALL {
@@ -200,6 +207,9 @@ pub async fn ingest_all(config: &Config, opts: &IngestOptions) -> Result<IngestR
             .datasets
             .get(spec.name)
             .ok_or_else(|| Error::Internal(format!("no settings for dataset {}", spec.name)))?;
+        if std::ptr::eq(spec, &crate::dataset::ORDER_LINES) && !reads_lines(config, &run).await? {
+            continue;
+        }
         let summary = ingest(config, spec, dataset, opts).await?;
         if !spec.required && summary.objects_listed == 0 && summary.table_rows == 0 {
             tracing::debug!(dataset = spec.name, prefix = %dataset.prefix, "no exports; skipped");
@@ -209,6 +219,31 @@ pub async fn ingest_all(config: &Config, opts: &IngestOptions) -> Result<IngestR
     }
     orphans::count(config, &mut run.datasets).await?;
     Ok(run)
+}
+
+/// Whether this run reads `order_lines`: always at `grain = "line"` or with a preset,
+/// never at `grain = "order"`, and at `auto` when this run's orders ingest met a
+/// line-item export or the table exists already (so an export that is new to it is read;
+/// an order-grain shop never pays for a second pass over its exports).
+async fn reads_lines(config: &Config, run: &IngestRun) -> Result<bool> {
+    let orders = &config.datasets.orders;
+    Ok(match orders.grain() {
+        crate::config::Grain::Line => true,
+        crate::config::Grain::Order => false,
+        crate::config::Grain::Auto => {
+            orders.preset.is_some()
+                || run
+                    .get(crate::dataset::ORDERS.name)
+                    .is_some_and(|s| s.line_item_objects > 0)
+                || Warehouse::new(crate::storage::open_location(
+                    config,
+                    &config.storage.warehouse,
+                )?)
+                .state(crate::dataset::ORDER_LINES.name)
+                .await?
+                .is_some()
+        }
+    })
 }
 
 /// Ingests one dataset: [`plan::plan`], [`read::read`], [`write::write`].
@@ -236,6 +271,14 @@ pub async fn ingest(
     summary.objects_loaded = read.loaded.len();
     summary.rows_read = read.rows_read();
     summary.rows_quarantined = read.rows_quarantined();
+    summary.line_item_objects = read.line_item_objects;
+    if read.line_item_objects > 0 {
+        tracing::info!(
+            dataset = spec.name,
+            objects = read.line_item_objects,
+            "line-item exports read: one row per product line, folded per order_id"
+        );
+    }
     if read.loaded.is_empty() {
         return Ok(summary.finish(&job));
     }
@@ -243,6 +286,15 @@ pub async fn ingest(
     summary.rows_loaded = written.rows_loaded;
     summary.rows_duplicate = written.rows_duplicate;
     summary.rows_updated = written.rows_updated;
+    summary.rows_conflicting = written.rows_conflicting;
+    summary.rows_quarantined += written.rows_conflicting;
+    if written.rows_conflicting > 0 {
+        tracing::warn!(
+            dataset = spec.name,
+            rows = written.rows_conflicting,
+            "rows of one export share an order_id with other content: quarantined (a line-item export? set [datasets.orders] grain = \"line\")"
+        );
+    }
     summary.partitions_written = written.partitions_written;
     summary.partitions_carried = written.partitions_carried;
     summary.quarantine_file = written.quarantine_file;

@@ -11,7 +11,7 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use super::mapping::map_headers;
+use super::mapping::map_object;
 use super::rows::{ParsedChunk, RowBuilder, RowContext};
 use crate::config::HeaderNames;
 use crate::error::Result;
@@ -30,7 +30,7 @@ pub fn read(
         .iter()
         .map(|f| f.name().clone())
         .collect();
-    let map = map_headers(ctx.spec, &names, columns)?;
+    let map = map_object(ctx, &names, columns)?;
     let reader = builder
         .with_batch_size(64 * 1024)
         .build()
@@ -57,7 +57,7 @@ pub fn read(
                 }
             });
         }
-        let mut rows = RowBuilder::new(ctx, object.clone(), batch.num_rows());
+        let mut rows = RowBuilder::new(ctx, object.clone(), batch.num_rows()).reading(&map);
         for r in 0..batch.num_rows() {
             let values: Vec<Option<&str>> = text_cols
                 .iter()

@@ -31,6 +31,8 @@ pub struct ObjectRows {
     pub parts: Vec<Part>,
     pub quarantined: Vec<Quarantined>,
     pub rows_read: u64,
+    /// Whether the object was a line-item export, folded per order.
+    pub line_items: bool,
 }
 
 /// One object's rows of one month.
@@ -91,6 +93,7 @@ pub fn cut(chunks: Vec<ParsedChunk>, ctx: &RowContext, enc: &Encoding) -> Result
             month,
             quarantined: q,
             rows_read: r,
+            lines: _,
         } = chunk;
         rows_read += r;
         quarantined.extend(q);
@@ -154,6 +157,7 @@ pub fn cut(chunks: Vec<ParsedChunk>, ctx: &RowContext, enc: &Encoding) -> Result
         parts,
         quarantined,
         rows_read,
+        line_items: false,
     })
 }
 

@@ -3,7 +3,8 @@
 //! It owns turning the planned objects into staged rows. Objects are fetched and parsed
 //! `workers` at a time on other threads, each through the reader for its format ([`csv`],
 //! [`jsonl`], [`parquet`], [`xlsx`]), which validates every row against the dataset's spec
-//! ([`super::rows`]) and cuts the valid ones into per-month parts, encoding the large ones
+//! ([`super::rows`]), folds a line-item export's lines into orders or order lines
+//! ([`super::lines`]), and cuts the valid ones into per-month parts, encoding the large ones
 //! as Parquet there and then ([`super::parts`]). The objects come back here in plan order,
 //! where their valid rows are numbered one object after the other (so "the later object
 //! wins" does not depend on timing) and staged by month ([`Staging`]), while each row's
@@ -21,7 +22,7 @@ use super::parts::{self, ObjectRows, Part};
 use super::rows::{Quarantined, RowContext};
 use super::source::{self, Format, SourceObject};
 use super::staging::{self, Staging};
-use super::{FailedObject, Job, csv, jsonl, parquet, xlsx};
+use super::{FailedObject, Job, csv, jsonl, lines, parquet, xlsx};
 use crate::config::DatasetConfig;
 use crate::error::{Error, Result};
 use crate::storage::Location;
@@ -40,6 +41,8 @@ pub struct Read {
     pub loaded: Vec<LoadedObject>,
     /// The objects that could not be read at all, in plan order.
     pub failed: Vec<FailedObject>,
+    /// How many objects were line-item exports.
+    pub line_item_objects: usize,
 }
 
 /// One object read: its manifest entry, with the rows read and quarantined (the others
@@ -82,6 +85,7 @@ pub async fn read(
         quarantined: Vec::new(),
         loaded: Vec::new(),
         failed: Vec::new(),
+        line_item_objects: 0,
     };
     let mut sized = false;
     let mut loads = futures::stream::iter(objects.iter().cloned())
@@ -149,7 +153,9 @@ impl Read {
             parts,
             quarantined,
             rows_read,
+            line_items,
         } = rows;
+        self.line_item_objects += line_items as usize;
         let entry = ManifestEntry {
             key: obj.name.clone(),
             size: obj.size,
@@ -271,7 +277,12 @@ async fn read_object(
             Format::Xlsx => xlsx::read(&bytes, &name, &columns, &ctx)?,
         };
         parsed
-            .and_then(|chunks| parts::cut(chunks, &ctx, &parquet_parts))
+            .and_then(|chunks| {
+                let line_items = chunks.iter().any(|c| c.lines.is_some());
+                let mut rows = parts::cut(lines::fold(chunks, &ctx, &name)?, &ctx, &parquet_parts)?;
+                rows.line_items = line_items;
+                Ok(rows)
+            })
             .map_err(|e| e.to_string())
     })
     .await

@@ -2,7 +2,9 @@
 //!
 //! Every reader (CSV, JSON Lines, Parquet) hands this module one row at a time as text per
 //! canonical field; a row either lands in the columns whole or goes to the quarantine
-//! with the first reason it failed, so no reader re-implements validation.
+//! with the first reason it failed, so no reader re-implements validation. A line-item
+//! export's lines are kept as text instead ([`RowBuilder::reading`]) and validated once
+//! they are folded into orders ([`super::lines`]).
 
 use crate::month::YearMonth;
 use std::borrow::Cow;
@@ -17,6 +19,9 @@ use datafusion::arrow::record_batch::RecordBatch;
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::keys::{self, KeyBytes};
+use super::mapping::{ColumnMap, Mode};
+use crate::config::Grain;
+use crate::dataset::presets::Preset;
 use crate::dataset::values::{
     Clock, normalize_status, parse_amount, parse_bool, parse_date, parse_int,
 };
@@ -41,6 +46,42 @@ pub struct RowContext {
     pub tz: chrono_tz::Tz,
     pub scale: u8,
     pub schema: SchemaRef,
+    /// How an orders export is laid out ([`crate::config::Grain`]; `Auto` elsewhere).
+    pub grain: Grain,
+    /// The configured header preset, if any.
+    pub preset: Option<&'static Preset>,
+}
+
+impl RowContext {
+    /// The context of `spec`'s rows in zone `tz` at money `scale`, every export one row
+    /// per record (no line items).
+    pub fn new(spec: &'static DatasetSpec, tz: chrono_tz::Tz, scale: u8) -> Self {
+        RowContext {
+            spec,
+            tz,
+            scale,
+            schema: spec.arrow_schema(tz.name(), scale),
+            grain: Grain::Auto,
+            preset: None,
+        }
+    }
+}
+
+/// One line of a line-item export as read, before it is folded into its order
+/// ([`super::lines`]): the text of each [`crate::dataset::lines::LINE_ITEMS`] field.
+#[derive(Debug, Clone)]
+pub struct RawLine {
+    pub line: u64,
+    pub values: Vec<Option<String>>,
+    pub raw: String,
+}
+
+/// The lines of one chunk of a line-item export, with how the export names its columns.
+#[derive(Debug, Clone)]
+pub struct Lines {
+    pub preset: Option<&'static Preset>,
+    pub names: Vec<Option<String>>,
+    pub rows: Vec<RawLine>,
 }
 
 /// Typed rows of one chunk, ready for dedupe: the batch plus, per row, the hash of its key
@@ -53,6 +94,9 @@ pub struct ParsedChunk {
     pub month: Vec<i32>,
     pub quarantined: Vec<Quarantined>,
     pub rows_read: u64,
+    /// A line-item export's lines, to be folded into orders or order lines; its rows are
+    /// then counted by the fold (`rows_read` counts only the lines rejected unread).
+    pub lines: Option<Lines>,
 }
 
 enum Col {
@@ -100,6 +144,10 @@ pub struct RowBuilder<'c> {
     month: Vec<i32>,
     quarantined: Vec<Quarantined>,
     rows_read: u64,
+    /// What the pushed rows are: validated rows, lines to fold, or nothing to keep.
+    mode: Mode,
+    lines: Vec<RawLine>,
+    line_names: Vec<Option<String>>,
 }
 
 /// `s` without leading and trailing white space; the common case of a value that starts
@@ -204,12 +252,28 @@ impl<'c> RowBuilder<'c> {
             month: Vec::with_capacity(capacity),
             quarantined: Vec::new(),
             rows_read: 0,
+            mode: Mode::Rows,
+            lines: Vec::new(),
+            line_names: Vec::new(),
         }
+    }
+
+    /// The same builder taking the rows of an export mapped as `map` says: validated
+    /// rows (the default), a line-item export's lines kept for folding, or none.
+    pub fn reading(mut self, map: &ColumnMap) -> Self {
+        self.mode = map.mode;
+        if let Mode::Lines(_) = map.mode {
+            self.line_names = map.names.clone();
+        }
+        self
     }
 
     /// Quarantines a row that failed before field validation (bad encoding, wrong column
     /// count, unparseable JSON).
     pub fn reject(&mut self, line: u64, column: Option<String>, reason: String, raw: String) {
+        if self.mode == Mode::Skip {
+            return; // the dataset that reads this export rows quarantines it
+        }
         self.rows_read += 1;
         self.quarantined.push(Quarantined {
             object: self.object.to_string(),
@@ -218,6 +282,11 @@ impl<'c> RowBuilder<'c> {
             reason,
             raw,
         });
+    }
+
+    /// The rows quarantined so far, taken out.
+    pub fn take_quarantined(&mut self) -> Vec<Quarantined> {
+        std::mem::take(&mut self.quarantined)
     }
 
     /// Validates one row. `values[i]` is the text of spec field `i` (None when the export
@@ -229,6 +298,18 @@ impl<'c> RowBuilder<'c> {
         column_names: &[Option<String>],
         raw: impl FnOnce() -> String,
     ) {
+        match self.mode {
+            Mode::Rows => {}
+            Mode::Lines(_) => {
+                self.lines.push(RawLine {
+                    line,
+                    values: values.iter().map(|v| v.map(str::to_owned)).collect(),
+                    raw: raw(),
+                });
+                return;
+            }
+            Mode::Skip => return,
+        }
         let spec = self.ctx.spec;
         let mut typed: [Typed<'_>; MAX_FIELDS] = std::array::from_fn(|_| Typed::Null);
         let mut local_days = 0;
@@ -405,6 +486,14 @@ impl<'c> RowBuilder<'c> {
         arrays.push(Arc::new(self.source_object.finish()));
         arrays.push(Arc::new(self.source_line.finish()));
         let batch = RecordBatch::try_new(self.ctx.schema.clone(), arrays)?;
+        let lines = match self.mode {
+            Mode::Lines(preset) => Some(Lines {
+                preset,
+                names: self.line_names,
+                rows: self.lines,
+            }),
+            _ => None,
+        };
         Ok(ParsedChunk {
             batch,
             key_hash: self.key_hash,
@@ -412,6 +501,7 @@ impl<'c> RowBuilder<'c> {
             month: self.month,
             quarantined: self.quarantined,
             rows_read: self.rows_read,
+            lines,
         })
     }
 }

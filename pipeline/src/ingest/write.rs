@@ -12,6 +12,11 @@
 //!
 //! Where the files go comes from the dataset's spec (its name, key, time field and
 //! partition column), so every dataset shares this stage.
+//!
+//! For orders, rows of one object that disagree on an order_id are conflicts
+//! ([`index::resolve_objects`]): never loaded, and quarantined here, each naming the other
+//! line (their lines and values are read back from the staged rows as their months are
+//! merged), with the likely cause: a line-item export read at order grain.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -41,6 +46,9 @@ pub struct Written {
     pub rows_duplicate: u64,
     /// Loaded rows that replaced an earlier version of their key.
     pub rows_updated: u64,
+    /// Rows quarantined because another row of their object has their key with other
+    /// content (counted in the objects' quarantined rows too).
+    pub rows_conflicting: u64,
     pub partitions_written: usize,
     pub partitions_carried: usize,
     pub quarantine_file: Option<String>,
@@ -58,11 +66,22 @@ pub async fn write(job: &Job<'_>, base: Base, read: Read, run_id: &str) -> Resul
         mut staging,
         run_rows,
         last_seq,
-        quarantined,
+        mut quarantined,
         loaded,
         ..
     } = read;
-    let settled = settle(stored, run_rows, last_seq, loaded, &previous.manifest).await?;
+    // Orders are one row per order: one export must not give an order twice.
+    let objects = std::ptr::eq(job.spec, &crate::dataset::ORDERS)
+        .then(|| loaded.iter().map(|o| o.first).collect::<Vec<u32>>());
+    let settled = settle(
+        stored,
+        run_rows,
+        last_seq,
+        loaded,
+        &previous.manifest,
+        objects,
+    )
+    .await?;
     let resolution = &settled.resolution;
     tracing::info!(
         seconds = job.started.elapsed().as_secs_f64(),
@@ -75,7 +94,7 @@ pub async fn write(job: &Job<'_>, base: Base, read: Read, run_id: &str) -> Resul
     let by_month = files_by_month(&previous.files, job.spec.partition_column());
     let partitions_carried =
         carry_over(job, &mut publisher, &by_month, &resolution.touched).await?;
-    let (rows, partitions_written) = write_months(
+    let (rows, partitions_written, found) = write_months(
         job,
         &mut publisher,
         &mut staging,
@@ -84,6 +103,7 @@ pub async fn write(job: &Job<'_>, base: Base, read: Read, run_id: &str) -> Resul
         previous.rows,
     )
     .await?;
+    quarantined.extend(conflicts(resolution, found));
     tracing::info!(
         seconds = job.started.elapsed().as_secs_f64(),
         months = resolution.touched.len(),
@@ -107,6 +127,7 @@ pub async fn write(job: &Job<'_>, base: Base, read: Read, run_id: &str) -> Resul
         rows_loaded: settled.loaded,
         rows_duplicate: settled.duplicate,
         rows_updated: settled.updated,
+        rows_conflicting: settled.conflicting,
         partitions_written,
         partitions_carried,
         quarantine_file,
@@ -123,20 +144,26 @@ struct Settled {
     loaded: u64,
     duplicate: u64,
     updated: u64,
+    conflicting: u64,
 }
 
-/// Dedupe: every row of this run against the stored index at once.
+/// Dedupe: every row of this run against the stored index at once, with the rows of one
+/// object that disagree on a key set aside when `objects` (each object's first sequence
+/// number) is given.
 async fn settle(
     stored: KeyIndex,
     run_rows: RunRows,
     last_seq: u32,
     loaded: Vec<LoadedObject>,
     manifest: &[ManifestEntry],
+    objects: Option<Vec<u32>>,
 ) -> Result<Settled> {
     let resolution: Arc<Resolution> = Arc::new(
-        tokio::task::spawn_blocking(move || index::resolve(stored, run_rows, last_seq))
-            .await
-            .map_err(|e| Error::Internal(format!("resolving keys failed: {e}")))?,
+        tokio::task::spawn_blocking(move || {
+            index::resolve_objects(stored, run_rows, last_seq, objects.as_deref())
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("resolving keys failed: {e}")))?,
     );
     let mut settled = Settled {
         resolution,
@@ -144,6 +171,7 @@ async fn settle(
         loaded: 0,
         duplicate: 0,
         updated: 0,
+        conflicting: 0,
     };
     for LoadedObject {
         mut entry,
@@ -155,6 +183,8 @@ async fn settle(
         entry.rows_loaded = c.new + c.updated;
         entry.rows_duplicate = c.duplicate;
         entry.rows_updated = c.updated;
+        entry.rows_quarantined += c.conflict;
+        settled.conflicting += c.conflict;
         settled.loaded += entry.rows_loaded;
         settled.duplicate += entry.rows_duplicate;
         settled.updated += entry.rows_updated;
@@ -216,13 +246,25 @@ struct MonthFiles {
     before: u64,
     after: u64,
     files: Vec<bytes::Bytes>,
+    /// The month's conflicting rows, as read back.
+    conflicts: Vec<(u32, Found)>,
+}
+
+/// A conflicting row as read back from the staged rows: where it is and what it holds.
+struct Found {
+    object: String,
+    line: u64,
+    /// `order_id X1`.
+    key: String,
+    /// Its fields as `name=value`.
+    raw: String,
 }
 
 /// Writes every month the run touched, from the run's `staging` and the `stored` files by
 /// month label. Months are merged, sorted and encoded `workers` at a time on other threads
 /// (each taken from the staging only when its turn comes), and written here in month
-/// order. Returns the table's rows afterwards (`table_rows` before) and the partitions
-/// written.
+/// order. Returns the table's rows afterwards (`table_rows` before), the partitions
+/// written and the conflicting rows found.
 async fn write_months(
     job: &Job<'_>,
     publisher: &mut Publisher<'_>,
@@ -230,7 +272,7 @@ async fn write_months(
     stored: &BTreeMap<String, Vec<String>>,
     resolution: &Arc<Resolution>,
     table_rows: u64,
-) -> Result<(u64, usize)> {
+) -> Result<(u64, usize, Vec<(u32, Found)>)> {
     if staging.spilled_rows() > 0 {
         tracing::info!(rows = staging.spilled_rows(), "ingest: rows staged on disk");
     }
@@ -244,14 +286,16 @@ async fn write_months(
             month_files(job, resolution.clone(), m, files, staged)
         })
         .buffered(job.workers);
-    let (mut total_rows, mut written) = (table_rows, 0);
+    let (mut total_rows, mut written, mut found) = (table_rows, 0, Vec::new());
     while let Some(done) = months.next().await {
         let MonthFiles {
             month,
             before,
             after,
             files,
+            conflicts,
         } = done?;
+        found.extend(conflicts);
         total_rows = total_rows + after - before;
         let dir = job.spec.partition_dir(month);
         for (k, bytes) in files.into_iter().enumerate() {
@@ -259,7 +303,38 @@ async fn write_months(
         }
         written += (after > 0) as usize;
     }
-    Ok((total_rows, written))
+    Ok((total_rows, written, found))
+}
+
+/// The quarantine rows of the run's conflicts: each row names the other line of its
+/// object with its key.
+fn conflicts(resolution: &Resolution, found: Vec<(u32, Found)>) -> Vec<Quarantined> {
+    if resolution.conflicts.is_empty() {
+        return Vec::new();
+    }
+    let found: std::collections::HashMap<u32, Found> = found.into_iter().collect();
+    resolution
+        .conflicts
+        .iter()
+        .filter_map(|(seq, other)| {
+            let row = found.get(seq)?;
+            let other_line = found.get(other).map_or_else(
+                || "another line".to_string(),
+                |o| format!("line {}", o.line),
+            );
+            Some(Quarantined {
+                object: row.object.clone(),
+                line: row.line,
+                column: None,
+                reason: format!(
+                    "{} also on {other_line} with other content; is this a line-item export? \
+                     set [datasets.orders] grain = \"line\"",
+                    row.key
+                ),
+                raw: row.raw.clone(),
+            })
+        })
+        .collect()
 }
 
 /// The new files of month `m`, from its stored `files` and its `staged` rows. A month
@@ -284,6 +359,7 @@ async fn month_files(
             before: 0,
             after,
             files,
+            conflicts: Vec::new(),
         });
     }
     let mut existing = Vec::new();
@@ -293,7 +369,7 @@ async fn month_files(
     let before: u64 = existing.iter().map(|b| b.num_rows() as u64).sum();
     let (ctx, encoding) = (job.ctx.clone(), job.encoding.clone());
     tokio::task::spawn_blocking(move || -> Result<_> {
-        let merged = merge_month(&ctx, &resolution, m, existing, staged)?;
+        let (merged, conflicts) = merge_month(&ctx, &resolution, m, existing, staged)?;
         let after: u64 = merged.iter().map(|b| b.num_rows() as u64).sum();
         let files = if after > 0 {
             vec![encoding.encode(&ctx, merged)?]
@@ -305,6 +381,7 @@ async fn month_files(
             before,
             after,
             files,
+            conflicts,
         })
     })
     .await
@@ -334,14 +411,18 @@ fn ready_files(staged: &mut MonthRows) -> Option<Vec<staging::Encoded<bytes::Byt
 /// The new contents of one month: existing rows still current, plus this run's rows that
 /// hold the current version of their key, sorted by time. Rows are checked only in months
 /// the resolution calls mixed; elsewhere every row is current. Parts already in time order
-/// one after the other come back as they are, without a copy into one batch.
+/// one after the other come back as they are, without a copy into one batch. The month's
+/// conflicting rows are read back beside them.
 fn merge_month(
     ctx: &RowContext,
     resolution: &Resolution,
     month: i32,
     existing: Vec<RecordBatch>,
     mut staged: MonthRows,
-) -> Result<Vec<RecordBatch>> {
+) -> Result<Merged> {
+    let conflicting: std::collections::HashSet<u32> =
+        resolution.conflicts.iter().map(|(s, _)| *s).collect();
+    let mut found = Vec::new();
     let time_col = ctx.spec.time_index();
     for part in std::mem::take(&mut staged.encoded) {
         let mut seqs = parts::expand(&part.seqs, 0).into_iter();
@@ -369,6 +450,13 @@ fn merge_month(
             parts.push(b);
             continue;
         }
+        if !conflicting.is_empty() {
+            for (r, s) in seqs.values().iter().enumerate() {
+                if conflicting.contains(s) {
+                    found.push((*s, read_back(ctx, &b, r)?));
+                }
+            }
+        }
         let mask: BooleanArray = seqs
             .values()
             .iter()
@@ -379,15 +467,47 @@ fn merge_month(
     parts.retain(|b| b.num_rows() > 0);
     // A table without a time axis keeps its rows in the order they were read.
     let Some(time_col) = time_col else {
-        return Ok(parts);
+        return Ok((parts, found));
     };
     if parts.is_empty() || parts::time_span(&parts, time_col).is_some() {
-        return Ok(parts);
+        return Ok((parts, found));
     }
     let all = concat_batches(&ctx.schema, &parts)?;
     drop(parts);
     let order = sort_to_indices(all.column(time_col), None, None)?;
-    Ok(vec![take_record_batch(&all, &order)?])
+    Ok((vec![take_record_batch(&all, &order)?], found))
+}
+
+/// A month's merged rows and its conflicting rows as read back.
+type Merged = (Vec<RecordBatch>, Vec<(u32, Found)>);
+
+/// Row `r` of staged batch `b`: its lineage, its key and its fields as `name=value`.
+fn read_back(ctx: &RowContext, b: &RecordBatch, r: usize) -> Result<Found> {
+    use datafusion::arrow::util::display::array_value_to_string;
+    let spec = ctx.spec;
+    let column = |name: &str| -> Result<String> {
+        let i = ctx.schema.index_of(name)?;
+        Ok(array_value_to_string(b.column(i), r)?)
+    };
+    let key = spec
+        .key
+        .fields
+        .iter()
+        .map(|f| Ok(format!("{f} {}", column(f)?)))
+        .collect::<Result<Vec<_>>>()?
+        .join(", ");
+    let raw = spec
+        .fields
+        .iter()
+        .map(|f| Ok(format!("{}={}", f.name, column(f.name)?)))
+        .collect::<Result<Vec<_>>>()?
+        .join(", ");
+    Ok(Found {
+        object: column(crate::dataset::SOURCE_OBJECT)?,
+        line: column(crate::dataset::SOURCE_LINE)?.parse().unwrap_or(0),
+        key,
+        raw,
+    })
 }
 
 /// Streams the key index into its file: its batches are built on another thread, a couple

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use calamine::{Data, ExcelDateTime, Reader, Xlsx};
 use rayon::prelude::*;
 
-use super::mapping::map_headers;
+use super::mapping::map_object;
 use super::rows::{ParsedChunk, RowBuilder, RowContext};
 use crate::config::HeaderNames;
 use crate::error::Result;
@@ -62,7 +62,7 @@ pub fn read(
     while headers.last().is_some_and(|h| h.trim().is_empty()) {
         headers.pop();
     }
-    let map = map_headers(ctx.spec, &headers, columns)?;
+    let map = map_object(ctx, &headers, columns)?;
     // Sheet row numbers are 1-based; the header is the range's first row.
     let body: Vec<(u64, &[Data])> = rows
         .enumerate()
@@ -73,7 +73,7 @@ pub fn read(
     let chunks: Vec<Result<ParsedChunk>> = body
         .par_chunks(CHUNK_ROWS)
         .map(|chunk| {
-            let mut builder = RowBuilder::new(ctx, object.clone(), chunk.len());
+            let mut builder = RowBuilder::new(ctx, object.clone(), chunk.len()).reading(&map);
             for (line, cells) in chunk {
                 let values: Vec<Option<Cow<'_, str>>> = map
                     .source_index

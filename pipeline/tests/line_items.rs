@@ -1,0 +1,427 @@
+//! Line-item order exports end to end: one row per product line folded into one order
+//! per order_id and an `order_lines` table; the order total against the sum of its lines;
+//! the platform presets, each on a fixture built from the platform's documented columns;
+//! and, at order grain, two rows of one export with one order_id and other content
+//! reported instead of one silently replacing the other. Expectations are worked out by
+//! hand from the exports written here, or by DuckDB reading the same files.
+
+mod common;
+
+use std::process::Command;
+
+use common::{config, rows, write};
+use pipeline::config::{Config, Grain};
+use pipeline::ingest::{IngestOptions, IngestRun, IngestSummary};
+
+async fn ingest_all(cfg: &Config) -> IngestRun {
+    pipeline::ingest::ingest_all(cfg, &IngestOptions::default())
+        .await
+        .expect("ingest runs")
+}
+
+fn summary<'a>(run: &'a IngestRun, dataset: &str) -> &'a IngestSummary {
+    run.get(dataset)
+        .unwrap_or_else(|| panic!("{dataset} was not ingested"))
+}
+
+/// (read, loaded, quarantined, duplicates) of a summary, which must balance.
+fn accounting(s: &IngestSummary) -> (u64, u64, u64, u64) {
+    assert_eq!(
+        s.rows_read,
+        s.rows_loaded + s.rows_quarantined + s.rows_duplicate,
+        "{}: read = loaded + quarantined + duplicates",
+        s.dataset
+    );
+    (
+        s.rows_read,
+        s.rows_loaded,
+        s.rows_quarantined,
+        s.rows_duplicate,
+    )
+}
+
+/// DuckDB's answer to `sql`, one `|`-separated line per row.
+fn duckdb(sql: &str) -> Vec<String> {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import duckdb, sys\nfor r in duckdb.sql(sys.argv[1]).fetchall(): print('|'.join(str(x) for x in r))",
+            sql,
+        ])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "duckdb: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+fn joined(rows: Vec<Vec<String>>) -> Vec<String> {
+    rows.into_iter().map(|r| r.join("|")).collect()
+}
+
+/// The issue's example: order X1 exported as three lines of ¥1,000, ¥2,500 and ¥500, the
+/// order total ¥4,000 on its first line only, its lines not adjacent. Before, it was
+/// stored as one order of ¥500 ("updated 2").
+#[tokio::test]
+async fn a_line_item_export_loads_one_order_per_order_id_and_every_line() {
+    let src = tempfile::tempdir().unwrap();
+    let wh = tempfile::tempdir().unwrap();
+    write(
+        src.path(),
+        "orders/lines.csv",
+        "order_id,customer_id,ordered_at,amount,sku,quantity,unit_price\n\
+         X1,C1,2024-05-01 10:00:00,\"4,000\",P-A,1,1000\n\
+         X2,C2,2024-05-02 11:00:00,,P-C,3,200\n\
+         X1,,,,P-B,1,2500\n\
+         X1,,,,P-C,2,250\n\
+         X3,C3,2024-05-03 12:00:00,4000,P-A,1,1000\n\
+         X3,,,,P-B,1,2500\n",
+    );
+    let mut cfg = config(src.path(), wh.path());
+    cfg.datasets.orders.grain = Some(Grain::Line);
+    let run = ingest_all(&cfg).await;
+    // orders: three orders read; X3's lines come to 3,500, not its total of 4,000.
+    let orders = summary(&run, "orders");
+    assert_eq!(accounting(orders), (3, 2, 1, 0));
+    assert_eq!((orders.rows_updated, orders.line_item_objects), (0, 1));
+    // order_lines: six lines read, X3's two quarantined with their order.
+    assert_eq!(accounting(summary(&run, "order_lines")), (6, 4, 2, 0));
+    assert_eq!(
+        joined(
+            rows(
+                &cfg,
+                "SELECT order_id, customer_id, CAST(amount AS VARCHAR), product_id, source_line \
+                 FROM orders ORDER BY order_id"
+            )
+            .await
+        ),
+        // X2 has no total: 3 × 200. Each order is at its first line.
+        ["X1|C1|4000|P-A|2", "X2|C2|600|P-C|3"]
+    );
+    assert_eq!(
+        joined(
+            rows(
+                &cfg,
+                "SELECT order_id, line, product_id, quantity, CAST(unit_price AS VARCHAR), \
+                 CAST(line_amount AS VARCHAR), CAST(ordered_at AS VARCHAR), source_line \
+                 FROM order_lines ORDER BY order_id, line"
+            )
+            .await
+        ),
+        [
+            "X1|1|P-A|1|1000|1000|2024-05-01T10:00:00+09:00|2",
+            "X1|2|P-B|1|2500|2500|2024-05-01T10:00:00+09:00|4",
+            "X1|3|P-C|2|250|500|2024-05-01T10:00:00+09:00|5",
+            "X2|1|P-C|3|200|600|2024-05-02T11:00:00+09:00|3",
+        ]
+    );
+    assert_eq!(
+        joined(
+            rows(
+                &cfg,
+                "SELECT line, \"column\", reason, raw FROM quarantine_orders"
+            )
+            .await
+        ),
+        [
+            "6|amount|order total 4,000 ≠ sum of lines 3,500|X3,C3,2024-05-03 12:00:00,4000,P-A,1,1000\nX3,,,,P-B,1,2500"
+        ]
+    );
+    assert_eq!(
+        joined(
+            rows(
+                &cfg,
+                "SELECT line, reason FROM quarantine_order_lines ORDER BY line"
+            )
+            .await
+        ),
+        [
+            "6|order \"X3\": order total 4,000 ≠ sum of lines 3,500",
+            "7|order \"X3\": order total 4,000 ≠ sum of lines 3,500"
+        ]
+    );
+
+    // A re-ingest of the same exports loads nothing.
+    let again = ingest_all(&cfg).await;
+    for name in ["orders", "order_lines"] {
+        let s = summary(&again, name);
+        assert_eq!(
+            (s.objects_loaded, s.rows_read, s.objects_unchanged),
+            (0, 0, 1),
+            "{name}"
+        );
+        assert!(s.table_version.is_none(), "{name}");
+    }
+}
+
+/// At order grain (no preset recognised), three rows of one export with order_id X1 and
+/// different amounts are conflicts: all quarantined, each naming another line, and
+/// counted; a later export's version of an order is still an update.
+#[tokio::test]
+async fn at_order_grain_one_export_giving_an_order_twice_is_reported() {
+    let src = tempfile::tempdir().unwrap();
+    let wh = tempfile::tempdir().unwrap();
+    write(
+        src.path(),
+        "orders/a.csv",
+        "order_id,customer_id,ordered_at,amount,status\n\
+         X1,C1,2024-05-01 10:00:00,1000,completed\n\
+         X5,C5,2024-05-01 11:00:00,700,pending\n\
+         X1,C1,2024-05-01 10:00:00,2500,completed\n\
+         X1,C1,2024-05-01 10:00:00,500,completed\n\
+         X6,C6,2024-05-01 12:00:00,300,completed\n\
+         X6,C6,2024-05-01 12:00:00,300,completed\n",
+    );
+    let cfg = config(src.path(), wh.path());
+    let run = ingest_all(&cfg).await;
+    let s = summary(&run, "orders");
+    // X5 and X6 loaded, X6's repeat a duplicate, X1's three rows quarantined.
+    assert_eq!(accounting(s), (6, 2, 3, 1));
+    assert_eq!((s.rows_conflicting, s.rows_updated), (3, 0));
+    assert!(
+        run.get("order_lines").is_none(),
+        "no line-item export, no second pass"
+    );
+    assert_eq!(
+        joined(rows(&cfg, "SELECT order_id FROM orders ORDER BY order_id").await),
+        ["X5", "X6"]
+    );
+    let hint =
+        "with other content; is this a line-item export? set [datasets.orders] grain = \"line\"";
+    assert_eq!(
+        joined(
+            rows(
+                &cfg,
+                "SELECT source_object, line, reason, raw FROM quarantine_orders ORDER BY line"
+            )
+            .await
+        ),
+        [
+            format!(
+                "orders/a.csv|2|order_id X1 also on line 4 {hint}|order_id=X1, customer_id=C1, ordered_at=2024-05-01T10:00:00+09:00, amount=1000, status=completed, channel=, product_id=, is_subscription=, offer_code="
+            ),
+            format!(
+                "orders/a.csv|4|order_id X1 also on line 2 {hint}|order_id=X1, customer_id=C1, ordered_at=2024-05-01T10:00:00+09:00, amount=2500, status=completed, channel=, product_id=, is_subscription=, offer_code="
+            ),
+            format!(
+                "orders/a.csv|5|order_id X1 also on line 2 {hint}|order_id=X1, customer_id=C1, ordered_at=2024-05-01T10:00:00+09:00, amount=500, status=completed, channel=, product_id=, is_subscription=, offer_code="
+            ),
+        ]
+    );
+    let text = pipeline::cli::output::ingest(s);
+    assert!(
+        text.contains("conflicts: 3 rows share an order_id with another row of the same export"),
+        "{text}"
+    );
+
+    // A later export: X5 is completed now (an update), X1 comes once (new).
+    write(
+        src.path(),
+        "orders/b.csv",
+        "order_id,customer_id,ordered_at,amount,status\n\
+         X5,C5,2024-05-01 11:00:00,700,completed\n\
+         X1,C1,2024-05-01 10:00:00,4000,completed\n",
+    );
+    let later = ingest_all(&cfg).await;
+    let s = summary(&later, "orders");
+    assert_eq!(accounting(s), (2, 2, 0, 0));
+    assert_eq!((s.rows_updated, s.rows_conflicting), (1, 0));
+    assert_eq!(
+        joined(
+            rows(
+                &cfg,
+                "SELECT order_id, CAST(amount AS VARCHAR), status FROM orders ORDER BY order_id"
+            )
+            .await
+        ),
+        ["X1|4000|completed", "X5|700|completed", "X6|300|completed"]
+    );
+}
+
+/// What a preset fixture must load: per order id its amount, and per order its lines'
+/// count and amounts, as DuckDB computes them from the same file.
+async fn check_against_duckdb(cfg: &Config, orders_sql: &str, lines_sql: &str) {
+    let want_orders = duckdb(orders_sql);
+    let got_orders = joined(
+        rows(
+            cfg,
+            "SELECT order_id, CAST(CAST(amount AS BIGINT) AS VARCHAR) FROM orders ORDER BY order_id",
+        )
+        .await,
+    );
+    assert_eq!(got_orders, want_orders);
+    let want_lines = duckdb(lines_sql);
+    let got_lines = joined(
+        rows(
+            cfg,
+            "SELECT order_id, CAST(count(*) AS VARCHAR), CAST(CAST(sum(line_amount) AS BIGINT) AS VARCHAR) \
+             FROM order_lines GROUP BY order_id ORDER BY order_id",
+        )
+        .await,
+    );
+    assert_eq!(got_lines, want_lines);
+}
+
+/// Shopify's order export, with its documented columns: one row per line item, the
+/// order's fields (Total, Subtotal, Discount Amount, Financial Status, Created at) on its
+/// first row only. Recognised without configuration.
+#[tokio::test]
+async fn shopify_preset() {
+    let src = tempfile::tempdir().unwrap();
+    let wh = tempfile::tempdir().unwrap();
+    let header = "Name,Email,Financial Status,Paid at,Fulfillment Status,Fulfilled at,Accepts Marketing,Currency,Subtotal,Shipping,Taxes,Total,Discount Code,Discount Amount,Shipping Method,Created at,Lineitem quantity,Lineitem name,Lineitem price,Lineitem compare at price,Lineitem sku,Lineitem requires shipping,Lineitem taxable,Lineitem fulfillment status,Billing Name,Notes,Cancelled at,Payment Method,Refunded Amount,Vendor,Id,Tags,Source";
+    // #1001: 2 × 1,200 + 1 × 3,000 − 400 = 5,000 subtotal; + 500 shipping = 5,500 total.
+    // #1002: one line, 1,980; total 1,980. #1003: its lines come to 2,000, Subtotal says
+    // 2,500: quarantined.
+    let body = "\
+#1001,a@example.jp,paid,2024-06-01 10:05:00 +0900,fulfilled,,yes,JPY,5000.00,500.00,454.00,5500.00,WELCOME,400.00,宅配便,2024-06-01 10:00:00 +0900,2,Tシャツ,1200.00,,TS-01,true,true,fulfilled,山田 花子,,,Shopify Payments,0.00,Vendor,5501,,web
+#1002,b@example.jp,paid,2024-06-02 09:00:00 +0900,unfulfilled,,no,JPY,1980.00,0.00,180.00,1980.00,,0.00,,2024-06-02 08:59:00 +0900,1,マグ,1980.00,,MG-01,true,true,pending,佐藤 一郎,,,Shopify Payments,0.00,Vendor,5502,,web
+#1001,a@example.jp,,,,,,,,,,,,,,,1,パーカー,3000.00,,PK-01,true,true,fulfilled,,,,,,Vendor,,,
+#1003,c@example.jp,paid,2024-06-03 09:00:00 +0900,unfulfilled,,no,JPY,2500.00,0.00,0.00,2500.00,,0.00,,2024-06-03 08:59:00 +0900,2,マグ,1000.00,,MG-01,true,true,pending,鈴木 次郎,,,Shopify Payments,0.00,Vendor,5503,,web
+";
+    let path = "orders/orders_export_1.csv";
+    write(src.path(), path, format!("{header}\n{body}"));
+    let cfg = config(src.path(), wh.path());
+    let run = ingest_all(&cfg).await;
+    assert_eq!(accounting(summary(&run, "orders")), (3, 2, 1, 0));
+    assert_eq!(accounting(summary(&run, "order_lines")), (4, 3, 1, 0));
+    let file = src.path().join(path);
+    let csv = format!("read_csv('{}', all_varchar = true)", file.display());
+    // The orders whose Subtotal equals Σ price × quantity − Discount Amount, and their Total.
+    check_against_duckdb(
+        &cfg,
+        &format!(
+            "WITH l AS (SELECT \"Name\" AS o, max(\"Total\")::DECIMAL(18,2) AS total, \
+               max(\"Subtotal\")::DECIMAL(18,2) AS sub, coalesce(max(\"Discount Amount\")::DECIMAL(18,2), 0) AS disc, \
+               sum(\"Lineitem quantity\"::INT * \"Lineitem price\"::DECIMAL(18,2)) AS lines, count(*) AS n \
+             FROM {csv} GROUP BY 1) \
+             SELECT o, CAST(total AS BIGINT) FROM l WHERE lines - disc = sub ORDER BY o"
+        ),
+        &format!(
+            "WITH l AS (SELECT \"Name\" AS o, max(\"Subtotal\")::DECIMAL(18,2) AS sub, \
+               coalesce(max(\"Discount Amount\")::DECIMAL(18,2), 0) AS disc, \
+               sum(\"Lineitem quantity\"::INT * \"Lineitem price\"::DECIMAL(18,2)) AS lines, count(*) AS n \
+             FROM {csv} GROUP BY 1) \
+             SELECT o, n, CAST(lines AS BIGINT) FROM l WHERE lines - disc = sub ORDER BY o"
+        ),
+    )
+    .await;
+    // By hand, too.
+    assert_eq!(
+        joined(
+            rows(
+                &cfg,
+                "SELECT order_id, customer_id, CAST(amount AS VARCHAR), status, offer_code, product_id, \
+                 CAST(ordered_at AS VARCHAR) FROM orders ORDER BY order_id"
+            )
+            .await
+        ),
+        [
+            "#1001|a@example.jp|5500|paid|WELCOME|TS-01|2024-06-01T10:00:00+09:00",
+            "#1002|b@example.jp|1980|paid|NULL|MG-01|2024-06-02T08:59:00+09:00"
+        ]
+    );
+    assert_eq!(
+        joined(rows(&cfg, "SELECT reason FROM quarantine_orders").await),
+        ["items total 2,500 ≠ sum of lines 2,000"]
+    );
+}
+
+/// 楽天 RMS's 通常購入データ: CP932, the order date and time in two columns, the order's
+/// fields repeated on every item row.
+#[tokio::test]
+async fn rakuten_preset() {
+    let src = tempfile::tempdir().unwrap();
+    let wh = tempfile::tempdir().unwrap();
+    let text = "受注番号,レコードナンバー,注文日,注文時間,商品名,商品番号,個数,単価,項目・選択肢,注文者名字,注文者名前,メールアドレス\n\
+                123456-20240601-0000001,1,2024-06-01,09:15:30,青汁 30包,aojiru-30,2,3980,,山田,花子,hanako@example.jp\n\
+                123456-20240601-0000001,2,2024-06-01,09:15:30,シェイカー,shaker,1,500,色:白,山田,花子,hanako@example.jp\n\
+                123456-20240601-0000002,3,2024-06-01,21:40:00,青汁 30包,aojiru-30,１,\"3,980\",,佐藤,一郎,ichiro@example.jp\n";
+    let (bytes, _, _) = encoding_rs::SHIFT_JIS.encode(text);
+    write(src.path(), "orders/rakuten_20240601.csv", &bytes);
+    let cfg = config(src.path(), wh.path());
+    let run = ingest_all(&cfg).await;
+    assert_eq!(accounting(summary(&run, "orders")), (2, 2, 0, 0));
+    assert_eq!(accounting(summary(&run, "order_lines")), (3, 3, 0, 0));
+    // No total column in this layout: the amount is the lines' sum, 2 × 3,980 + 500.
+    assert_eq!(
+        joined(
+            rows(
+                &cfg,
+                "SELECT order_id, customer_id, CAST(amount AS VARCHAR), CAST(ordered_at AS VARCHAR) \
+                 FROM orders ORDER BY order_id"
+            )
+            .await
+        ),
+        [
+            "123456-20240601-0000001|hanako@example.jp|8460|2024-06-01T09:15:30+09:00",
+            "123456-20240601-0000002|ichiro@example.jp|3980|2024-06-01T21:40:00+09:00"
+        ]
+    );
+    assert_eq!(
+        joined(
+            rows(
+                &cfg,
+                "SELECT order_id, line, product_id, quantity, CAST(line_amount AS VARCHAR) \
+                 FROM order_lines ORDER BY order_id, line"
+            )
+            .await
+        ),
+        [
+            "123456-20240601-0000001|1|aojiru-30|2|7960",
+            "123456-20240601-0000001|2|shaker|1|500",
+            "123456-20240601-0000002|1|aojiru-30|1|3980"
+        ]
+    );
+}
+
+/// futureshop's 受注データ (FutureShop2 形式): the order's totals repeated on each item
+/// row; 商品合計金額 is what the items come to, 請求合計金額 what was billed. The column
+/// list we could read names no customer column; the fixture adds 会員番号 (a generic
+/// customer alias), which a shop's own download would replace with its own.
+#[tokio::test]
+async fn futureshop_preset() {
+    let src = tempfile::tempdir().unwrap();
+    let wh = tempfile::tempdir().unwrap();
+    let header = "受注コード,注文日時,請求合計金額,商品合計金額,消費税合計,包装手数料,送料,決済手数料,会員番号,商品番号,枝番号,商品名,項目選択肢,販売単価,購入数量";
+    // F-001: 2 × 2,000 + 1,500 = 5,500 items; billed 5,500 + 660 shipping = 6,160.
+    // F-002: 1 × 1,000 but 商品合計金額 says 1,200: quarantined.
+    let body = "\
+F-001,2024/06/05 14:00:00,6160,5500,500,0,660,0,M-1,SOAP-1,01,石けん,,2000,2
+F-001,2024/06/05 14:00:00,6160,5500,500,0,660,0,M-1,TOWEL-1,,タオル,,1500,1
+F-002,2024/06/06 10:30:00,1860,1200,109,0,660,0,M-2,SOAP-1,01,石けん,,1000,1
+";
+    let path = "orders/fs_20240606.csv";
+    write(src.path(), path, format!("{header}\n{body}"));
+    let cfg = config(src.path(), wh.path());
+    let run = ingest_all(&cfg).await;
+    assert_eq!(accounting(summary(&run, "orders")), (2, 1, 1, 0));
+    assert_eq!(accounting(summary(&run, "order_lines")), (3, 2, 1, 0));
+    let csv = format!(
+        "read_csv('{}', all_varchar = true)",
+        src.path().join(path).display()
+    );
+    check_against_duckdb(
+        &cfg,
+        &format!(
+            "SELECT \"受注コード\", max(\"請求合計金額\")::BIGINT FROM {csv} GROUP BY 1 \
+             HAVING sum(\"販売単価\"::BIGINT * \"購入数量\"::BIGINT) = max(\"商品合計金額\")::BIGINT ORDER BY 1"
+        ),
+        &format!(
+            "SELECT \"受注コード\", count(*), sum(\"販売単価\"::BIGINT * \"購入数量\"::BIGINT) FROM {csv} GROUP BY 1 \
+             HAVING sum(\"販売単価\"::BIGINT * \"購入数量\"::BIGINT) = max(\"商品合計金額\")::BIGINT ORDER BY 1"
+        ),
+    )
+    .await;
+    assert_eq!(
+        joined(rows(&cfg, "SELECT \"column\", reason FROM quarantine_orders").await),
+        ["商品合計金額|items total 1,200 ≠ sum of lines 1,000"]
+    );
+}
