@@ -214,7 +214,11 @@ pub fn resolve_objects(
             // Rows before this index were checked for conflicts already.
             let mut checked = j;
             while let Some(r) = rows.get(j).filter(|r| r.key == key) {
-                if objects.is_some() && j >= checked {
+                // A key with one row here cannot conflict: no object lookup on the hot path.
+                if objects.is_some()
+                    && j >= checked
+                    && rows.get(j + 1).is_some_and(|x| x.key == key)
+                {
                     // The rows of this key from r's object, and whether they disagree.
                     let o = object_of(r.seq);
                     let end = j + rows[j..]
