@@ -114,7 +114,7 @@ async fn killed_runs_leave_the_previous_version_and_a_rerun_matches_a_clean_run(
         let mut parquet_files = 0;
         for entry in walk(&wh.path().join("orders")) {
             assert!(
-                entry.contains(&current_version(wh.path())),
+                entry.contains(&current_version(wh.path(), "orders")),
                 "{crash_at}: orphan {entry}"
             );
             parquet_files += 1;
@@ -155,6 +155,156 @@ async fn killed_runs_leave_the_previous_version_and_a_rerun_matches_a_clean_run(
     assert!(after.len() > before.len());
 }
 
+/// The five datasets, in the order a run ingests them ([`pipeline::dataset::ALL`]).
+const FIVE: [&str; 5] = [
+    "orders",
+    "customers",
+    "touchpoints",
+    "nps_responses",
+    "subscription_events",
+];
+
+/// Every stored row of every dataset, sorted, by dataset: the warehouse's content.
+async fn datasets_snapshot(cfg: &Config) -> Vec<(&'static str, Vec<Vec<String>>)> {
+    let mut out = Vec::new();
+    for name in FIVE {
+        let mut r = rows(cfg, &format!("SELECT * FROM {name}")).await;
+        r.sort();
+        out.push((name, r));
+    }
+    out
+}
+
+/// Checks every dataset's table against `committed` (the tables of the datasets before
+/// `stops_at` in ingest order, which a run killed in `stops_at` had committed) and
+/// `previous` (the others, which it had not): a reader sees each table whole, in one
+/// version or the other.
+fn assert_whole(
+    what: &str,
+    seen: &[(&'static str, Vec<Vec<String>>)],
+    committed: &[(&'static str, Vec<Vec<String>>)],
+    previous: &[(&'static str, Vec<Vec<String>>)],
+    stops_at: &str,
+) {
+    let stop = FIVE.iter().position(|d| *d == stops_at).unwrap();
+    for (i, (name, rows)) in seen.iter().enumerate() {
+        let (want, which) = if i < stop {
+            (&committed[i].1, "the new version")
+        } else {
+            (&previous[i].1, "the previous version")
+        };
+        assert!(
+            rows == want,
+            "{what}: {name} is not {which} ({} rows, {} expected)",
+            rows.len(),
+            want.len()
+        );
+    }
+}
+
+/// No file under any dataset's folder that its committed version does not name.
+fn assert_no_orphan_files(what: &str, wh: &Path) {
+    for name in FIVE {
+        let version = current_version(wh, name);
+        for file in walk(&wh.join(name)) {
+            assert!(file.contains(&version), "{what}: orphan {file}");
+        }
+    }
+}
+
+/// A run over all five datasets killed at the orders test's crash points (after an object
+/// is read, after a data file is written, after a commit), at counts the shop's layout
+/// places in one dataset or another (tests/common/shop.rs: objects 2, 2, 3, 2 and 4 in
+/// ingest order; table files 2, 1, 6, 3 and 8), each paired with the first dataset the
+/// killed run had not committed. Every table a reader sees is whole, the clean run's
+/// before that dataset and empty from it on, and the rerun makes exactly the clean run's
+/// tables with no stray files. Then the same for an incremental run, where the datasets
+/// from the killed one on keep their previous version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_runs_leave_every_dataset_whole_and_a_rerun_matches_a_clean_run() {
+    let _serial = SERIAL.lock().await;
+    let shop = common::shop::Shop::new(21);
+    let src = tempfile::tempdir().unwrap();
+    shop.write(src.path());
+    let clean_wh = tempfile::tempdir().unwrap();
+    let clean_cfg = config(src.path(), clean_wh.path());
+    common::ingest_all(&clean_cfg).await;
+    let expected = datasets_snapshot(&clean_cfg).await;
+    assert!(
+        expected.iter().all(|(_, r)| r.len() > 10),
+        "every table has rows"
+    );
+    let empty: Vec<_> = expected.iter().map(|(n, _)| (*n, Vec::new())).collect();
+
+    for (crash_at, stops_at) in [
+        ("ingest.objects:3", "touchpoints"),
+        ("ingest.objects:4", "subscription_events"),
+        ("publish.files:2", "orders"),
+        ("publish.files:4", "touchpoints"),
+        ("publish.files:7", "subscription_events"),
+        ("publish.committed:1", "customers"),
+    ] {
+        let wh = tempfile::tempdir().unwrap();
+        let cfg = config(src.path(), wh.path());
+        let out = conveyor_ingest(src.path(), wh.path(), Some(crash_at));
+        assert!(!out.status.success(), "{crash_at}: the process was aborted");
+        let seen = datasets_snapshot(&cfg).await;
+        assert_whole(crash_at, &seen, &expected, &empty, stops_at);
+        let rerun = conveyor_ingest(src.path(), wh.path(), None);
+        assert!(
+            rerun.status.success(),
+            "{crash_at}: {}",
+            String::from_utf8_lossy(&rerun.stderr)
+        );
+        assert!(
+            datasets_snapshot(&cfg).await == expected,
+            "{crash_at}: the rerun equals a clean run"
+        );
+        assert_no_orphan_files(crash_at, wh.path());
+    }
+
+    // Incremental: the later customer master, NPS answers and subscription events arrive
+    // after a first run. A run killed in one of them leaves it, and the datasets after it,
+    // at their previous version; the rerun ends where the clean run over everything did.
+    let later = [
+        "customers/master_2.csv",
+        "nps_responses/nps_2.csv",
+        "subscription_events/events_4.csv",
+    ];
+    for (crash_at, stops_at) in [
+        ("ingest.objects:1", "customers"),
+        ("publish.committed:1", "nps_responses"),
+    ] {
+        let src = tempfile::tempdir().unwrap();
+        let wh = tempfile::tempdir().unwrap();
+        let cfg = config(src.path(), wh.path());
+        shop.write_where(src.path(), |o| !later.contains(&o.name.as_str()));
+        common::ingest_all(&cfg).await;
+        let before = datasets_snapshot(&cfg).await;
+        shop.write_where(src.path(), |o| later.contains(&o.name.as_str()));
+        let out = conveyor_ingest(src.path(), wh.path(), Some(crash_at));
+        assert!(!out.status.success(), "{crash_at}: the process was aborted");
+        let what = format!("incremental, {crash_at}");
+        assert_whole(
+            &what,
+            &datasets_snapshot(&cfg).await,
+            &expected,
+            &before,
+            stops_at,
+        );
+        assert!(
+            conveyor_ingest(src.path(), wh.path(), None)
+                .status
+                .success()
+        );
+        assert!(
+            datasets_snapshot(&cfg).await == expected,
+            "{what}: the rerun equals a clean run"
+        );
+        assert_no_orphan_files(&what, wh.path());
+    }
+}
+
 fn walk(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     if let Ok(entries) = std::fs::read_dir(dir) {
@@ -170,10 +320,11 @@ fn walk(dir: &Path) -> Vec<String> {
     out
 }
 
-fn current_version(wh: &Path) -> String {
-    let state: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(wh.join("_conveyor/tables/orders.json")).unwrap())
-            .unwrap();
+fn current_version(wh: &Path, table: &str) -> String {
+    let state: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(wh.join(format!("_conveyor/tables/{table}.json"))).unwrap(),
+    )
+    .unwrap();
     state["version"].as_str().unwrap().to_string()
 }
 

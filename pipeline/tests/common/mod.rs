@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests: a config over temporary folders, running
-//! ingest, and reading query results as plain strings.
+//! ingest, reading query results as plain strings, and a small shop's exports of all five
+//! datasets ([`shop`]).
 #![allow(dead_code)]
+
+pub mod shop;
 
 use std::path::Path;
 
