@@ -11,6 +11,7 @@ mod common;
 
 use std::path::Path;
 
+use common::shop::FIVE;
 use common::{config, cp932, ingest_all, ingest_dataset, rows, set_mtime, write};
 use pipeline::config::Config;
 
@@ -371,4 +372,459 @@ async fn subscription_events_cp932_event_words_and_reasons() {
              subscription_events/定期イベント.csv | 13 | 日時     | \"2024/13/01\" is not a valid calendar date"
         )
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// 2. Values against DuckDB; re-ingests; orphans.
+// ---------------------------------------------------------------------------------------
+
+/// A stored instant as the exports wrote it: `2024-05-01T10:00:00+09:00` is
+/// `2024-05-01 10:00:00` (every time here is Tokyo time); other cells as they are.
+fn as_written(cell: String) -> String {
+    match cell.strip_suffix("+09:00") {
+        Some(t) if t.len() == 19 && t.as_bytes()[10] == b'T' => t.replacen('T', " ", 1),
+        _ => cell,
+    }
+}
+
+/// Rows of `sql` as text, instants as written, sorted.
+async fn sorted_rows(cfg: &Config, sql: &str) -> Vec<Vec<String>> {
+    let mut r: Vec<Vec<String>> = rows(cfg, sql)
+        .await
+        .into_iter()
+        .map(|r| r.into_iter().map(as_written).collect())
+        .collect();
+    r.sort();
+    r
+}
+
+/// Each dataset's key columns and aggregates over its table, as Conveyor's SQL; the
+/// same names as tests/duckdb_check.py's, which computes them from the CSV files.
+fn conveyor_sql(dataset: &str) -> (&'static str, Vec<(&'static str, &'static str)>) {
+    match dataset {
+        "orders" => (
+            "SELECT order_id FROM orders",
+            vec![(
+                "month",
+                "SELECT order_month, count(*), CAST(sum(amount) AS BIGINT) FROM orders GROUP BY 1",
+            )],
+        ),
+        "customers" => (
+            "SELECT customer_id FROM customers",
+            vec![
+                (
+                    "prefecture",
+                    "SELECT prefecture, count(*) FROM customers GROUP BY 1",
+                ),
+                (
+                    "email_opt_in",
+                    "SELECT email_opt_in, count(*) FROM customers GROUP BY 1",
+                ),
+                (
+                    "birthdays",
+                    "SELECT count(birthday), sum(CAST(birthday AS INT)) FROM customers",
+                ),
+            ],
+        ),
+        "touchpoints" => (
+            "SELECT customer_id, touched_at, channel, kind, campaign FROM touchpoints",
+            vec![
+                (
+                    "channel_kind",
+                    "SELECT channel, kind, count(*) FROM touchpoints GROUP BY 1, 2",
+                ),
+                (
+                    "month",
+                    "SELECT touch_month, count(*) FROM touchpoints GROUP BY 1",
+                ),
+            ],
+        ),
+        "nps_responses" => (
+            "SELECT customer_id, responded_at FROM nps_responses",
+            vec![
+                (
+                    "month",
+                    "SELECT response_month, count(*), sum(score) FROM nps_responses GROUP BY 1",
+                ),
+                (
+                    "nps",
+                    "SELECT sum(CASE WHEN score >= 9 THEN 1 ELSE 0 END), \
+                     sum(CASE WHEN score BETWEEN 7 AND 8 THEN 1 ELSE 0 END), \
+                     sum(CASE WHEN score <= 6 THEN 1 ELSE 0 END) FROM nps_responses",
+                ),
+            ],
+        ),
+        "subscription_events" => (
+            "SELECT subscription_id, event, at FROM subscription_events",
+            vec![
+                (
+                    "event",
+                    "SELECT event, count(*) FROM subscription_events GROUP BY 1",
+                ),
+                (
+                    "month",
+                    "SELECT event_month, count(*) FROM subscription_events GROUP BY 1",
+                ),
+                (
+                    "reason",
+                    "SELECT reason, count(*) FROM subscription_events \
+                     WHERE event = 'cancel' GROUP BY 1",
+                ),
+            ],
+        ),
+        other => panic!("no SQL for {other}"),
+    }
+}
+
+/// The shop's five datasets, ingested by Conveyor and read by DuckDB from the same CSV
+/// files (tests/duckdb_check.py applies the spec's validation and dedupe in SQL): the
+/// accounting, the orphans, the key sets and per-channel/kind/event/month counts and score
+/// and amount sums agree.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_agree_with_duckdb_reading_the_same_files() {
+    let shop = common::shop::Shop::new(5);
+    let src = tempfile::tempdir().unwrap();
+    let wh = tempfile::tempdir().unwrap();
+    shop.write(src.path());
+    let cfg = config(src.path(), wh.path());
+    let run = ingest_all(&cfg).await;
+
+    let mut files = serde_json::Map::new();
+    for name in FIVE {
+        let paths: Vec<String> = shop
+            .of(name)
+            .map(|o| src.path().join(&o.name).to_string_lossy().into_owned())
+            .collect();
+        files.insert(name.into(), paths.into());
+    }
+    let out = std::process::Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/duckdb_check.py"))
+        .arg(serde_json::Value::Object(files).to_string())
+        .output()
+        .expect("python3 runs (ci/setup.sh installs duckdb)");
+    assert!(
+        out.status.success(),
+        "duckdb_check.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let duck: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+
+    for name in FIVE {
+        let s = run
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} was ingested"));
+        counts(s);
+        let d = &duck[name];
+        let ours = serde_json::json!({
+            "read": s.rows_read,
+            "loaded": s.rows_loaded,
+            "quarantined": s.rows_quarantined,
+            "duplicate": s.rows_duplicate,
+            "updated": s.rows_updated,
+            "table_rows": s.table_rows,
+        });
+        assert_eq!(ours, d["counts"], "{name}: the accounting");
+        assert_eq!(
+            s.orphans.map(serde_json::Value::from),
+            d.get("orphans").cloned(),
+            "{name}: orphans"
+        );
+        let (keys, groups) = conveyor_sql(name);
+        let keys = sorted_rows(&cfg, keys).await;
+        assert_eq!(serde_json::json!(keys), d["keys"], "{name}: the keys");
+        for (group, sql) in groups {
+            let got = sorted_rows(&cfg, sql).await;
+            assert_eq!(
+                serde_json::json!(got),
+                d["groups"][group],
+                "{name}: {group}"
+            );
+        }
+    }
+    // The shop has everything the comparison is about: quarantined rows, duplicates,
+    // updates (but none of touchpoints without id) and orphans.
+    for name in &FIVE[1..] {
+        let c = &duck[name]["counts"];
+        assert!(c["quarantined"].as_u64() > Some(0), "{name}: {c}");
+        assert!(c["duplicate"].as_u64() > Some(0), "{name}: {c}");
+        assert_eq!(c["updated"] == 0, *name == "touchpoints", "{name}: {c}");
+    }
+    for name in ["touchpoints", "nps_responses", "subscription_events"] {
+        assert!(duck[name]["orphans"].as_u64() > Some(0), "{name}");
+    }
+}
+
+/// `csv` (a header line and rows of plain comma-separated fields) as one JSON object a
+/// line, keyed by the header.
+fn as_jsonl(csv: &str) -> String {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    lines
+        .map(|l| {
+            let object: serde_json::Map<String, serde_json::Value> = header
+                .iter()
+                .zip(l.split(','))
+                .map(|(h, v)| (h.to_string(), v.into()))
+                .collect();
+            serde_json::Value::Object(object).to_string() + "\n"
+        })
+        .collect()
+}
+
+/// `csv` as a Parquet file of text columns.
+fn as_parquet(csv: &str) -> Vec<u8> {
+    use datafusion::arrow::array::{ArrayRef, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::arrow::record_batch::RecordBatch;
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let schema = std::sync::Arc::new(Schema::new(
+        header
+            .iter()
+            .map(|h| Field::new(*h, DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    ));
+    let columns: Vec<ArrayRef> = (0..header.len())
+        .map(|i| {
+            let values: StringArray = rows.iter().map(|r| Some(r[i])).collect();
+            std::sync::Arc::new(values) as ArrayRef
+        })
+        .collect();
+    let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+    let mut out = Vec::new();
+    let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(&mut out, schema, None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    out
+}
+
+/// `csv` as an Excel workbook of text cells.
+fn as_xlsx(csv: &str) -> Vec<u8> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (r, line) in csv.lines().enumerate() {
+        for (c, v) in line.split(',').enumerate() {
+            if !v.is_empty() {
+                sheet.write_string(r as u32, c as u16, v).unwrap();
+            }
+        }
+    }
+    book.save_to_buffer().unwrap()
+}
+
+/// The committed version of `table`, from its state file.
+fn version(wh: &Path, table: &str) -> Option<String> {
+    let state = std::fs::read(wh.join(format!("_conveyor/tables/{table}.json"))).unwrap();
+    let state: serde_json::Value = serde_json::from_slice(&state).unwrap();
+    state["version"].as_str().map(str::to_string)
+}
+
+/// Every dataset in every format (CSV in UTF-8, with a BOM and in CP932; gzip'd CSV; JSON
+/// Lines; Parquet; Excel): the first run loads every object, the second reads none and
+/// leaves every table as it was, version and all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reingest_loads_nothing_in_any_dataset_or_format() {
+    let shop = common::shop::Shop::new(9);
+    let src = tempfile::tempdir().unwrap();
+    let wh = tempfile::tempdir().unwrap();
+    shop.write(src.path());
+    // The first export of each relationship dataset again, in every other format.
+    let mut extra = 0;
+    for name in &FIVE[1..] {
+        let o = shop.of(name).next().unwrap();
+        let stem = o.name.strip_suffix(".csv").unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, o.csv.as_bytes()).unwrap();
+        for (suffix, bytes) in [
+            ("_bom.csv", format!("\u{feff}{}", o.csv).into_bytes()),
+            ("_sjis.csv", cp932(&o.csv)),
+            (".csv.gz", gz.finish().unwrap()),
+            (".jsonl", as_jsonl(&o.csv).into_bytes()),
+            (".parquet", as_parquet(&o.csv)),
+            (".xlsx", as_xlsx(&o.csv)),
+        ] {
+            let rel = format!("{stem}{suffix}");
+            write(src.path(), &rel, bytes);
+            set_mtime(&src.path().join(&rel), 1_800_000_000 + extra);
+            extra += 60;
+        }
+    }
+    let cfg = config(src.path(), wh.path());
+    let first = ingest_all(&cfg).await;
+    let mut before = Vec::new();
+    for name in FIVE {
+        let s = first.get(name).unwrap();
+        let objects = shop.of(name).count() + if name == "orders" { 0 } else { 6 };
+        assert_eq!(
+            (s.objects_listed, s.objects_loaded),
+            (objects, objects),
+            "{name}"
+        );
+        counts(s);
+        assert!(s.rows_loaded > 0, "{name}");
+        before.push(sorted_rows(&cfg, &format!("SELECT * FROM {name}")).await);
+    }
+    // Each copy was read row for row like the CSV it was made from: the same broken rows
+    // in each.
+    for name in &FIVE[1..] {
+        let stem = shop.of(name).next().unwrap().name.replace(".csv", "");
+        let per_object = sorted_rows(
+            &cfg,
+            &format!("SELECT source_object, count(*) FROM quarantine_{name} GROUP BY 1"),
+        )
+        .await;
+        let copies: Vec<&String> = per_object
+            .iter()
+            .filter(|r| r[0].starts_with(&stem))
+            .map(|r| &r[1])
+            .collect();
+        assert_eq!(copies.len(), 7, "{name}: {per_object:?}");
+        assert!(
+            copies.iter().all(|n| *n == copies[0]),
+            "{name}: {per_object:?}"
+        );
+    }
+
+    let again = ingest_all(&cfg).await;
+    for (name, table) in FIVE.iter().zip(&before) {
+        let s = again.get(name).unwrap();
+        assert!(
+            s.objects_failed.is_empty(),
+            "{name}: {:?}",
+            s.objects_failed
+        );
+        assert_eq!(
+            (
+                s.objects_loaded,
+                s.objects_unchanged,
+                s.rows_read,
+                s.rows_loaded
+            ),
+            (0, s.objects_listed, 0, 0),
+            "{name}"
+        );
+        assert!(s.table_version.is_none(), "{name}: no new version");
+        assert_eq!(
+            version(wh.path(), name),
+            first.get(name).unwrap().table_version,
+            "{name}: the committed version is the first run's"
+        );
+        let now = sorted_rows(&cfg, &format!("SELECT * FROM {name}")).await;
+        assert!(now == *table, "{name}: the table is unchanged");
+    }
+}
+
+/// A touchpoint, NPS answer or subscription event whose customer is in neither customers
+/// nor orders is loaded and counted as an orphan, over the whole table and against the
+/// customers as they now stand; `conveyor ingest --json` reports each dataset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orphans_are_loaded_and_counted() {
+    let src = tempfile::tempdir().unwrap();
+    let wh = tempfile::tempdir().unwrap();
+    write(
+        src.path(),
+        "orders/o.csv",
+        "order_id,customer_id,ordered_at,amount\n\
+         O1,C1,2024-05-01 10:00:00,1000\n\
+         O2,C2,2024-05-02 10:00:00,2000\n",
+    );
+    write(
+        src.path(),
+        "customers/c.csv",
+        "customer_id,prefecture\nC2,東京都\nC3,大阪府\n",
+    );
+    // C1 ordered, C3 is a customer; C4 (twice) and C5 are in neither: 3 orphans.
+    write(
+        src.path(),
+        "touchpoints/t.csv",
+        "customer_id,touched_at,channel,kind\n\
+         C1,2024-05-01 12:00:00,email,approach\n\
+         C3,2024-05-01 12:00:00,email,approach\n\
+         C4,2024-05-01 12:00:00,email,approach\n\
+         C4,2024-05-02 12:00:00,line,offer\n\
+         C5,2024-05-03 12:00:00,dm,approach\n",
+    );
+    // C4 is an orphan; C1 is not.
+    write(
+        src.path(),
+        "nps_responses/n.csv",
+        "customer_id,responded_at,score\nC1,2024-05-10 09:00:00,9\nC4,2024-05-10 09:00:00,3\n",
+    );
+    // C9 is an orphan; C8's row is quarantined (not loaded, so not counted).
+    write(
+        src.path(),
+        "subscription_events/s.csv",
+        "subscription_id,customer_id,event,at\n\
+         S1,C3,start,2024-05-01 00:00:00\n\
+         S2,C9,start,2024-05-01 00:00:00\n\
+         S3,C8,unsubscribe,2024-05-01 00:00:00\n",
+    );
+    set_mtime(&src.path().join("customers/c.csv"), 1_700_000_000);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_conveyor"))
+        .args(["ingest", "--json", "--source"])
+        .arg(src.path())
+        .arg("--warehouse")
+        .arg(wh.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let datasets = json["datasets"].as_array().unwrap();
+    let got: Vec<(&str, u64, u64, serde_json::Value)> = datasets
+        .iter()
+        .map(|d| {
+            assert_eq!(
+                d["rows_read"].as_u64().unwrap(),
+                d["rows_loaded"].as_u64().unwrap()
+                    + d["rows_quarantined"].as_u64().unwrap()
+                    + d["rows_duplicate"].as_u64().unwrap(),
+                "{d}"
+            );
+            (
+                d["dataset"].as_str().unwrap(),
+                d["rows_loaded"].as_u64().unwrap(),
+                d["rows_quarantined"].as_u64().unwrap(),
+                d["orphans"].clone(),
+            )
+        })
+        .collect();
+    let null = serde_json::Value::Null;
+    assert_eq!(
+        got,
+        vec![
+            ("orders", 2, 0, null.clone()),
+            ("customers", 2, 0, null),
+            ("touchpoints", 5, 0, 3.into()),
+            ("nps_responses", 2, 0, 1.into()),
+            ("subscription_events", 2, 1, 1.into()),
+        ]
+    );
+
+    // C4 joins the customer master: the touchpoints and NPS tables, read again by nobody,
+    // have fewer orphans.
+    write(src.path(), "customers/c2.csv", "customer_id\nC4\n");
+    set_mtime(&src.path().join("customers/c2.csv"), 1_800_000_000);
+    let cfg = config(src.path(), wh.path());
+    let run = ingest_all(&cfg).await;
+    let orphans: Vec<(&str, Option<u64>)> = run
+        .datasets
+        .iter()
+        .map(|s| (s.dataset.as_str(), s.orphans))
+        .collect();
+    assert_eq!(
+        orphans,
+        vec![
+            ("orders", None),
+            ("customers", None),
+            ("touchpoints", Some(1)),
+            ("nps_responses", Some(0)),
+            ("subscription_events", Some(1)),
+        ]
+    );
+    assert_eq!(run.get("touchpoints").unwrap().objects_loaded, 0);
 }

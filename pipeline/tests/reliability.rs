@@ -10,6 +10,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
+use common::shop::FIVE;
 use common::{config, ingest, rows};
 use pipeline::config::Config;
 
@@ -154,15 +155,6 @@ async fn killed_runs_leave_the_previous_version_and_a_rerun_matches_a_clean_run(
     let after = snapshot(&cfg).await;
     assert!(after.len() > before.len());
 }
-
-/// The five datasets, in the order a run ingests them ([`pipeline::dataset::ALL`]).
-const FIVE: [&str; 5] = [
-    "orders",
-    "customers",
-    "touchpoints",
-    "nps_responses",
-    "subscription_events",
-];
 
 /// Every stored row of every dataset, sorted, by dataset: the warehouse's content.
 async fn datasets_snapshot(cfg: &Config) -> Vec<(&'static str, Vec<Vec<String>>)> {

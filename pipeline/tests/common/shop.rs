@@ -28,6 +28,15 @@ use std::path::Path;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+/// The five datasets, in the order a run ingests them ([`pipeline::dataset::ALL`]).
+pub const FIVE: [&str; 5] = [
+    "orders",
+    "customers",
+    "touchpoints",
+    "nps_responses",
+    "subscription_events",
+];
+
 /// One export object: its dataset, its key under the source and its CSV text.
 pub struct Object {
     pub dataset: &'static str,
