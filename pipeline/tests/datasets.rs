@@ -12,7 +12,7 @@ mod common;
 use std::path::Path;
 
 use common::shop::FIVE;
-use common::{config, cp932, ingest_all, ingest_dataset, rows, set_mtime, write};
+use common::{config, cp932, ingest_all, ingest_dataset, rows, set_mtime, table, write};
 use pipeline::config::Config;
 
 /// Each dataset's quarantine: (object, line, column, reason), in line order.
@@ -46,15 +46,6 @@ fn counts(s: &pipeline::ingest::IngestSummary) -> (usize, u64, u64, u64, u64, u6
         s.rows_updated,
         s.table_rows,
     )
-}
-
-/// Rows written as a table, one per line, cells separated by `|` (trimmed).
-fn table(text: &str) -> Vec<Vec<String>> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(|l| l.split('|').map(|c| c.trim().to_string()).collect())
-        .collect()
 }
 
 /// Writes `text` as CP932 under `rel` and checks that it is not also valid UTF-8 (so the

@@ -107,6 +107,15 @@ pub fn to_strings(batches: &[RecordBatch]) -> Vec<Vec<String>> {
     out
 }
 
+/// Rows written as a table, one per line, cells separated by `|` (trimmed).
+pub fn table(text: &str) -> Vec<Vec<String>> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split('|').map(|c| c.trim().to_string()).collect())
+        .collect()
+}
+
 /// A one-row, one-column query result.
 pub async fn scalar(config: &Config, sql: &str) -> String {
     let r = rows(config, sql).await;
