@@ -46,7 +46,8 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Generate realistic synthetic order exports (deterministic by seed) into the source.
+    /// Generate realistic synthetic exports of the five datasets (deterministic by seed) into
+    /// the source; --json prints the ground truth.
     ///
     /// Example: conveyor generate --orders 1000000 --source ./exports --bad-share 0.001
     Generate {
@@ -75,9 +76,14 @@ pub enum Command {
         /// Share of rows repeated in the next month's export.
         #[arg(long, default_value_t = 0.0)]
         duplicate_share: f64,
-        /// Share of rows re-exported next month with a changed status.
+        /// Share of rows re-exported in a later month with a changed value (an order's
+        /// status, a customer's prefecture or e-mail opt-in).
         #[arg(long, default_value_t = 0.0)]
         update_share: f64,
+        /// Write orders/ only; by default customers/, touchpoints/, nps_responses/ and
+        /// subscription_events/ are written too, consistent with the orders.
+        #[arg(long)]
+        orders_only: bool,
         /// Print the ground-truth summary as JSON.
         #[arg(long)]
         json: bool,

@@ -65,6 +65,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             bad_share,
             duplicate_share,
             update_share,
+            orders_only,
             json,
         } => {
             let config = load()?;
@@ -100,6 +101,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     duplicate_share,
                     update_share,
                     prefix: config.datasets.orders.prefix.clone(),
+                    orders_only,
+                    relation_prefixes: crate::generate::RelationPrefixes::of(&config.datasets),
                 },
             )
             .await?;
@@ -116,6 +119,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     config.storage.source,
                     summary.seconds
                 );
+                for (name, d) in summary.datasets.iter().filter(|(n, _)| *n != "orders") {
+                    println!(
+                        "  {name}: {} rows in {} files ({} broken, {} duplicate, {} updated)",
+                        thousands(d.rows_written as i128),
+                        d.files.len(),
+                        d.bad_rows,
+                        d.duplicate_rows,
+                        d.update_rows
+                    );
+                }
             }
         }
         Command::Ingest { json } => {
