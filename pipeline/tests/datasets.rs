@@ -12,7 +12,7 @@ mod common;
 use std::path::Path;
 
 use common::shop::FIVE;
-use common::{config, cp932, ingest_all, ingest_dataset, rows, set_mtime, table, write};
+use common::{config, counts, cp932, ingest_all, ingest_dataset, rows, set_mtime, table, write};
 use pipeline::config::Config;
 
 /// Each dataset's quarantine: (object, line, column, reason), in line order.
@@ -25,27 +25,6 @@ async fn quarantine(cfg: &Config, dataset: &str) -> Vec<Vec<String>> {
         ),
     )
     .await
-}
-
-/// `(objects_loaded, rows_read, rows_loaded, rows_quarantined, rows_duplicate,
-/// rows_updated, table_rows)` of a summary, with its accounting checked.
-fn counts(s: &pipeline::ingest::IngestSummary) -> (usize, u64, u64, u64, u64, u64, u64) {
-    assert!(s.objects_failed.is_empty(), "{:?}", s.objects_failed);
-    assert_eq!(
-        s.rows_read,
-        s.rows_loaded + s.rows_quarantined + s.rows_duplicate,
-        "{}: read = loaded + quarantined + duplicates",
-        s.dataset
-    );
-    (
-        s.objects_loaded,
-        s.rows_read,
-        s.rows_loaded,
-        s.rows_quarantined,
-        s.rows_duplicate,
-        s.rows_updated,
-        s.table_rows,
-    )
 }
 
 /// Writes `text` as CP932 under `rel` and checks that it is not also valid UTF-8 (so the

@@ -72,6 +72,27 @@ pub fn cp932(text: &str) -> Vec<u8> {
     bytes.into_owned()
 }
 
+/// `(objects_loaded, rows_read, rows_loaded, rows_quarantined, rows_duplicate,
+/// rows_updated, table_rows)` of a summary, with its accounting checked.
+pub fn counts(s: &IngestSummary) -> (usize, u64, u64, u64, u64, u64, u64) {
+    assert!(s.objects_failed.is_empty(), "{:?}", s.objects_failed);
+    assert_eq!(
+        s.rows_read,
+        s.rows_loaded + s.rows_quarantined + s.rows_duplicate,
+        "{}: read = loaded + quarantined + duplicates",
+        s.dataset
+    );
+    (
+        s.objects_loaded,
+        s.rows_read,
+        s.rows_loaded,
+        s.rows_quarantined,
+        s.rows_duplicate,
+        s.rows_updated,
+        s.table_rows,
+    )
+}
+
 /// Runs SQL and returns rows as vectors of display strings ("NULL" for nulls).
 pub async fn rows(config: &Config, sql: &str) -> Vec<Vec<String>> {
     let batches = pipeline::query::run(config, sql).await.expect("query runs");
