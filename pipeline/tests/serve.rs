@@ -501,3 +501,82 @@ async fn republished_tables_are_served_without_restart() {
 async fn npgsql_type_loading_and_get_schema() {
     client_checks_on_two_orders("npgsql").await;
 }
+
+/// The relationship datasets and their quarantines are tables for PostgreSQL clients and
+/// for `conveyor query`: psql lists and describes them, and counts over each agree with
+/// DuckDB reading the committed Parquet files and, for the quarantines, with DuckDB's own
+/// reading of the exports (tests/duckdb_check.py).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relationship_datasets_and_quarantines_are_served_and_queried() {
+    use common::shop::{FIVE, Shop};
+    let dir = tempfile::tempdir().unwrap();
+    let exports = dir.path().join("exports");
+    let config = common::config(&exports, &dir.path().join("warehouse"));
+    let shop = Shop::new(3);
+    shop.write(&exports);
+    common::ingest_all(&config).await;
+    let duck = shop.duckdb(&exports);
+    let wh = config.storage.warehouse.clone();
+    let server = serve(&write_config(dir.path(), &config, ""), Some(PASSWORD)).unwrap();
+    let port = server.port;
+
+    let dt = ok(psql(port, PASSWORD, "\\dt"), "\\dt");
+    for name in &FIVE[1..] {
+        for table in [name.to_string(), format!("quarantine_{name}")] {
+            assert!(
+                dt.lines()
+                    .any(|l| l.split('\t').nth(1) == Some(table.as_str())),
+                "\\dt does not list {table}:\n{dt}"
+            );
+        }
+    }
+    let d = ok(psql(port, PASSWORD, "\\d nps_responses"), "\\d");
+    for (column, ty) in [
+        ("responded_at", "timestamp with time zone"),
+        ("response_date", "date"),
+        ("score", "bigint"),
+        ("comment", "text"),
+    ] {
+        assert!(
+            d.lines()
+                .any(|l| l.starts_with(&format!("{column}\t")) && l.contains(ty)),
+            "\\d nps_responses: no {column} of type {ty}:\n{d}"
+        );
+    }
+
+    let conveyor_query = |sql: &str| -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_conveyor"))
+            .args(["query", "--format", "csv", "--warehouse", &wh, "--source"])
+            .arg(&exports)
+            .arg(sql)
+            .output()
+            .unwrap();
+        // CSV with a header line: the values of the one row, tab-separated like psql's.
+        let text = ok(out, sql);
+        let row = text
+            .lines()
+            .nth(1)
+            .unwrap_or_else(|| panic!("{sql}: {text}"));
+        row.replace(',', "\t") + "\n"
+    };
+    for name in &FIVE[1..] {
+        let sql = format!("SELECT count(*), count(DISTINCT customer_id) FROM {name}");
+        let served = ok(psql(port, PASSWORD, &sql), &sql);
+        assert_eq!(served, python(&["duckdb", &wh, &sql]), "{sql}");
+        assert_eq!(conveyor_query(&sql), served, "conveyor query {sql}");
+        let rows = served.split('\t').next().unwrap();
+        assert_eq!(
+            rows,
+            duck[name]["counts"]["table_rows"].to_string(),
+            "{name}"
+        );
+
+        let sql = format!("SELECT count(*) FROM quarantine_{name}");
+        let served = ok(psql(port, PASSWORD, &sql), &sql);
+        let want = duck[name]["counts"]["quarantined"].to_string();
+        assert_eq!(served.trim(), want, "{sql}");
+        assert!(want != "0", "{name}: the shop has broken rows");
+        assert_eq!(conveyor_query(&sql), served, "conveyor query {sql}");
+    }
+    drop(server);
+}

@@ -298,6 +298,30 @@ impl Shop {
         self.objects.iter().filter(move |o| o.dataset == dataset)
     }
 
+    /// DuckDB's own reading of the objects as written under `dir` by [`Shop::write`]
+    /// (tests/duckdb_check.py): per dataset, the accounting, orphans, keys and aggregates.
+    pub fn duckdb(&self, dir: &Path) -> serde_json::Value {
+        let mut files = serde_json::Map::new();
+        for name in FIVE {
+            let paths: Vec<String> = self
+                .of(name)
+                .map(|o| dir.join(&o.name).to_string_lossy().into_owned())
+                .collect();
+            files.insert(name.into(), paths.into());
+        }
+        let out = std::process::Command::new("python3")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/duckdb_check.py"))
+            .arg(serde_json::Value::Object(files).to_string())
+            .output()
+            .expect("python3 runs (ci/setup.sh installs duckdb)");
+        assert!(
+            out.status.success(),
+            "duckdb_check.py: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
     /// Writes every object as UTF-8 CSV under `dir`, each a minute newer than the one
     /// before (objects are listed oldest first, so this is the order they are read in).
     pub fn write(&self, dir: &Path) {
