@@ -778,3 +778,120 @@ async fn orphans_are_loaded_and_counted() {
     );
     assert_eq!(run.get("touchpoints").unwrap().objects_loaded, 0);
 }
+
+/// `conveyor generate`'s five datasets (English months, then CP932 with Japanese headers,
+/// broken rows of every kind, duplicates and updates) balance against the generator's
+/// ground truth, dataset by dataset, and the tables hold the method's numbers as written:
+/// birthdays, customers without orders, NPS respondents by their latest answer, and
+/// subscription events and cancellation reasons.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_datasets_balance_against_the_generators_truth() {
+    let src = tempfile::tempdir().unwrap();
+    let wh = tempfile::tempdir().unwrap();
+    let cfg = config(src.path(), wh.path());
+    let source = pipeline::storage::open_location(&cfg, &cfg.storage.source).unwrap();
+    let truth = pipeline::generate::generate(
+        &source,
+        &pipeline::generate::GenerateOptions {
+            orders: 3_000,
+            seed: 17,
+            months: 8,
+            japanese_last_months: 3,
+            bad_share: 0.01,
+            duplicate_share: 0.02,
+            update_share: 0.02,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let run = ingest_all(&cfg).await;
+    for name in FIVE {
+        let t = &truth.datasets[name];
+        let s = run.get(name).unwrap();
+        assert_eq!(
+            counts(s),
+            (
+                t.files.len(),
+                t.rows_written,
+                t.rows + t.update_rows,
+                t.bad_rows,
+                t.duplicate_rows,
+                t.update_rows,
+                t.rows
+            ),
+            "{name}"
+        );
+        assert!(t.bad_rows > 0 && t.duplicate_rows > 0, "{name}: {t:?}");
+    }
+    let method = truth.method.unwrap();
+    let number = |sql: &'static str| {
+        let cfg = &cfg;
+        async move { common::scalar(cfg, sql).await.parse::<u64>().unwrap() }
+    };
+    assert_eq!(
+        number("SELECT count(birthday) FROM customers").await,
+        method.customers_with_birthday
+    );
+    assert_eq!(
+        number(
+            "SELECT count(*) FROM customers c \
+             WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.customer_id)"
+        )
+        .await,
+        method.customers_without_orders
+    );
+    let nps = &method.nps;
+    let latest = rows(
+        &cfg,
+        "SELECT sum(CASE WHEN score >= 9 THEN 1 ELSE 0 END), \
+                sum(CASE WHEN score BETWEEN 7 AND 8 THEN 1 ELSE 0 END), \
+                sum(CASE WHEN score <= 6 THEN 1 ELSE 0 END), count(*) \
+         FROM (SELECT score, row_number() OVER \
+               (PARTITION BY customer_id ORDER BY responded_at DESC) AS n FROM nps_responses) \
+         WHERE n = 1",
+    )
+    .await;
+    assert_eq!(
+        latest,
+        vec![
+            [nps.promoters, nps.passives, nps.detractors, nps.respondents]
+                .map(|n| n.to_string())
+                .to_vec()
+        ]
+    );
+    assert_eq!(
+        number("SELECT count(*) FROM nps_responses").await,
+        nps.responses
+    );
+    let subs = &method.subscriptions;
+    let events = rows(
+        &cfg,
+        "SELECT event, count(*) FROM subscription_events GROUP BY 1 ORDER BY 1",
+    )
+    .await;
+    let want: Vec<Vec<String>> = [
+        ("cancel", subs.cancelled),
+        ("pause", subs.pauses),
+        ("resume", subs.resumes),
+        ("skip", subs.skips),
+        ("start", subs.started),
+    ]
+    .iter()
+    .filter(|(_, n)| *n > 0)
+    .map(|(e, n)| vec![e.to_string(), n.to_string()])
+    .collect();
+    assert_eq!(events, want);
+    let reasons = rows(
+        &cfg,
+        "SELECT coalesce(reason, ''), count(*) FROM subscription_events \
+         WHERE event = 'cancel' GROUP BY 1 ORDER BY 1",
+    )
+    .await;
+    let want: Vec<Vec<String>> = subs
+        .cancel_reasons
+        .iter()
+        .map(|(r, n)| vec![r.clone(), n.to_string()])
+        .collect();
+    assert_eq!(reasons, want);
+}
