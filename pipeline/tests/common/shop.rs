@@ -228,7 +228,7 @@ impl Shop {
         let mut second: Vec<String> = (0..40).map(|i| answer(&mut rng, 2 + i % 2)).collect();
         second.push(format!("C004,{},-1,", at(&mut rng, 3)));
         // Re-answers of the same (customer, time) with another score: updates.
-        for row in first[..6].to_vec() {
+        for row in &first[..6] {
             let f: Vec<&str> = row.split(',').collect();
             let score = (f[2].parse::<u32>().unwrap() + 3) % 11;
             second.push(format!("{},{},{score},{}", f[0], f[1], f[3]));
