@@ -231,21 +231,40 @@ impl Relations {
 
     /// After a repeat order `o`: an enclosure in the parcel, sometimes a coupon.
     pub(super) fn repeat_touches(&mut self, window: &Window, buyer: &mut Buyer, o: &Order) {
-        // (probability, channel, is an offer, days after the order, campaign suffix)
-        const AFTER_REPEAT: [(f64, u8, bool, (i64, i64), &str); 2] = [
-            (0.5, 4, false, (1, 3), "回目購入サンクス"),
-            (0.3, 0, true, (3, 20), "回目購入者クーポン"),
+        struct FollowUp {
+            probability: f64,
+            channel: u8,
+            offer: bool,
+            days_after: (i64, i64),
+            campaign_suffix: &'static str,
+        }
+        const AFTER_REPEAT: [FollowUp; 2] = [
+            FollowUp {
+                probability: 0.5,
+                channel: 4,
+                offer: false,
+                days_after: (1, 3),
+                campaign_suffix: "回目購入サンクス",
+            },
+            FollowUp {
+                probability: 0.3,
+                channel: 0,
+                offer: true,
+                days_after: (3, 20),
+                campaign_suffix: "回目購入者クーポン",
+            },
         ];
-        for (p, channel, offer, (from, to), suffix) in AFTER_REPEAT {
-            if self.rng.random_bool(p) {
+        for f in &AFTER_REPEAT {
+            if self.rng.random_bool(f.probability) {
+                let (from, to) = f.days_after;
                 let at = o.local_secs + self.rng.random_range(from * DAY..to * DAY);
                 let t = Touch {
                     id: 0,
                     customer: o.customer,
                     at,
-                    channel,
-                    offer,
-                    campaign: Campaign::Order(o.k, suffix),
+                    channel: f.channel,
+                    offer: f.offer,
+                    campaign: Campaign::Order(o.k, f.campaign_suffix),
                 };
                 self.touch(window, buyer, t);
             }
