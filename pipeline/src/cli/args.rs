@@ -88,13 +88,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Load new or changed order exports from the source into the warehouse.
+    /// Load new or changed exports from the source into the warehouse.
     ///
-    /// Only objects not yet in the manifest (by key, size and e_tag) are read, so running
-    /// it twice changes nothing. Bad rows go to quarantine/orders/ with object, line,
-    /// column and reason. Exits 3 if some objects could not be read at all.
+    /// Reads orders/ (required) and, when their prefixes hold exports, customers/,
+    /// touchpoints/, nps_responses/ and subscription_events/ (docs/datasets.md). Only
+    /// objects not yet in a dataset's manifest (by key, size and e_tag) are read, so
+    /// running it twice changes nothing. Bad rows go to quarantine/<dataset>/ with object,
+    /// line, column and reason; each dataset's summary balances read = loaded +
+    /// quarantined + duplicates. Exits 3 if some objects could not be read at all.
     Ingest {
-        /// Print the summary as JSON.
+        /// Print the summaries as JSON: {"datasets": [one summary per dataset]}.
         #[arg(long)]
         json: bool,
     },
