@@ -2,10 +2,16 @@
 //! subscription_events) hold the guarantees orders hold: CP932 exports with Japanese
 //! headers, era dates and full-width digits read out of the box; every row read is loaded,
 //! quarantined (with object, line, column and reason) or a duplicate; a re-ingest loads
-//! nothing; orphans are counted; and the stored values agree with DuckDB reading the same
-//! files. Every expectation is worked out by hand from the rows written here (dates as
-//! days since 1970-01-01 and instants in UTC are counted in the comments), or computed by
-//! DuckDB (tests/duckdb_check.py), never read back from Conveyor.
+//! nothing, in any format; orphans are counted; the stored values agree with DuckDB
+//! reading the same files; generated exports balance against the generator's truth; and
+//! each dataset has its row in `run_history`. Every expectation is worked out by hand from
+//! the rows written here (dates as days since 1970-01-01 and instants in UTC are counted
+//! in the comments), computed by DuckDB (tests/duckdb_check.py) or taken from the
+//! generator's truth, never read back from Conveyor.
+//!
+//! The property test of each dataset's accounting is in tests/ingest_properties.rs, the
+//! kill -9 test in tests/reliability.rs, S3 in tests/s3_ingest.rs and the PostgreSQL
+//! endpoint in tests/serve.rs.
 
 mod common;
 
@@ -894,4 +900,55 @@ async fn generated_datasets_balance_against_the_generators_truth() {
         .map(|(r, n)| vec![r.clone(), n.to_string()])
         .collect();
     assert_eq!(reasons, want);
+}
+
+/// `conveyor run` records one ingest row per dataset in `run_history`, with the rows it
+/// loaded (DuckDB's count from the exports), and a second run records each dataset again
+/// with nothing loaded.
+#[test]
+fn run_history_has_an_ingest_row_per_dataset() {
+    let shop = common::shop::Shop::new(13);
+    let src = tempfile::tempdir().unwrap();
+    let wh = tempfile::tempdir().unwrap();
+    shop.write(src.path());
+    let duck = shop.duckdb(src.path());
+    let conveyor = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_conveyor"))
+            .args(args)
+            .arg("--source")
+            .arg(src.path())
+            .arg("--warehouse")
+            .arg(wh.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    conveyor(&["run"]);
+    conveyor(&["run"]);
+    let history = conveyor(&[
+        "query",
+        "--format",
+        "csv",
+        "SELECT dataset, stage_rows FROM run_history WHERE stage = 'ingest' \
+         ORDER BY started_at, dataset",
+    ]);
+    let mut want = vec!["dataset,stage_rows".to_string()];
+    for run in 0..2 {
+        let mut names = FIVE.to_vec();
+        names.sort();
+        for name in names {
+            let loaded = if run == 0 {
+                duck[name]["counts"]["loaded"].as_u64().unwrap()
+            } else {
+                0
+            };
+            want.push(format!("{name},{loaded}"));
+        }
+    }
+    assert_eq!(history.trim_end().lines().collect::<Vec<_>>(), want);
 }
