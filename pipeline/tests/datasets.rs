@@ -671,6 +671,24 @@ async fn a_reingest_loads_nothing_in_any_dataset_or_format() {
     }
 }
 
+/// Runs the binary with `args` over `src` and `wh`; its standard output, once it succeeded.
+fn conveyor(args: &[&str], src: &Path, wh: &Path) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_conveyor"))
+        .args(args)
+        .arg("--source")
+        .arg(src)
+        .arg("--warehouse")
+        .arg(wh)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// A touchpoint, NPS answer or subscription event whose customer is in neither customers
 /// nor orders is loaded and counted as an orphan, over the whole table and against the
 /// customers as they now stand; `conveyor ingest --json` reports each dataset.
@@ -717,19 +735,8 @@ async fn orphans_are_loaded_and_counted() {
          S3,C8,unsubscribe,2024-05-01 00:00:00\n",
     );
     set_mtime(&src.path().join("customers/c.csv"), 1_700_000_000);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_conveyor"))
-        .args(["ingest", "--json", "--source"])
-        .arg(src.path())
-        .arg("--warehouse")
-        .arg(wh.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = conveyor(&["ingest", "--json"], src.path(), wh.path());
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
     let datasets = json["datasets"].as_array().unwrap();
     let got: Vec<(&str, u64, u64, serde_json::Value)> = datasets
         .iter()
@@ -912,31 +919,19 @@ fn run_history_has_an_ingest_row_per_dataset() {
     let wh = tempfile::tempdir().unwrap();
     shop.write(src.path());
     let duck = shop.duckdb(src.path());
-    let conveyor = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_conveyor"))
-            .args(args)
-            .arg("--source")
-            .arg(src.path())
-            .arg("--warehouse")
-            .arg(wh.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
-    conveyor(&["run"]);
-    conveyor(&["run"]);
-    let history = conveyor(&[
-        "query",
-        "--format",
-        "csv",
-        "SELECT dataset, stage_rows FROM run_history WHERE stage = 'ingest' \
-         ORDER BY started_at, dataset",
-    ]);
+    conveyor(&["run"], src.path(), wh.path());
+    conveyor(&["run"], src.path(), wh.path());
+    let history = conveyor(
+        &[
+            "query",
+            "--format",
+            "csv",
+            "SELECT dataset, stage_rows FROM run_history WHERE stage = 'ingest' \
+             ORDER BY started_at, dataset",
+        ],
+        src.path(),
+        wh.path(),
+    );
     let mut want = vec!["dataset,stage_rows".to_string()];
     for run in 0..2 {
         let mut names = FIVE.to_vec();
