@@ -13,7 +13,7 @@
 //! Which exports are line items is `[datasets.orders] grain` (`order`, `line`, or `auto`:
 //! line items where a known platform's header set is recognised, [`super::presets`]).
 
-use super::{CUSTOMER_ID, DatasetSpec, FieldKind, KeySpec, TimeSpec, field, orders};
+use super::{CUSTOMER_ID, DatasetSpec, FieldKind, KeySpec, field, orders};
 
 /// The `order_lines` table: every line of every order read from a line-item export.
 /// `ordered_at` is the order's (so the table is partitioned by order month like
@@ -50,11 +50,7 @@ pub static ORDER_LINES: DatasetSpec = DatasetSpec {
         fields: &["order_id", "line"],
         whole_row_when_missing: false,
     },
-    time: Some(TimeSpec {
-        field: "ordered_at",
-        date_column: "order_date",
-        partition_column: "order_month",
-    }),
+    time: Some(orders::ORDER_TIME),
     // Read from the orders' exports, with the orders' settings.
     default_prefix: "orders/",
     required: false,

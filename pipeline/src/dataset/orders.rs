@@ -90,6 +90,14 @@ pub(super) const OFFER_CODE_ALIASES: &[&str] = &[
     "オファーコード",
 ];
 
+/// Orders' time axis: the local month of `ordered_at`. `order_lines` is partitioned the same
+/// way, so an order and its lines sit in the same month.
+pub(super) const ORDER_TIME: TimeSpec = TimeSpec {
+    field: "ordered_at",
+    date_column: "order_date",
+    partition_column: "order_month",
+};
+
 pub static ORDERS: DatasetSpec = DatasetSpec {
     name: "orders",
     fields: &[
@@ -112,11 +120,7 @@ pub static ORDERS: DatasetSpec = DatasetSpec {
         fields: &["order_id"],
         whole_row_when_missing: false,
     },
-    time: Some(TimeSpec {
-        field: "ordered_at",
-        date_column: "order_date",
-        partition_column: "order_month",
-    }),
+    time: Some(ORDER_TIME),
     default_prefix: "orders/",
     required: true,
 };
