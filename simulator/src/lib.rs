@@ -39,6 +39,7 @@ mod lockstep;
 pub mod model;
 mod normal;
 mod rng;
+pub mod sbg;
 mod simd;
 pub mod summary;
 pub mod sweep;
