@@ -89,8 +89,22 @@ pub fn ingest_run(run: &IngestRun) -> String {
 /// `conveyor marts`: each mart with its rows and time.
 pub fn marts(s: &MartsSummary) -> String {
     let mut o = String::new();
-    _ = writeln!(o, "marts: {} built in {:.1}s", s.marts.len(), s.seconds);
+    let skipped = s.marts.iter().filter(|m| m.skipped.is_some()).count();
+    _ = write!(
+        o,
+        "marts: {} built in {:.1}s",
+        s.marts.len() - skipped,
+        s.seconds
+    );
+    if skipped > 0 {
+        _ = write!(o, ", {skipped} skipped (their dataset has no rows)");
+    }
+    _ = writeln!(o);
     for m in &s.marts {
+        if let Some(why) = &m.skipped {
+            _ = writeln!(o, "  {:<20} skipped: {why}", m.name);
+            continue;
+        }
         _ = writeln!(
             o,
             "  {:<20} {:>12} rows {:>7.2}s",

@@ -5,47 +5,17 @@
 //! marts. A mart depends on another when its SQL mentions the other's name as an identifier
 //! (outside comments and string literals) or declares it in a `-- depends: a, b` header line;
 //! marts then run in a topological order, ties broken by name so the order is stable.
+//! A `-- requires: nps_responses` header line names the datasets a mart reads: it is built
+//! only when each of them has rows (the relationship datasets are optional).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use super::error::MartsError;
 
-/// The marts shipped with Conveyor: (name, SQL template).
-const EMBEDDED: &[(&str, &str)] = &[
-    (
-        "customer_summary",
-        include_str!("../../../sql/marts/customer_summary.sql"),
-    ),
-    (
-        "cohort_retention",
-        include_str!("../../../sql/marts/cohort_retention.sql"),
-    ),
-    (
-        "f2_conversion",
-        include_str!("../../../sql/marts/f2_conversion.sql"),
-    ),
-    (
-        "frequency_ladder",
-        include_str!("../../../sql/marts/frequency_ladder.sql"),
-    ),
-    (
-        "monthly_kpis",
-        include_str!("../../../sql/marts/monthly_kpis.sql"),
-    ),
-    (
-        "annual_kpis",
-        include_str!("../../../sql/marts/annual_kpis.sql"),
-    ),
-    (
-        "fan_matrix",
-        include_str!("../../../sql/marts/fan_matrix.sql"),
-    ),
-    (
-        "vip_customers",
-        include_str!("../../../sql/marts/vip_customers.sql"),
-    ),
-];
+/// The marts shipped with Conveyor: (name, SQL template), one per `sql/marts/*.sql` file,
+/// listed by `pipeline/build.rs`.
+const EMBEDDED: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/marts_embedded.rs"));
 
 /// One mart: its table name, where its SQL came from and what it reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +29,8 @@ pub struct MartSql {
     pub template: String,
     /// Other marts this one reads, sorted.
     pub depends_on: Vec<String>,
+    /// Datasets that must have rows for this mart to be built (`-- requires:` lines).
+    pub requires: Vec<String>,
 }
 
 /// Loads the embedded marts, applies the override directory, and returns every mart in
@@ -111,11 +83,12 @@ pub fn load(sql_dir: Option<&Path>) -> Result<Vec<MartSql>, MartsError> {
                 .filter(|id| names.contains(id) && *id != name)
                 .collect();
             deps.extend(
-                declared_depends(&template)
+                header_list(&template, "depends:")
                     .into_iter()
                     .filter(|d| *d != name),
             );
             MartSql {
+                requires: header_list(&template, "requires:"),
                 name,
                 file,
                 template,
@@ -202,11 +175,11 @@ fn is_identifier(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
-/// Names listed on `-- depends: a, b` lines.
-fn declared_depends(sql: &str) -> Vec<String> {
+/// Names listed on `-- <key> a, b` lines (`key` is `depends:` or `requires:`).
+fn header_list(sql: &str, key: &str) -> Vec<String> {
     sql.lines()
         .filter_map(|l| l.trim().strip_prefix("--"))
-        .filter_map(|l| l.trim().strip_prefix("depends:"))
+        .filter_map(|l| l.trim().strip_prefix(key))
         .flat_map(|l| l.split(',').map(|s| s.trim().to_lowercase()))
         .filter(|s| !s.is_empty())
         .collect()
@@ -274,6 +247,7 @@ mod tests {
             file: format!("{name}.sql"),
             template: sql.into(),
             depends_on: vec![],
+            requires: vec![],
         }
     }
 
@@ -322,9 +296,20 @@ mod tests {
     }
 
     #[test]
+    fn requires_lines_name_datasets() {
+        let marts = load(None).unwrap();
+        let cs = marts.iter().find(|m| m.name == "customer_summary").unwrap();
+        assert!(cs.requires.is_empty());
+        assert_eq!(
+            header_list("-- requires: nps_responses\n--requires:customers\nSELECT 1", "requires:"),
+            ["nps_responses", "customers"]
+        );
+    }
+
+    #[test]
     fn declared_depends_lines() {
         assert_eq!(
-            declared_depends("-- depends: a, b\nSELECT 1"),
+            header_list("-- depends: a, b\nSELECT 1", "depends:"),
             vec!["a", "b"]
         );
     }

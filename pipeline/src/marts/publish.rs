@@ -97,6 +97,9 @@ pub struct MartReport {
     pub name: String,
     pub rows: u64,
     pub seconds: f64,
+    /// Why the mart was not built this run (its dataset has no rows), absent when built.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
 }
 
 /// Builds and publishes the marts (`only`: these and what they read).
@@ -120,6 +123,7 @@ pub async fn run_marts(config: &Config, only: Option<&[String]>) -> Result<Marts
                 name: r.name,
                 rows: r.rows,
                 seconds: duration_secs(r.duration),
+                skipped: r.skipped,
             })
             .collect(),
         seconds: started.elapsed().as_secs_f64(),

@@ -24,6 +24,8 @@ pub struct RunParams {
     pub time_zone: String,
     /// Whether a `customers` table with a `birthday` column is registered.
     pub has_customer_birthdays: bool,
+    /// The datasets registered with at least one row; templates see `has_<dataset>`.
+    pub present: std::collections::BTreeSet<String>,
 }
 
 /// Quotes `s` as a SQL string literal.
@@ -143,6 +145,11 @@ pub fn render(
         target_repeat_rate => Value::from_safe_string(format!("CAST({:?} AS DOUBLE)", cfg.target_repeat_rate)),
         target_ltv_365 => cfg.target_ltv_365,
     };
+    let present: Value = crate::dataset::ALL
+        .iter()
+        .map(|d| (format!("has_{}", d.name), run.present.contains(d.name)))
+        .collect();
+    let ctx = context! { ..present, ..ctx };
     env.render_str(template, ctx)
         .map_err(|e| MartsError::Template {
             file: file.to_string(),
@@ -164,7 +171,20 @@ mod tests {
             timestamp_type: "Timestamp(µs, \"Asia/Tokyo\")".into(),
             time_zone: "Asia/Tokyo".into(),
             has_customer_birthdays: false,
+            present: ["nps_responses".to_string()].into(),
         }
+    }
+
+    #[test]
+    fn dataset_presence_flags() {
+        let sql = render(
+            "t.sql",
+            "{{ has_nps_responses }} {{ has_touchpoints }} {{ has_orders }}",
+            &MartsConfig::default(),
+            &run(),
+        )
+        .unwrap();
+        assert_eq!(sql, "true false false");
     }
 
     #[test]

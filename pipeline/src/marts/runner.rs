@@ -8,6 +8,7 @@
 //! memory; the default sink keeps results in memory. The runner never writes files:
 //! persisting, atomicity and run history belong to the sink.
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -90,6 +91,9 @@ pub struct MartRun {
     /// Time to plan and compute the result and hand it to the sink (a streaming sink writes
     /// while the result is computed, so this includes writing it).
     pub duration: Duration,
+    /// Why the mart was not built (`no rows in nps_responses`), `None` when it was. A
+    /// skipped mart is not handed to the sink, so its previous version, if any, stays.
+    pub skipped: Option<String>,
 }
 
 /// Builds the marts into `ctx`, which must have an `orders` table (the warehouse contract).
@@ -116,8 +120,30 @@ pub async fn build_marts<S: MartSink + ?Sized>(
     let params = prepare(ctx, cfg, tz).await?;
     tracing::info!(as_of = %params.as_of, marts = marts.len(), "building marts");
 
-    let mut runs = Vec::with_capacity(marts.len());
+    let mut runs: Vec<MartRun> = Vec::with_capacity(marts.len());
     for mart in &marts {
+        let missing = mart
+            .requires
+            .iter()
+            .find(|d| !params.present.contains(*d))
+            .map(|d| format!("no rows in {d}"))
+            .or_else(|| {
+                mart.depends_on.iter().find_map(|d| {
+                    runs.iter()
+                        .any(|r| r.name == *d && r.skipped.is_some())
+                        .then(|| format!("{d} was skipped"))
+                })
+            });
+        if let Some(reason) = missing {
+            tracing::info!(mart = %mart.name, %reason, "mart skipped");
+            runs.push(MartRun {
+                name: mart.name.clone(),
+                rows: 0,
+                duration: Duration::ZERO,
+                skipped: Some(reason),
+            });
+            continue;
+        }
         let started = Instant::now();
         let (schema, stream) = run_one(ctx, cfg, &params, mart).await?;
         // An error while computing surfaces inside the sink; keep the original so the
@@ -156,6 +182,7 @@ pub async fn build_marts<S: MartSink + ?Sized>(
             name: mart.name.clone(),
             rows,
             duration,
+            skipped: None,
         });
     }
     Ok(runs)
@@ -287,6 +314,7 @@ async fn prepare(ctx: &SessionContext, cfg: &MartsConfig, tz: Tz) -> Result<RunP
         Ok(c) => c.schema().field_with_unqualified_name("birthday").is_ok(),
         Err(_) => false,
     };
+    let present = present_datasets(ctx).await?;
     // counted_orders' filter (statuses, as_of) keeps nearly every order, but DataFusion
     // assumes a filter keeps 20 % of the rows when it cannot tell. With that guess it took
     // the per-customer-month aggregate of counted_orders for the smaller side of
@@ -299,6 +327,7 @@ async fn prepare(ctx: &SessionContext, cfg: &MartsConfig, tz: Tz) -> Result<RunP
         timestamp_type,
         time_zone: tz.name().to_string(),
         has_customer_birthdays,
+        present,
     };
     let sql = format!(
         "SELECT * FROM orders WHERE {} AND ordered_at <= {}",
@@ -314,6 +343,30 @@ async fn prepare(ctx: &SessionContext, cfg: &MartsConfig, tz: Tz) -> Result<RunP
         .and_then(|_| ctx.register_table(COUNTED_ORDERS, view))
         .map_err(df_err("registering view counted_orders"))?;
     Ok(params)
+}
+
+/// The datasets (of [`crate::dataset::ALL`]) registered in `ctx` with at least one row.
+async fn present_datasets(ctx: &SessionContext) -> Result<BTreeSet<String>, MartsError> {
+    let mut present = BTreeSet::new();
+    for spec in crate::dataset::ALL {
+        let Ok(table) = ctx.table(spec.name).await else {
+            continue;
+        };
+        let df_err = |source| MartsError::DataFusion {
+            context: format!("checking whether {} has rows", spec.name),
+            source,
+        };
+        let batches = table
+            .limit(0, Some(1))
+            .map_err(df_err)?
+            .collect()
+            .await
+            .map_err(df_err)?;
+        if batches.iter().any(|b| b.num_rows() > 0) {
+            present.insert(spec.name.to_string());
+        }
+    }
+    Ok(present)
 }
 
 async fn run_one(
