@@ -144,11 +144,16 @@ seasonality = true
 
 # Your own scenarios override calibrated values; every key is optional:
 # f2_rate, repeat_rates, hazards, base_new_customers, growth, acquisition, dispersion,
-# first_aov, repeat_aov, horizon_months, target_annual_sales, target_years, uncertainty.
+# first_aov, repeat_aov, horizon_months, target_annual_sales, target_years, uncertainty,
+# compliance_132 (instead of f2_rate: the share of first-time buyers given the 1-3-2
+# follow-up; F2 then moves with the F2 of compliant and non-compliant buyers measured in
+# touchpoint_132_summary, an observational difference, not a proven effect).
 # [forecast.scenarios.push_acquisition]
 # f2_rate = 0.87
 # base_new_customers = 12000
 # growth = 0.01
+# [forecast.scenarios.follow_up_80]
+# compliance_132 = 0.8
 
 [engine]
 # Memory the query engine may hold per command, in MiB (0 = no limit). Sorts and
