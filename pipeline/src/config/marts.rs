@@ -58,6 +58,13 @@ pub struct MartsConfig {
     /// Directory of `.sql` files overriding (same file name) or adding marts to the ones built
     /// into the binary. Default: none.
     pub sql_dir: Option<PathBuf>,
+    /// The 1-3-2 rule's window after the first order, in days: touches count in
+    /// `[first_order_at, first_order_at + N days)`. Default 30 (the method's "one month").
+    pub rule_132_window_days: i64,
+    /// Approaches (contacts) a first-time buyer needs in the window. Default 3.
+    pub rule_132_min_approaches: i64,
+    /// Offers a first-time buyer needs in the window. Default 2.
+    pub rule_132_min_offers: i64,
 }
 
 /// One member rank: customers whose total spend reaches `min_amount` hold `name`
@@ -99,6 +106,9 @@ impl Default for MartsConfig {
             target_ltv_365: 18_000,
             target_repeat_rate: 0.60,
             sql_dir: None,
+            rule_132_window_days: 30,
+            rule_132_min_approaches: 3,
+            rule_132_min_offers: 2,
         }
     }
 }
@@ -166,6 +176,23 @@ impl MartsConfig {
         if self.target_ltv_365 < 0 {
             return bad("target_ltv_365", "must be ≥ 0".into());
         }
+        if !(1..=3660).contains(&self.rule_132_window_days) {
+            return bad(
+                "rule_132_window_days",
+                format!(
+                    "must be a number of days from 1 to 3660, got {}",
+                    self.rule_132_window_days
+                ),
+            );
+        }
+        for (key, v) in [
+            ("rule_132_min_approaches", self.rule_132_min_approaches),
+            ("rule_132_min_offers", self.rule_132_min_offers),
+        ] {
+            if v < 0 {
+                return bad(key, format!("must be a count ≥ 0, got {v}"));
+            }
+        }
         Ok(())
     }
 }
@@ -182,6 +209,29 @@ mod tests {
         assert_eq!(c.vip_min_orders, 5);
         assert_eq!(c.vip_top_n, 100);
         assert_eq!(c.target_ltv_365, 18_000);
+        assert_eq!(
+            (
+                c.rule_132_window_days,
+                c.rule_132_min_approaches,
+                c.rule_132_min_offers
+            ),
+            (30, 3, 2)
+        );
+    }
+
+    #[test]
+    fn rule_132_keys_are_checked() {
+        let c: MartsConfig = toml::from_str("rule_132_window_days = 14").unwrap();
+        assert_eq!(c.rule_132_window_days, 14);
+        for (text, key) in [
+            ("rule_132_window_days = 0", "rule_132_window_days"),
+            ("rule_132_min_offers = -1", "rule_132_min_offers"),
+            ("rule_132_min_approaches = -2", "rule_132_min_approaches"),
+        ] {
+            let c: MartsConfig = toml::from_str(text).unwrap();
+            let e = c.validate().unwrap_err();
+            assert_eq!(e.key, key, "{text}: {e}");
+        }
     }
 
     #[test]

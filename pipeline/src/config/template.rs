@@ -86,6 +86,11 @@ member_ranks = [
 target_f2_rate = 0.87
 target_ltv_365 = 18000
 target_repeat_rate = 0.6
+# The 1-3-2 rule (touchpoint_132, f2_followup): approaches and offers a first-time buyer
+# needs within rule_132_window_days of the first order.
+rule_132_window_days = 30
+rule_132_min_approaches = 3
+rule_132_min_offers = 2
 # A folder of extra or replacement mart .sql files.
 # sql_dir = "./my-marts"
 

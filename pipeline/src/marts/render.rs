@@ -144,6 +144,9 @@ pub fn render(
         target_f2_rate => Value::from_safe_string(format!("CAST({:?} AS DOUBLE)", cfg.target_f2_rate)),
         target_repeat_rate => Value::from_safe_string(format!("CAST({:?} AS DOUBLE)", cfg.target_repeat_rate)),
         target_ltv_365 => cfg.target_ltv_365,
+        rule_132_window_days => cfg.rule_132_window_days,
+        rule_132_min_approaches => cfg.rule_132_min_approaches,
+        rule_132_min_offers => cfg.rule_132_min_offers,
     };
     let present: Value = crate::dataset::ALL
         .iter()
