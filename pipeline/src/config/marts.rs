@@ -55,6 +55,18 @@ pub struct MartsConfig {
     pub target_ltv_365: i64,
     /// Target annual repeat rate. Default 0.60.
     pub target_repeat_rate: f64,
+    /// How `subscription_sbg` pools start cohorts for its per-group fits: `"month"`,
+    /// `"quarter"` or `"year"` of the subscription's start (local time). Default `"quarter"`.
+    pub subscription_cohort_group: String,
+    /// Months `subscription_sbg` projects survival for, also the horizon of its truncated
+    /// expected lifetime. Default 24.
+    pub subscription_projection_months: i64,
+    /// Cancellation reasons → categories for `cancellation_reasons`: a reason belongs to the
+    /// first category (in this order) one of whose keywords it contains, both compared after
+    /// NFKC normalisation and lowercasing (full-/half-width variants match); a reason
+    /// matching none is `other`, an empty one `unknown`. Default: the method's three,
+    /// `doesnt_suit_or_no_effect`, `product_left_over`, `too_expensive`.
+    pub cancellation_categories: Vec<CancellationCategory>,
     /// Directory of `.sql` files overriding (same file name) or adding marts to the ones built
     /// into the binary. Default: none.
     pub sql_dir: Option<PathBuf>,
@@ -65,6 +77,50 @@ pub struct MartsConfig {
     pub rule_132_min_approaches: i64,
     /// Offers a first-time buyer needs in the window. Default 2.
     pub rule_132_min_offers: i64,
+}
+
+/// One cancellation-reason category and the keywords that put a reason in it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancellationCategory {
+    /// Category name, e.g. `"too_expensive"` (not `other` or `unknown`, which are implied).
+    pub category: String,
+    /// Substrings of the reason text, e.g. `["高い", "価格"]`.
+    pub keywords: Vec<String>,
+}
+
+/// The default keyword map: the method's three reasons (体に合わない・効果が実感できない,
+/// 商品が余っている, 価格が高い) and their usual wordings.
+fn default_cancellation_categories() -> Vec<CancellationCategory> {
+    let cat = |category: &str, keywords: &[&str]| CancellationCategory {
+        category: category.into(),
+        keywords: keywords.iter().map(|k| k.to_string()).collect(),
+    };
+    vec![
+        cat(
+            "doesnt_suit_or_no_effect",
+            &["合わな", "効果", "実感", "効かな", "肌荒れ", "かぶれ"],
+        ),
+        cat(
+            "product_left_over",
+            &[
+                "余っ",
+                "余る",
+                "余り",
+                "残っ",
+                "在庫",
+                "使い切れ",
+                "溜ま",
+                "たまっ",
+            ],
+        ),
+        cat(
+            "too_expensive",
+            &[
+                "高い", "高額", "価格", "値段", "料金", "金額", "値上", "負担",
+            ],
+        ),
+    ]
 }
 
 /// One member rank: customers whose total spend reaches `min_amount` hold `name`
@@ -105,6 +161,9 @@ impl Default for MartsConfig {
             target_f2_rate: 0.87,
             target_ltv_365: 18_000,
             target_repeat_rate: 0.60,
+            subscription_cohort_group: "quarter".into(),
+            subscription_projection_months: 24,
+            cancellation_categories: default_cancellation_categories(),
             sql_dir: None,
             rule_132_window_days: 30,
             rule_132_min_approaches: 3,
@@ -164,6 +223,50 @@ impl MartsConfig {
                 "member_ranks",
                 "min_amount must be strictly increasing from the lowest rank to the highest".into(),
             );
+        }
+        if !["month", "quarter", "year"].contains(&self.subscription_cohort_group.as_str()) {
+            return bad(
+                "subscription_cohort_group",
+                format!(
+                    "must be \"month\", \"quarter\" or \"year\", got {:?}",
+                    self.subscription_cohort_group
+                ),
+            );
+        }
+        if !(1..=600).contains(&self.subscription_projection_months) {
+            return bad(
+                "subscription_projection_months",
+                format!(
+                    "must be a number of months from 1 to 600, got {}",
+                    self.subscription_projection_months
+                ),
+            );
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for c in &self.cancellation_categories {
+            let name = c.category.trim();
+            if name.is_empty() || name == "other" || name == "unknown" {
+                return bad(
+                    "cancellation_categories",
+                    format!(
+                        "a category needs a name other than \"other\" and \"unknown\" (they are \
+                         implied), got {:?}",
+                        c.category
+                    ),
+                );
+            }
+            if !seen.insert(name) {
+                return bad(
+                    "cancellation_categories",
+                    format!("category {name:?} is listed twice"),
+                );
+            }
+            if c.keywords.is_empty() || c.keywords.iter().any(|k| k.trim().is_empty()) {
+                return bad(
+                    "cancellation_categories",
+                    format!("{name}: needs at least one keyword, and no empty keyword"),
+                );
+            }
         }
         for (key, v) in [
             ("target_f2_rate", self.target_f2_rate),
@@ -245,6 +348,27 @@ mod tests {
         assert_eq!(c.member_ranks.len(), 1);
         assert_eq!(c.excluded_statuses, vec!["cancelled", "returned"]);
         assert!(toml::from_str::<MartsConfig>("vip_top = 10").is_err());
+    }
+
+    #[test]
+    fn subscription_keys_are_checked() {
+        let c: MartsConfig = toml::from_str(
+            "subscription_cohort_group = \"year\"\n[[cancellation_categories]]\ncategory = \"late\"\nkeywords = [\"遅い\"]\n",
+        )
+        .unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.cancellation_categories.len(), 1);
+        assert_eq!(c.subscription_projection_months, 24);
+        for bad in [
+            "subscription_cohort_group = \"week\"",
+            "subscription_projection_months = 0",
+            "[[cancellation_categories]]\ncategory = \"other\"\nkeywords = [\"x\"]",
+            "[[cancellation_categories]]\ncategory = \"a\"\nkeywords = []",
+        ] {
+            let c: MartsConfig = toml::from_str(bad).unwrap();
+            let e = c.validate().unwrap_err();
+            assert!(bad.contains(e.key), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -82,6 +82,17 @@ member_ranks = [
   { name = "Platinum", min_amount = 80000 },
   { name = "Diamond", min_amount = 200000 },
 ]
+# Subscriptions (subscription_sbg): start cohorts pooled per "month", "quarter" or "year" for
+# the sBG fits, and the months of projected survival.
+subscription_cohort_group = "quarter"
+subscription_projection_months = 24
+# Cancellation reasons (cancellation_reasons): the first category with a keyword the reason
+# contains (compared after NFKC and lowercasing); no match → other, no reason → unknown.
+cancellation_categories = [
+  { category = "doesnt_suit_or_no_effect", keywords = ["合わな", "効果", "実感", "効かな", "肌荒れ", "かぶれ"] },
+  { category = "product_left_over", keywords = ["余っ", "余る", "余り", "残っ", "在庫", "使い切れ", "溜ま", "たまっ"] },
+  { category = "too_expensive", keywords = ["高い", "高額", "価格", "値段", "料金", "金額", "値上", "負担"] },
+]
 # The method's health targets.
 target_f2_rate = 0.87
 target_ltv_365 = 18000
