@@ -94,6 +94,7 @@ def have(*names, dataset=None):
         return True
     built = f"when the `{dataset}` dataset has rows" if dataset else "from the orders"
     listed = ", ".join(f"`{n}`" for n in missing)
-    text = f"> **Section skipped:** no table {listed} in this warehouse; `conveyor marts` builds it {built}."
+    them = "it" if len(missing) == 1 else "them"
+    text = f"> **Section skipped:** no table {listed} in this warehouse; `conveyor marts` builds {them} {built}."
     display({"text/markdown": text, SKIPPED_MIME: {"missing": missing}}, raw=True)
     return False
