@@ -10,7 +10,6 @@ use chrono_tz::Tz;
 use minijinja::{Environment, UndefinedBehavior, Value, context};
 
 use super::error::MartsError;
-use super::functions::normalize_text;
 use crate::config::MartsConfig;
 
 /// Values resolved at run time that every mart may use.
@@ -131,40 +130,6 @@ pub fn render(
         });
     }
 
-    {
-        // cancellation_reasons: the configured keyword map (keywords normalised as the
-        // reasons are, by `normalize_text`) as a CASE over an already normalised reason.
-        let categories: Vec<(String, Vec<String>)> = cfg
-            .cancellation_categories
-            .iter()
-            .map(|c| {
-                let keywords = c.keywords.iter().map(|k| normalize_text(k)).collect();
-                (c.category.trim().to_string(), keywords)
-            })
-            .collect();
-        let names: Vec<String> = categories.iter().map(|(n, _)| n.clone()).collect();
-        env.add_function("cancellation_category", move |expr: String| -> String {
-            let mut s = format!("CASE WHEN {expr} IS NULL OR {expr} = '' THEN 'unknown'");
-            for (name, keywords) in &categories {
-                let any: Vec<String> = keywords
-                    .iter()
-                    .map(|k| format!("strpos({expr}, {}) > 0", quote(k)))
-                    .collect();
-                s.push_str(&format!(" WHEN {} THEN {}", any.join(" OR "), quote(name)));
-            }
-            s.push_str(" ELSE 'other' END");
-            s
-        });
-        // `(order, category)` rows for a VALUES list: the configured ones, other, unknown.
-        env.add_function("cancellation_category_rows", move || -> String {
-            let all = names.iter().map(String::as_str).chain(["other", "unknown"]);
-            all.enumerate()
-                .map(|(i, n)| format!("(CAST({} AS BIGINT), {})", i + 1, quote(n)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        });
-    }
-
     let as_of_date = run.as_of.date_naive();
     let ctx = context! {
         as_of => Value::from_safe_string(timestamp_sql(&run.as_of, &run.timestamp_type)),
@@ -178,12 +143,8 @@ pub fn render(
         vip_top_n => cfg.vip_top_n,
         target_f2_rate => Value::from_safe_string(format!("CAST({:?} AS DOUBLE)", cfg.target_f2_rate)),
         target_repeat_rate => Value::from_safe_string(format!("CAST({:?} AS DOUBLE)", cfg.target_repeat_rate)),
+        nps_claimed_ltv_ratio => Value::from_safe_string(format!("CAST({:?} AS DOUBLE)", cfg.nps_claimed_ltv_ratio)),
         target_ltv_365 => cfg.target_ltv_365,
-        subscription_cohort_group => cfg.subscription_cohort_group.clone(),
-        subscription_projection_months => cfg.subscription_projection_months,
-        rule_132_window_days => cfg.rule_132_window_days,
-        rule_132_min_approaches => cfg.rule_132_min_approaches,
-        rule_132_min_offers => cfg.rule_132_min_offers,
     };
     let present: Value = crate::dataset::ALL
         .iter()

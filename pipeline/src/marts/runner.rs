@@ -291,10 +291,8 @@ pub fn status_filter(cfg: &MartsConfig) -> String {
     format!("(status IS NULL OR status NOT IN ({}))", list.join(", "))
 }
 
-/// Resolves the run parameters and registers `counted_orders` and the marts' SQL
-/// functions ([`super::functions`]).
+/// Resolves the run parameters and registers `counted_orders`.
 async fn prepare(ctx: &SessionContext, cfg: &MartsConfig, tz: Tz) -> Result<RunParams, MartsError> {
-    super::functions::register(ctx);
     let df_err = |context: &str| {
         let context = context.to_string();
         move |source| MartsError::DataFusion { context, source }
