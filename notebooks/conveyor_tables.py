@@ -6,6 +6,9 @@ version, even while a pipeline run is writing the next one.
 
     from conveyor_tables import sql, table_files
     sql("SELECT * FROM cohort_retention LIMIT 5")       # DuckDB over every table
+
+A section that needs a mart built only with an optional dataset starts with
+`if have("nps", dataset="nps_responses"):`, which says in the notebook why it is skipped.
 """
 
 import json
@@ -72,3 +75,26 @@ def sql(query):
     if _con is None:
         _con = connect()
     return _con.execute(query).df()
+
+
+# The MIME type of the output `have` leaves when it skips a section (run_all.py --no-skips
+# fails on it).
+SKIPPED_MIME = "application/vnd.conveyor.skipped+json"
+
+
+def have(*names, dataset=None):
+    """True when every named table is in the warehouse with files; otherwise shows, as
+    Markdown in the notebook, that the section is skipped and why, and returns False.
+    `dataset` names the optional dataset the tables are built from."""
+    from IPython.display import display
+
+    present = set(tables())
+    missing = [n for n in names if n not in present or not table_files(n)]
+    if not missing:
+        return True
+    built = f"when the `{dataset}` dataset has rows" if dataset else "from the orders"
+    listed = ", ".join(f"`{n}`" for n in missing)
+    them = "it" if len(missing) == 1 else "them"
+    text = f"> **Section skipped:** no table {listed} in this warehouse; `conveyor marts` builds {them} {built}."
+    display({"text/markdown": text, SKIPPED_MIME: {"missing": missing}}, raw=True)
+    return False

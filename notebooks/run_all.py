@@ -12,8 +12,12 @@ marker output to that cell. A marked cell without an image/png or image/svg+xml 
 (this is what `matplotlib.use("Agg")` did: figures drawn, nothing displayed). With the inline
 backend (`%matplotlib inline`) every figure left open at the end of a cell is displayed.
 
-    python3 notebooks/run_all.py              # every notebooks/*.ipynb
-    python3 notebooks/run_all.py a.ipynb ...  # only these
+A section skipped because its table is absent (conveyor_tables.have) is fine for a user's
+warehouse, which may lack the optional datasets; with --no-skips it fails, so that CI, whose
+demo warehouse has every dataset, runs every section.
+
+    python3 notebooks/run_all.py                         # every notebooks/*.ipynb
+    python3 notebooks/run_all.py --no-skips a.ipynb ...  # only these, every section run
 """
 
 import sys
@@ -21,6 +25,8 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+
+from conveyor_tables import SKIPPED_MIME
 
 HERE = Path(__file__).resolve().parent
 MARK = "application/vnd.conveyor.figures+json"
@@ -67,9 +73,22 @@ def undisplayed_figures(nb):
     return problems
 
 
-def run_notebook(path):
+def skipped_sections(nb):
+    """(cell number counted from 1 among code cells, missing tables) for each cell that
+    skipped its section."""
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    return [
+        (number, o["data"][SKIPPED_MIME]["missing"])
+        for number, cell in enumerate(code_cells, start=1)
+        for o in cell.get("outputs", [])
+        if SKIPPED_MIME in o.get("data", {})
+    ]
+
+
+def run_notebook(path, no_skips=False):
     """Executes the notebook at `path` (working directory: its folder) and returns its
-    problems as sentences; empty when it ran and every chart showed."""
+    problems as sentences; empty when it ran, every chart showed and (with `no_skips`)
+    no section was skipped."""
     nb = nbformat.read(path, as_version=4)
     nb.cells.insert(0, nbformat.v4.new_code_cell(PROBE, metadata={"tags": [PROBE_TAG]}))
     client = NotebookClient(
@@ -81,18 +100,25 @@ def run_notebook(path):
         return [f"{e}"]
     finally:
         del nb.cells[0]
-    return [
+    problems = [
         f"code cell {number} created {figures} matplotlib figure(s) but displayed no image "
         f"(is the backend forced to Agg instead of `%matplotlib inline`?)"
         for number, figures in undisplayed_figures(nb)
     ]
+    if no_skips:
+        problems += [
+            f"code cell {number} skipped its section: no table {', '.join(missing)} (--no-skips)"
+            for number, missing in skipped_sections(nb)
+        ]
+    return problems
 
 
 def main(args):
-    books = [Path(a).resolve() for a in args] or sorted(HERE.glob("*.ipynb"))
+    no_skips = "--no-skips" in args
+    books = [Path(a).resolve() for a in args if a != "--no-skips"] or sorted(HERE.glob("*.ipynb"))
     failed = 0
     for path in books:
-        problems = run_notebook(path)
+        problems = run_notebook(path, no_skips)
         if problems:
             failed += 1
             for problem in problems:

@@ -14,6 +14,8 @@ mod common;
 #[path = "relationship_marts/fixture.rs"]
 mod fixture;
 
+#[path = "relationship_marts/forecast_link.rs"]
+mod forecast_link;
 #[path = "relationship_marts/movement.rs"]
 mod movement;
 #[path = "relationship_marts/nps.rs"]

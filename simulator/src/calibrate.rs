@@ -778,6 +778,27 @@ pub struct Scenario {
     pub target_years: Option<usize>,
     /// Switch parameter uncertainty on or off.
     pub uncertainty: Option<bool>,
+    /// Share of first-time buyers who get the 1-3-2 follow-up (3 approaches and 2 offers in
+    /// their first month). It is not a model parameter: the caller turns it into `f2_rate`
+    /// with [`Scenario::resolve_compliance`] from F2 rates measured on the data, and
+    /// [`Scenario::apply`] refuses a scenario where it is still unresolved.
+    pub compliance_132: Option<f64>,
+}
+
+/// F2 of first-time buyers who got the 1-3-2 follow-up and of those who did not, measured
+/// on the same (stratified) population, and the share who got it there.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ComplianceRates {
+    pub f2_compliant: f64,
+    pub f2_non_compliant: f64,
+    pub observed_share: f64,
+}
+
+impl ComplianceRates {
+    /// F2 of a population in which a share `c` gets the follow-up.
+    pub fn f2_at(&self, c: f64) -> f64 {
+        c * self.f2_compliant + (1.0 - c) * self.f2_non_compliant
+    }
 }
 
 impl Scenario {
@@ -802,8 +823,61 @@ impl Scenario {
         }
     }
 
+    /// Turns `compliance_132` into `f2_rate`: the calibrated F2 (`calibrated_f2`, the
+    /// ladder's `r_1`) scaled by how much F2 changes when the follow-up share moves from
+    /// the observed one to `compliance_132`, `r_1 · f2_at(c) / f2_at(observed)`.
+    ///
+    /// Scaling, rather than taking `f2_at(c)` itself, keeps the ladder's meaning of F2 (an
+    /// eventual second order, however late): the measured rates count a second order by
+    /// the data's end only, so they are lower for recent buyers, but their ratio is what the
+    /// follow-up changes. The result is capped below 1. Returns the scenario unchanged when
+    /// `compliance_132` is not set.
+    pub fn resolve_compliance(
+        &self,
+        calibrated_f2: f64,
+        rates: &ComplianceRates,
+    ) -> Result<Scenario> {
+        let Some(c) = self.compliance_132 else {
+            return Ok(self.clone());
+        };
+        if !(0.0..=1.0).contains(&c) {
+            return Err(SimError::InvalidInput(format!(
+                "compliance_132 = {c}: a share of first-time buyers must lie in [0, 1]"
+            )));
+        }
+        if self.f2_rate.is_some() {
+            return Err(SimError::InvalidInput(
+                "a scenario sets either f2_rate or compliance_132 (which sets F2), not both".into(),
+            ));
+        }
+        let observed = rates.f2_at(rates.observed_share);
+        let all_finite = [
+            rates.f2_compliant,
+            rates.f2_non_compliant,
+            rates.observed_share,
+        ]
+        .iter()
+        .all(|v| v.is_finite() && (0.0..=1.0).contains(v));
+        if !all_finite || observed <= 0.0 {
+            return Err(SimError::InvalidInput(format!(
+                "compliance_132 needs F2 rates of compliant and non-compliant buyers in [0, 1] with some second orders; got {rates:?}"
+            )));
+        }
+        let f2 = (calibrated_f2 * rates.f2_at(c) / observed).min(0.999);
+        Ok(Scenario {
+            f2_rate: Some(f2),
+            compliance_132: None,
+            ..self.clone()
+        })
+    }
+
     /// Apply the overrides to `base`, marking each touched assumption as `Scenario`.
     pub fn apply(&self, base: &ModelParams) -> Result<ModelParams> {
+        if let Some(c) = self.compliance_132 {
+            return Err(SimError::InvalidInput(format!(
+                "compliance_132 = {c} must be resolved into an F2 rate from measured touchpoint data first (Scenario::resolve_compliance)"
+            )));
+        }
         let mut p = base.clone();
         let mark = |p: &mut ModelParams, name: String| {
             p.sources.insert(name, Source::Scenario);
@@ -948,6 +1022,63 @@ mod tests {
             serde_json::from_str(r#"{"f2_rate": 0.5, "repeat_rates": [0.5, 0.6]}"#).unwrap();
         let p = toml_like.apply(&base).unwrap();
         assert_eq!(p.stages.len(), 2);
+    }
+
+    #[test]
+    fn compliance_scales_the_calibrated_f2() {
+        // Compliant buyers reorder at 0.40, the others at 0.20, and 25 % are compliant, so
+        // the observed mix is 0.25·0.40 + 0.75·0.20 = 0.25. At 80 % compliance the mix is
+        // 0.8·0.40 + 0.2·0.20 = 0.36: F2 rises by 0.36 / 0.25 = 1.44, from 0.30 to 0.432.
+        let rates = ComplianceRates {
+            f2_compliant: 0.40,
+            f2_non_compliant: 0.20,
+            observed_share: 0.25,
+        };
+        let s = Scenario {
+            compliance_132: Some(0.8),
+            ..Scenario::default()
+        };
+        assert!(s.apply(&ModelParams::default()).is_err(), "unresolved");
+        let r = s.resolve_compliance(0.30, &rates).unwrap();
+        assert!((r.f2_rate.unwrap() - 0.432).abs() < 1e-12, "{r:?}");
+        assert_eq!(r.compliance_132, None);
+        assert!(r.apply(&ModelParams::default()).is_ok());
+        // At the observed share nothing changes; a high F2 is capped below 1.
+        let same = Scenario {
+            compliance_132: Some(0.25),
+            ..Scenario::default()
+        };
+        let f2 = same
+            .resolve_compliance(0.30, &rates)
+            .unwrap()
+            .f2_rate
+            .unwrap();
+        assert!((f2 - 0.30).abs() < 1e-12);
+        assert_eq!(
+            s.resolve_compliance(0.9, &rates).unwrap().f2_rate,
+            Some(0.999)
+        );
+        // Out of range, both set, no second orders at all: errors.
+        let out = Scenario {
+            compliance_132: Some(1.2),
+            ..Scenario::default()
+        };
+        assert!(out.resolve_compliance(0.3, &rates).is_err());
+        let both = Scenario {
+            compliance_132: Some(0.5),
+            f2_rate: Some(0.5),
+            ..Scenario::default()
+        };
+        assert!(both.resolve_compliance(0.3, &rates).is_err());
+        let none = ComplianceRates {
+            f2_compliant: 0.0,
+            f2_non_compliant: 0.0,
+            observed_share: 0.5,
+        };
+        assert!(s.resolve_compliance(0.3, &none).is_err());
+        // Without the key the scenario is returned as it is.
+        let plain = Scenario::claim_87();
+        assert_eq!(plain.resolve_compliance(0.3, &rates).unwrap(), plain);
     }
 
     #[test]

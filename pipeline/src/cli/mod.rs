@@ -282,17 +282,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 progress: interactive,
             })
             .await?;
-            let g = &outcome.generated;
-            println!(
-                "demo: generated {} export files under {}/exports ({} rows: {} orders of {} customers, {} broken rows, {} duplicate rows, {} status updates; the last month is a CP932 export with Japanese headers)",
-                g.files.len(),
-                dir.display(),
-                thousands(g.rows_written as i128),
-                thousands(g.orders as i128),
-                thousands(g.customers as i128),
-                g.bad_rows,
-                g.duplicate_rows,
-                g.update_rows
+            print!(
+                "{}",
+                output::demo_generated(&outcome.generated, &dir.join("exports"))
             );
             print!("{}", output::ingest_run(&outcome.ingest));
             print!("{}", output::marts(&outcome.marts));

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use crate::forecast::ForecastOutcome;
 use crate::format::thousands;
+use crate::generate::GenerateSummary;
 use crate::ingest::{IngestRun, IngestSummary};
 use crate::marts::publish::{Headline, MartsSummary};
 use crate::run::history::RunRecord;
@@ -84,6 +85,42 @@ pub fn ingest(s: &IngestSummary) -> String {
 /// `conveyor ingest` and `conveyor run`: every dataset's accounting, one after the other.
 pub fn ingest_run(run: &IngestRun) -> String {
     run.datasets.iter().map(ingest).collect()
+}
+
+/// `conveyor demo`'s first lines: what the generator wrote, dataset by dataset.
+pub fn demo_generated(g: &GenerateSummary, exports: &std::path::Path) -> String {
+    let mut o = String::new();
+    let files: usize = g.datasets.values().map(|d| d.files.len()).sum();
+    _ = writeln!(
+        o,
+        "demo: generated {files} export files of {} datasets under {} (the last month is a CP932 export with Japanese headers)",
+        g.datasets.len(),
+        exports.display()
+    );
+    _ = writeln!(
+        o,
+        "  {:<20} {:>3} files {:>12} rows: {} orders of {} customers, {} broken rows, {} duplicate rows, {} status updates",
+        "orders",
+        g.files.len(),
+        thousands(g.rows_written as i128),
+        thousands(g.orders as i128),
+        thousands(g.customers as i128),
+        g.bad_rows,
+        g.duplicate_rows,
+        g.update_rows
+    );
+    for (name, d) in g.datasets.iter().filter(|(n, _)| *n != "orders") {
+        _ = writeln!(
+            o,
+            "  {name:<20} {:>3} files {:>12} rows: {} broken, {} duplicate, {} updated",
+            d.files.len(),
+            thousands(d.rows_written as i128),
+            d.bad_rows,
+            d.duplicate_rows,
+            d.update_rows
+        );
+    }
+    o
 }
 
 /// `conveyor marts`: each mart with its rows and time.
@@ -272,6 +309,47 @@ pub fn run(r: &RunRecord) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn demo_counts_the_files_of_every_dataset() {
+        use crate::generate::DatasetTruth;
+        let dataset = |files: usize, rows_written: u64| DatasetTruth {
+            files: (0..files).map(|i| format!("f{i}")).collect(),
+            rows_written,
+            bad_rows: 2,
+            ..Default::default()
+        };
+        let g = GenerateSummary {
+            files: vec!["o1".into(), "o2".into()],
+            rows_written: 1500,
+            orders: 1400,
+            customers: 900,
+            datasets: [
+                ("orders".to_string(), dataset(2, 1500)),
+                ("customers".to_string(), dataset(3, 12000)),
+                ("nps_responses".to_string(), dataset(4, 40)),
+            ]
+            .into(),
+            ..Default::default()
+        };
+        let text = demo_generated(&g, std::path::Path::new("/d/exports"));
+        let lines: Vec<&str> = text.lines().collect();
+        // 2 + 3 + 4 files of 3 datasets.
+        assert!(
+            lines[0].starts_with("demo: generated 9 export files of 3 datasets under /d/exports"),
+            "{text}"
+        );
+        assert_eq!(lines.len(), 4, "{text}");
+        assert!(
+            lines[1].contains("1,500 rows: 1,400 orders of 900 customers"),
+            "{text}"
+        );
+        assert!(lines[2].trim_start().starts_with("customers"), "{text}");
+        assert!(
+            lines[2].contains("3 files       12,000 rows: 2 broken"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn ingest_accounting_reads_as_an_equation() {

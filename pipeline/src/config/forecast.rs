@@ -92,7 +92,8 @@ pub struct ForecastConfig {
     pub analysis_paths: usize,
     /// Named scenarios: any of f2_rate, repeat_rates, hazards, base_new_customers, growth,
     /// acquisition, dispersion, first_aov, repeat_aov, horizon_months,
-    /// target_annual_sales, target_years, uncertainty.
+    /// target_annual_sales, target_years, uncertainty, compliance_132 (resolved into
+    /// f2_rate by [`crate::forecast::compliance`]).
     pub scenarios: BTreeMap<String, Scenario>,
 }
 

@@ -49,18 +49,82 @@ pub struct MartsConfig {
     /// highest rank whose `min_amount` their total reaches. Default Gold ≥ 30000,
     /// Platinum ≥ 80000, Diamond ≥ 200000.
     pub member_ranks: Vec<MemberRank>,
-    /// The method's claim that `nps_ltv` checks: promoters' mean `ltv_365` is this many
-    /// times detractors' (推奨者のLTVは批判者の約2.4倍). A ratio > 0. Default 2.4.
-    pub nps_claimed_ltv_ratio: f64,
     /// Target F2 rate (share of a year's new customers who bought twice). Default 0.87.
     pub target_f2_rate: f64,
     /// Target 1-year LTV (mean `ltv_365`), whole currency units. Default 18000.
     pub target_ltv_365: i64,
     /// Target annual repeat rate. Default 0.60.
     pub target_repeat_rate: f64,
+    /// Months between the two fan-matrix snapshots of `fan_matrix_movement` and
+    /// `customer_movement`: cells at as_of − this many calendar months and at as_of.
+    /// Default 12.
+    pub movement_period_months: u32,
+    /// How `subscription_sbg` pools start cohorts for its per-group fits: `"month"`,
+    /// `"quarter"` or `"year"` of the subscription's start (local time). Default `"quarter"`.
+    pub subscription_cohort_group: String,
+    /// Months `subscription_sbg` projects survival for, also the horizon of its truncated
+    /// expected lifetime. Default 24.
+    pub subscription_projection_months: i64,
+    /// Cancellation reasons → categories for `cancellation_reasons`: a reason belongs to the
+    /// first category (in this order) one of whose keywords it contains, both compared after
+    /// NFKC normalisation and lowercasing (full-/half-width variants match); a reason
+    /// matching none is `other`, an empty one `unknown`. Default: the method's three,
+    /// `doesnt_suit_or_no_effect`, `product_left_over`, `too_expensive`.
+    pub cancellation_categories: Vec<CancellationCategory>,
     /// Directory of `.sql` files overriding (same file name) or adding marts to the ones built
     /// into the binary. Default: none.
     pub sql_dir: Option<PathBuf>,
+    /// The 1-3-2 rule's window after the first order, in days: touches count in
+    /// `[first_order_at, first_order_at + N days)`. Default 30 (the method's "one month").
+    pub rule_132_window_days: i64,
+    /// Approaches (contacts) a first-time buyer needs in the window. Default 3.
+    pub rule_132_min_approaches: i64,
+    /// Offers a first-time buyer needs in the window. Default 2.
+    pub rule_132_min_offers: i64,
+}
+
+/// One cancellation-reason category and the keywords that put a reason in it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancellationCategory {
+    /// Category name, e.g. `"too_expensive"` (not `other` or `unknown`, which are implied).
+    pub category: String,
+    /// Substrings of the reason text, e.g. `["高い", "価格"]`.
+    pub keywords: Vec<String>,
+}
+
+/// The default keyword map: the method's three reasons (体に合わない・効果が実感できない,
+/// 商品が余っている, 価格が高い) and their usual wordings.
+fn default_cancellation_categories() -> Vec<CancellationCategory> {
+    let cat = |category: &str, keywords: &[&str]| CancellationCategory {
+        category: category.into(),
+        keywords: keywords.iter().map(|k| k.to_string()).collect(),
+    };
+    vec![
+        cat(
+            "doesnt_suit_or_no_effect",
+            &["合わな", "効果", "実感", "効かな", "肌荒れ", "かぶれ"],
+        ),
+        cat(
+            "product_left_over",
+            &[
+                "余っ",
+                "余る",
+                "余り",
+                "残っ",
+                "在庫",
+                "使い切れ",
+                "溜ま",
+                "たまっ",
+            ],
+        ),
+        cat(
+            "too_expensive",
+            &[
+                "高い", "高額", "価格", "値段", "料金", "金額", "値上", "負担",
+            ],
+        ),
+    ]
 }
 
 /// One member rank: customers whose total spend reaches `min_amount` hold `name`
@@ -98,11 +162,17 @@ impl Default for MartsConfig {
                     min_amount: 200_000,
                 },
             ],
-            nps_claimed_ltv_ratio: 2.4,
             target_f2_rate: 0.87,
             target_ltv_365: 18_000,
             target_repeat_rate: 0.60,
+            movement_period_months: 12,
+            subscription_cohort_group: "quarter".into(),
+            subscription_projection_months: 24,
+            cancellation_categories: default_cancellation_categories(),
             sql_dir: None,
+            rule_132_window_days: 30,
+            rule_132_min_approaches: 3,
+            rule_132_min_offers: 2,
         }
     }
 }
@@ -159,14 +229,49 @@ impl MartsConfig {
                 "min_amount must be strictly increasing from the lowest rank to the highest".into(),
             );
         }
-        if !(self.nps_claimed_ltv_ratio.is_finite() && self.nps_claimed_ltv_ratio > 0.0) {
+        if !["month", "quarter", "year"].contains(&self.subscription_cohort_group.as_str()) {
             return bad(
-                "nps_claimed_ltv_ratio",
+                "subscription_cohort_group",
                 format!(
-                    "must be a ratio > 0 (promoters' LTV ÷ detractors', e.g. 2.4), got {}",
-                    self.nps_claimed_ltv_ratio
+                    "must be \"month\", \"quarter\" or \"year\", got {:?}",
+                    self.subscription_cohort_group
                 ),
             );
+        }
+        if !(1..=600).contains(&self.subscription_projection_months) {
+            return bad(
+                "subscription_projection_months",
+                format!(
+                    "must be a number of months from 1 to 600, got {}",
+                    self.subscription_projection_months
+                ),
+            );
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for c in &self.cancellation_categories {
+            let name = c.category.trim();
+            if name.is_empty() || name == "other" || name == "unknown" {
+                return bad(
+                    "cancellation_categories",
+                    format!(
+                        "a category needs a name other than \"other\" and \"unknown\" (they are \
+                         implied), got {:?}",
+                        c.category
+                    ),
+                );
+            }
+            if !seen.insert(name) {
+                return bad(
+                    "cancellation_categories",
+                    format!("category {name:?} is listed twice"),
+                );
+            }
+            if c.keywords.is_empty() || c.keywords.iter().any(|k| k.trim().is_empty()) {
+                return bad(
+                    "cancellation_categories",
+                    format!("{name}: needs at least one keyword, and no empty keyword"),
+                );
+            }
         }
         for (key, v) in [
             ("target_f2_rate", self.target_f2_rate),
@@ -178,6 +283,32 @@ impl MartsConfig {
         }
         if self.target_ltv_365 < 0 {
             return bad("target_ltv_365", "must be ≥ 0".into());
+        }
+        if !(1..=1200).contains(&self.movement_period_months) {
+            return bad(
+                "movement_period_months",
+                format!(
+                    "must be a whole number of months from 1 to 1200, got {}",
+                    self.movement_period_months
+                ),
+            );
+        }
+        if !(1..=3660).contains(&self.rule_132_window_days) {
+            return bad(
+                "rule_132_window_days",
+                format!(
+                    "must be a number of days from 1 to 3660, got {}",
+                    self.rule_132_window_days
+                ),
+            );
+        }
+        for (key, v) in [
+            ("rule_132_min_approaches", self.rule_132_min_approaches),
+            ("rule_132_min_offers", self.rule_132_min_offers),
+        ] {
+            if v < 0 {
+                return bad(key, format!("must be a count ≥ 0, got {v}"));
+            }
         }
         Ok(())
     }
@@ -195,6 +326,29 @@ mod tests {
         assert_eq!(c.vip_min_orders, 5);
         assert_eq!(c.vip_top_n, 100);
         assert_eq!(c.target_ltv_365, 18_000);
+        assert_eq!(
+            (
+                c.rule_132_window_days,
+                c.rule_132_min_approaches,
+                c.rule_132_min_offers
+            ),
+            (30, 3, 2)
+        );
+    }
+
+    #[test]
+    fn rule_132_keys_are_checked() {
+        let c: MartsConfig = toml::from_str("rule_132_window_days = 14").unwrap();
+        assert_eq!(c.rule_132_window_days, 14);
+        for (text, key) in [
+            ("rule_132_window_days = 0", "rule_132_window_days"),
+            ("rule_132_min_offers = -1", "rule_132_min_offers"),
+            ("rule_132_min_approaches = -2", "rule_132_min_approaches"),
+        ] {
+            let c: MartsConfig = toml::from_str(text).unwrap();
+            let e = c.validate().unwrap_err();
+            assert_eq!(e.key, key, "{text}: {e}");
+        }
     }
 
     #[test]
@@ -208,6 +362,27 @@ mod tests {
         assert_eq!(c.member_ranks.len(), 1);
         assert_eq!(c.excluded_statuses, vec!["cancelled", "returned"]);
         assert!(toml::from_str::<MartsConfig>("vip_top = 10").is_err());
+    }
+
+    #[test]
+    fn subscription_keys_are_checked() {
+        let c: MartsConfig = toml::from_str(
+            "subscription_cohort_group = \"year\"\n[[cancellation_categories]]\ncategory = \"late\"\nkeywords = [\"遅い\"]\n",
+        )
+        .unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.cancellation_categories.len(), 1);
+        assert_eq!(c.subscription_projection_months, 24);
+        for bad in [
+            "subscription_cohort_group = \"week\"",
+            "subscription_projection_months = 0",
+            "[[cancellation_categories]]\ncategory = \"other\"\nkeywords = [\"x\"]",
+            "[[cancellation_categories]]\ncategory = \"a\"\nkeywords = []",
+        ] {
+            let c: MartsConfig = toml::from_str(bad).unwrap();
+            let e = c.validate().unwrap_err();
+            assert!(bad.contains(e.key), "{bad}: {e}");
+        }
     }
 
     #[test]
@@ -228,21 +403,5 @@ mod tests {
                 .to_string()
                 .contains("target_f2_rate")
         );
-    }
-
-    #[test]
-    fn nps_claimed_ltv_ratio_defaults_to_the_method_and_must_be_positive() {
-        assert_eq!(MartsConfig::default().nps_claimed_ltv_ratio, 2.4);
-        let c: MartsConfig = toml::from_str("nps_claimed_ltv_ratio = 3").unwrap();
-        assert_eq!(c.nps_claimed_ltv_ratio, 3.0);
-        c.validate().unwrap();
-        for bad in [0.0, -2.4, f64::NAN, f64::INFINITY] {
-            let c = MartsConfig {
-                nps_claimed_ltv_ratio: bad,
-                ..Default::default()
-            };
-            let e = c.validate().unwrap_err();
-            assert_eq!(e.key, "nps_claimed_ltv_ratio", "{bad}: {e}");
-        }
     }
 }

@@ -71,6 +71,9 @@ memory_rows = 1000000
 excluded_statuses = ["cancelled", "returned"]
 # Fan-matrix spend buckets: edges in whole currency units (0–10k, 10k–30k, …, 80k+).
 spend_bucket_edges = [10000, 30000, 50000, 80000]
+# Fan-matrix movement (customer_movement, fan_matrix_movement): each customer's cell at
+# as_of − this many calendar months against their cell at as_of.
+movement_period_months = 12
 # VIP: total spend ≥ vip_min_amount or ≥ vip_min_orders orders, top vip_top_n by spend.
 vip_min_amount = 80000
 vip_min_orders = 5
@@ -82,10 +85,26 @@ member_ranks = [
   { name = "Platinum", min_amount = 80000 },
   { name = "Diamond", min_amount = 200000 },
 ]
+# Subscriptions (subscription_sbg): start cohorts pooled per "month", "quarter" or "year" for
+# the sBG fits, and the months of projected survival.
+subscription_cohort_group = "quarter"
+subscription_projection_months = 24
+# Cancellation reasons (cancellation_reasons): the first category with a keyword the reason
+# contains (compared after NFKC and lowercasing); no match → other, no reason → unknown.
+cancellation_categories = [
+  { category = "doesnt_suit_or_no_effect", keywords = ["合わな", "効果", "実感", "効かな", "肌荒れ", "かぶれ"] },
+  { category = "product_left_over", keywords = ["余っ", "余る", "余り", "残っ", "在庫", "使い切れ", "溜ま", "たまっ"] },
+  { category = "too_expensive", keywords = ["高い", "高額", "価格", "値段", "料金", "金額", "値上", "負担"] },
+]
 # The method's health targets.
 target_f2_rate = 0.87
 target_ltv_365 = 18000
 target_repeat_rate = 0.6
+# The 1-3-2 rule (touchpoint_132, f2_followup): approaches and offers a first-time buyer
+# needs within rule_132_window_days of the first order.
+rule_132_window_days = 30
+rule_132_min_approaches = 3
+rule_132_min_offers = 2
 # A folder of extra or replacement mart .sql files.
 # sql_dir = "./my-marts"
 
@@ -144,11 +163,16 @@ seasonality = true
 
 # Your own scenarios override calibrated values; every key is optional:
 # f2_rate, repeat_rates, hazards, base_new_customers, growth, acquisition, dispersion,
-# first_aov, repeat_aov, horizon_months, target_annual_sales, target_years, uncertainty.
+# first_aov, repeat_aov, horizon_months, target_annual_sales, target_years, uncertainty,
+# compliance_132 (instead of f2_rate: the share of first-time buyers given the 1-3-2
+# follow-up; F2 then moves with the F2 of compliant and non-compliant buyers measured in
+# touchpoint_132_summary, an observational difference, not a proven effect).
 # [forecast.scenarios.push_acquisition]
 # f2_rate = 0.87
 # base_new_customers = 12000
 # growth = 0.01
+# [forecast.scenarios.follow_up_80]
+# compliance_132 = 0.8
 
 [engine]
 # Memory the query engine may hold per command, in MiB (0 = no limit). Sorts and

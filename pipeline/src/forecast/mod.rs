@@ -4,6 +4,8 @@
 //!
 //! * [`observe`] — the aggregate SQL that yields the calibration input and actual sales;
 //! * [`tables`] — results as Arrow tables;
+//! * [`compliance`] — a scenario's `compliance_132` turned into an F2 rate from the
+//!   1-3-2 mart (`touchpoint_132_summary`);
 //! * [`store`] — writing a run and switching the pointer atomically; registering the
 //!   current run's tables for readers.
 //!
@@ -15,6 +17,7 @@
 
 pub mod answer;
 pub mod bgnbd;
+pub mod compliance;
 pub mod observe;
 pub mod store;
 pub mod tables;
@@ -313,6 +316,12 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
         }
         other => other?,
     };
+    let (scenario, extra_assumptions) = compliance::resolve(
+        &ctx,
+        &scenario,
+        calibrated.params.stages[0].repeat_rate.mean,
+    )
+    .await?;
     let mut params = scenario.apply(&calibrated.params)?;
     params.model_error = base_error;
     if checked.sigma_measured {
@@ -458,7 +467,14 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
                 ("forecast_backtest_validation", validation_table),
                 (
                     "forecast_backtest_assumptions",
-                    tables::assumptions(&id, &simulator::model::assumptions(&params))?,
+                    tables::assumptions(
+                        &id,
+                        &[
+                            simulator::model::assumptions(&params),
+                            extra_assumptions.clone(),
+                        ]
+                        .concat(),
+                    )?,
                 ),
             ],
             store::LATEST_BACKTEST,
@@ -537,7 +553,14 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
                 ("forecast_sensitivity", tables::sensitivity(&id, &sens)?),
                 (
                     "forecast_assumptions",
-                    tables::assumptions(&id, &simulator::model::assumptions(&params))?,
+                    tables::assumptions(
+                        &id,
+                        &[
+                            simulator::model::assumptions(&params),
+                            extra_assumptions.clone(),
+                        ]
+                        .concat(),
+                    )?,
                 ),
                 ("forecast_runs", tables::runs(&id, &m)?),
                 ("forecast_validation", validation_table),

@@ -7,6 +7,8 @@
 //! * [`render`] — turning a template plus parameters into SQL;
 //! * [`runner`] — `build_marts`: registers `counted_orders`, builds each mart in a DataFusion
 //!   `SessionContext`, registers it for the next ones and hands it to the caller's sink;
+//! * [`functions`] — the SQL functions the marts need beyond DataFusion's (`sbg_fit`,
+//!   `sbg_survival`, `sbg_lifetime`, `whole_months`, `normalize_text`), registered by the runner;
 //! * [`error`] — `MartsError`, naming the SQL file, line and column on failure;
 //! * [`publish`] — `conveyor marts`: build and publish each mart to `marts/<name>/`, and the
 //!   headline numbers against the targets.
@@ -17,6 +19,7 @@
 
 pub mod catalog;
 pub mod error;
+pub mod functions;
 pub mod publish;
 pub mod render;
 pub mod runner;

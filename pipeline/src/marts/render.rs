@@ -5,11 +5,12 @@
 //! whose output is a single line, so a line number in a rendered mart is the same line in its
 //! file. Unknown parameters are errors (strict undefined), never silently empty.
 
-use chrono::{DateTime, Datelike};
+use chrono::{DateTime, Datelike, TimeZone};
 use chrono_tz::Tz;
 use minijinja::{Environment, UndefinedBehavior, Value, context};
 
 use super::error::MartsError;
+use super::functions::normalize_text;
 use crate::config::MartsConfig;
 
 /// Values resolved at run time that every mart may use.
@@ -52,6 +53,24 @@ pub fn spend_bucket_labels(edges: &[i64]) -> Vec<String> {
     }
     labels.push(format!("{lo}+"));
     labels
+}
+
+/// `at` minus `months` calendar months at the same local time; a day the earlier month
+/// lacks becomes its last day (31 March − 1 month = 28/29 February), and a local time a
+/// daylight-saving change skips is taken an hour later.
+pub fn months_before(at: &DateTime<Tz>, months: u32) -> DateTime<Tz> {
+    let local = at.naive_local();
+    let Some(earlier) = local.checked_sub_months(chrono::Months::new(months)) else {
+        return *at;
+    };
+    let tz = at.timezone();
+    tz.from_local_datetime(&earlier)
+        .earliest()
+        .or_else(|| {
+            tz.from_local_datetime(&(earlier + chrono::Duration::hours(1)))
+                .earliest()
+        })
+        .unwrap_or(*at)
 }
 
 /// Renders one mart template.
@@ -130,6 +149,40 @@ pub fn render(
         });
     }
 
+    {
+        // cancellation_reasons: the configured keyword map (keywords normalised as the
+        // reasons are, by `normalize_text`) as a CASE over an already normalised reason.
+        let categories: Vec<(String, Vec<String>)> = cfg
+            .cancellation_categories
+            .iter()
+            .map(|c| {
+                let keywords = c.keywords.iter().map(|k| normalize_text(k)).collect();
+                (c.category.trim().to_string(), keywords)
+            })
+            .collect();
+        let names: Vec<String> = categories.iter().map(|(n, _)| n.clone()).collect();
+        env.add_function("cancellation_category", move |expr: String| -> String {
+            let mut s = format!("CASE WHEN {expr} IS NULL OR {expr} = '' THEN 'unknown'");
+            for (name, keywords) in &categories {
+                let any: Vec<String> = keywords
+                    .iter()
+                    .map(|k| format!("strpos({expr}, {}) > 0", quote(k)))
+                    .collect();
+                s.push_str(&format!(" WHEN {} THEN {}", any.join(" OR "), quote(name)));
+            }
+            s.push_str(" ELSE 'other' END");
+            s
+        });
+        // `(order, category)` rows for a VALUES list: the configured ones, other, unknown.
+        env.add_function("cancellation_category_rows", move || -> String {
+            let all = names.iter().map(String::as_str).chain(["other", "unknown"]);
+            all.enumerate()
+                .map(|(i, n)| format!("(CAST({} AS BIGINT), {})", i + 1, quote(n)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        });
+    }
+
     let as_of_date = run.as_of.date_naive();
     let ctx = context! {
         as_of => Value::from_safe_string(timestamp_sql(&run.as_of, &run.timestamp_type)),
@@ -143,8 +196,14 @@ pub fn render(
         vip_top_n => cfg.vip_top_n,
         target_f2_rate => Value::from_safe_string(format!("CAST({:?} AS DOUBLE)", cfg.target_f2_rate)),
         target_repeat_rate => Value::from_safe_string(format!("CAST({:?} AS DOUBLE)", cfg.target_repeat_rate)),
-        nps_claimed_ltv_ratio => Value::from_safe_string(format!("CAST({:?} AS DOUBLE)", cfg.nps_claimed_ltv_ratio)),
         target_ltv_365 => cfg.target_ltv_365,
+        movement_period_months => cfg.movement_period_months,
+        movement_from => Value::from_safe_string(timestamp_sql(&months_before(&run.as_of, cfg.movement_period_months), &run.timestamp_type)),
+        subscription_cohort_group => cfg.subscription_cohort_group.clone(),
+        subscription_projection_months => cfg.subscription_projection_months,
+        rule_132_window_days => cfg.rule_132_window_days,
+        rule_132_min_approaches => cfg.rule_132_min_approaches,
+        rule_132_min_offers => cfg.rule_132_min_offers,
     };
     let present: Value = crate::dataset::ALL
         .iter()
@@ -221,6 +280,31 @@ mod tests {
         .unwrap_err();
         let s = e.to_string();
         assert!(s.starts_with("m.sql line 2"), "{s}");
+    }
+
+    #[test]
+    fn movement_from_is_calendar_months_earlier() {
+        let tokyo = chrono_tz::Asia::Tokyo;
+        let at = tokyo.with_ymd_and_hms(2025, 3, 31, 23, 59, 59).unwrap();
+        assert_eq!(
+            months_before(&at, 1),
+            tokyo.with_ymd_and_hms(2025, 2, 28, 23, 59, 59).unwrap()
+        );
+        assert_eq!(
+            months_before(&at, 13),
+            tokyo.with_ymd_and_hms(2024, 2, 29, 23, 59, 59).unwrap()
+        );
+        let sql = render(
+            "t.sql",
+            "{{ movement_from }}",
+            &MartsConfig::default(),
+            &run(),
+        )
+        .unwrap();
+        assert_eq!(
+            sql,
+            "arrow_cast('2023-03-31T23:59:59.000000+09:00', 'Timestamp(µs, \"Asia/Tokyo\")')"
+        );
     }
 
     #[test]

@@ -291,8 +291,10 @@ pub fn status_filter(cfg: &MartsConfig) -> String {
     format!("(status IS NULL OR status NOT IN ({}))", list.join(", "))
 }
 
-/// Resolves the run parameters and registers `counted_orders`.
+/// Resolves the run parameters and registers `counted_orders` and the marts' SQL
+/// functions ([`super::functions`]).
 async fn prepare(ctx: &SessionContext, cfg: &MartsConfig, tz: Tz) -> Result<RunParams, MartsError> {
+    super::functions::register(ctx);
     let df_err = |context: &str| {
         let context = context.to_string();
         move |source| MartsError::DataFusion { context, source }
