@@ -49,6 +49,9 @@ pub struct MartsConfig {
     /// highest rank whose `min_amount` their total reaches. Default Gold ≥ 30000,
     /// Platinum ≥ 80000, Diamond ≥ 200000.
     pub member_ranks: Vec<MemberRank>,
+    /// The method's claim that `nps_ltv` checks: promoters' mean `ltv_365` is this many
+    /// times detractors' (推奨者のLTVは批判者の約2.4倍). A ratio > 0. Default 2.4.
+    pub nps_claimed_ltv_ratio: f64,
     /// Target F2 rate (share of a year's new customers who bought twice). Default 0.87.
     pub target_f2_rate: f64,
     /// Target 1-year LTV (mean `ltv_365`), whole currency units. Default 18000.
@@ -162,6 +165,7 @@ impl Default for MartsConfig {
                     min_amount: 200_000,
                 },
             ],
+            nps_claimed_ltv_ratio: 2.4,
             target_f2_rate: 0.87,
             target_ltv_365: 18_000,
             target_repeat_rate: 0.60,
@@ -272,6 +276,15 @@ impl MartsConfig {
                     format!("{name}: needs at least one keyword, and no empty keyword"),
                 );
             }
+        }
+        if !(self.nps_claimed_ltv_ratio.is_finite() && self.nps_claimed_ltv_ratio > 0.0) {
+            return bad(
+                "nps_claimed_ltv_ratio",
+                format!(
+                    "must be a ratio > 0 (promoters' LTV ÷ detractors', e.g. 2.4), got {}",
+                    self.nps_claimed_ltv_ratio
+                ),
+            );
         }
         for (key, v) in [
             ("target_f2_rate", self.target_f2_rate),
@@ -403,5 +416,21 @@ mod tests {
                 .to_string()
                 .contains("target_f2_rate")
         );
+    }
+
+    #[test]
+    fn nps_claimed_ltv_ratio_defaults_to_the_method_and_must_be_positive() {
+        assert_eq!(MartsConfig::default().nps_claimed_ltv_ratio, 2.4);
+        let c: MartsConfig = toml::from_str("nps_claimed_ltv_ratio = 3").unwrap();
+        assert_eq!(c.nps_claimed_ltv_ratio, 3.0);
+        c.validate().unwrap();
+        for bad in [0.0, -2.4, f64::NAN, f64::INFINITY] {
+            let c = MartsConfig {
+                nps_claimed_ltv_ratio: bad,
+                ..Default::default()
+            };
+            let e = c.validate().unwrap_err();
+            assert_eq!(e.key, "nps_claimed_ltv_ratio", "{bad}: {e}");
+        }
     }
 }

@@ -196,6 +196,7 @@ pub fn render(
         vip_top_n => cfg.vip_top_n,
         target_f2_rate => Value::from_safe_string(format!("CAST({:?} AS DOUBLE)", cfg.target_f2_rate)),
         target_repeat_rate => Value::from_safe_string(format!("CAST({:?} AS DOUBLE)", cfg.target_repeat_rate)),
+        nps_claimed_ltv_ratio => Value::from_safe_string(format!("CAST({:?} AS DOUBLE)", cfg.nps_claimed_ltv_ratio)),
         target_ltv_365 => cfg.target_ltv_365,
         movement_period_months => cfg.movement_period_months,
         movement_from => Value::from_safe_string(timestamp_sql(&months_before(&run.as_of, cfg.movement_period_months), &run.timestamp_type)),
