@@ -33,7 +33,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::bgnbd::newton::{Eval, maximize, standard_errors};
+use crate::bgnbd::newton::{Eval, Failure, maximize, standard_errors};
 use crate::bgnbd::special::{digamma, ln_gamma, trigamma};
 use crate::bgnbd::{LOG_BOUND, fit_failure, to_log_space};
 use crate::error::{Result, SimError};
@@ -206,6 +206,10 @@ fn validate(data: &[SbgObservation]) -> Result<(f64, f64)> {
     Ok((total, churned))
 }
 
+/// A log-parameter beyond this (α or β above about 22,000) in a failed search is the
+/// geometric limit: no heterogeneity left to estimate.
+const HOMOGENEOUS: f64 = 10.0;
+
 /// Maximum-likelihood sBG fit (module doc).
 pub fn fit_sbg(data: &[SbgObservation]) -> Result<SbgFit> {
     let (subscriptions, churned) = validate(data)?;
@@ -218,7 +222,25 @@ pub fn fit_sbg(data: &[SbgObservation]) -> Result<SbgFit> {
         .totals(data);
         to_log_space(&theta, ll, &g, &h, subscriptions)
     };
-    let found = maximize(objective, [0.0; 2], LOG_BOUND).map_err(|f| fit_failure("sBG", f))?;
+    let found = maximize(objective, [0.0; 2], LOG_BOUND).map_err(|f| match f {
+        // Both parameters far out with their ratio fixed: the likelihood keeps rising towards
+        // a single θ for every subscription (the geometric limit), where the search either
+        // leaves the bound or stalls on a flat ridge.
+        Failure::Boundary(x) | Failure::Stalled(x, _)
+            if x[0] > HOMOGENEOUS && x[1] > HOMOGENEOUS =>
+        {
+            SimError::InsufficientData {
+                what: "sBG parameters".into(),
+                reason: format!(
+                    "the likelihood keeps rising towards every subscription having the same \
+                     cancel probability (α, β → ∞ with α/(α+β) ≈ {:.3}): too little tenure or \
+                     too few cancellations to tell how cancel rates vary",
+                    1.0 / (1.0 + (x[1] - x[0]).exp())
+                ),
+            }
+        }
+        f => fit_failure("sBG", f),
+    })?;
     let params = Sbg {
         alpha: found.x[0].exp(),
         beta: found.x[1].exp(),
@@ -367,6 +389,16 @@ mod tests {
         assert!(insufficient(&survivor_table(100.0, &[100.0, 100.0])));
         // One period only: the mean cancel rate, not its spread.
         assert!(insufficient(&survivor_table(100.0, &[70.0])));
+        // Exactly geometric survivors (every θ = 0.2): the maximum is at α, β → ∞, and the
+        // message says so with the common cancel probability.
+        let geometric = survivor_table(1000.0, &[800.0, 640.0, 512.0, 409.6, 327.68]);
+        match fit_sbg(&geometric) {
+            Err(SimError::InsufficientData { reason, .. }) => {
+                assert!(reason.contains("same cancel probability"), "{reason}");
+                assert!(reason.contains("0.200"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
         let bad = SbgObservation {
             period: 0,
             churned: true,
