@@ -8,7 +8,7 @@ need_pip=0
 python3 - <<'PY' || need_pip=1
 import importlib, sys
 for mod in ("moto.server", "flask_cors", "duckdb", "psycopg", "sqlalchemy", "websocket",
-            "lifetimes"):
+            "lifetimes", "lifelines"):
     importlib.import_module(mod)
 PY
 if [ "$need_pip" = 1 ]; then
