@@ -106,6 +106,16 @@ pub enum Error {
     #[error("{flag}: {message}")]
     Usage { flag: String, message: String },
 
+    /// `conveyor export` cannot write a value (a character CP932 lacks): which table, row
+    /// (`row 3`, or `header`) and column, and what to do instead.
+    #[error("export {table} {row} column {column}: {message}")]
+    Export {
+        table: String,
+        row: String,
+        column: String,
+        message: String,
+    },
+
     /// The report's template failed to load or render.
     #[error("report template: {0}")]
     Template(String),

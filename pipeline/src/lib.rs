@@ -12,7 +12,8 @@
 //! (calibration, Monte Carlo, forecast tables), [`run`] (the stages chained, the run lock
 //! and history), [`schedule`] (cron), [`serve`] (the PostgreSQL wire protocol for BI
 //! tools), [`report`] (the executive HTML report), [`generate`] (synthetic exports),
-//! [`query`] (ad-hoc SQL), [`demo`] (the guided first run).
+//! [`query`] (ad-hoc SQL), [`export`] (a table as CSV for Excel and CRM tools), [`demo`]
+//! (the guided first run).
 //!
 //! Dependencies point down: `config`, `storage`, `dataset` and `warehouse` use no stage
 //! module (`tests/architecture.rs` checks it); the stages use them, and [`session`] composes
@@ -25,6 +26,7 @@ pub mod crash;
 pub mod dataset;
 pub mod demo;
 pub mod error;
+pub mod export;
 pub mod forecast;
 pub mod format;
 pub mod generate;

@@ -164,6 +164,51 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: OutputFormat,
     },
+    /// Write a table as a CSV file that Excel and Japanese CRM tools open as it is.
+    ///
+    /// TABLE is any table `conveyor query` sees: a mart (vip_birthdays, lapsing_customers,
+    /// customer_movement, …), a dataset (orders, customers, …), quarantine_<dataset> or a
+    /// forecast_* table. The file has a header row and CRLF line ends; timestamps are in
+    /// the configured zone as YYYY-MM-DD HH:MM:SS, money is a plain decimal (12000), NULL
+    /// is an empty field. It is written under a temporary name beside FILE and renamed
+    /// over it when complete, so FILE is never half-written.
+    ///
+    /// Encodings: utf-8-bom (default) opens in Excel, Google Sheets, Shopify and LINE;
+    /// cp932 (Shift_JIS) is for tools that read only that, such as many Japanese
+    /// cart and CRM uploads (カラーミー). CP932 lacks some characters (𠮷, emoji): by default
+    /// such a value stops the export naming its row and column; --unmappable replace
+    /// writes '?' instead and counts the values changed.
+    ///
+    /// Examples:
+    ///   conveyor export vip_birthdays --out vip_birthdays.csv
+    ///   conveyor export lapsing_customers --out lapsing.csv --encoding cp932 --where "is_vip"
+    ///   conveyor export customer_movement --out moved_up.csv --where "movement = 'up'"
+    ///   conveyor export orders --out march.csv --where "order_month = '2025-03'" --limit 1000
+    #[command(verbatim_doc_comment)]
+    Export {
+        /// The table to write.
+        table: String,
+        /// The CSV file to write (replaced if it exists).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// utf-8-bom or cp932.
+        #[arg(long, value_enum, default_value = "utf-8-bom")]
+        encoding: crate::export::Encoding,
+        /// Only rows meeting this SQL condition on the table's columns.
+        #[arg(long = "where", value_name = "CONDITION")]
+        filter: Option<String>,
+        /// At most this many rows.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// A character the encoding cannot write: error (stop, naming row and column) or
+        /// replace (write '?').
+        #[arg(long, value_enum, default_value = "error")]
+        unmappable: crate::export::Unmappable,
+        /// Print what was written as JSON: {table, path, encoding, rows, columns, bytes,
+        /// replaced_values, seconds}.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write the executive forecast report: one self-contained HTML file.
     ///
     /// Goes to <warehouse>/reports/<date>-forecast.html (date in the configured time zone)

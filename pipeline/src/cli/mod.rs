@@ -192,6 +192,34 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let batches = crate::query::run(&config, &sql).await?;
             println!("{}", crate::query::render(&batches, format)?);
         }
+        Command::Export {
+            table,
+            out,
+            encoding,
+            filter,
+            limit,
+            unmappable,
+            json,
+        } => {
+            let config = load()?;
+            let summary = crate::export::export(
+                &config,
+                &crate::export::ExportOptions {
+                    table,
+                    out,
+                    encoding,
+                    filter,
+                    limit,
+                    unmappable,
+                },
+            )
+            .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            } else {
+                print!("{}", output::export(&summary));
+            }
+        }
         Command::Report { lang, out, json } => {
             let config = load()?;
             let outcome =

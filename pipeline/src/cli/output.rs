@@ -306,6 +306,30 @@ pub fn run(r: &RunRecord) -> String {
     o
 }
 
+/// `conveyor export`: what was written where.
+pub fn export(s: &crate::export::ExportSummary) -> String {
+    let mut o = String::new();
+    _ = writeln!(
+        o,
+        "exported {} rows × {} columns of {} to {} ({}, {} bytes) in {:.1}s",
+        thousands(s.rows as i128),
+        s.columns,
+        s.table,
+        s.path,
+        s.encoding.label(),
+        thousands(s.bytes as i128),
+        s.seconds
+    );
+    if s.replaced_values > 0 {
+        _ = writeln!(
+            o,
+            "  {} values had characters CP932 cannot write; each was written with '?' instead",
+            thousands(s.replaced_values as i128)
+        );
+    }
+    o
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
