@@ -301,7 +301,10 @@ mod tests {
         let cs = marts.iter().find(|m| m.name == "customer_summary").unwrap();
         assert!(cs.requires.is_empty());
         assert_eq!(
-            header_list("-- requires: nps_responses\n--requires:customers\nSELECT 1", "requires:"),
+            header_list(
+                "-- requires: nps_responses\n--requires:customers\nSELECT 1",
+                "requires:"
+            ),
             ["nps_responses", "customers"]
         );
     }
