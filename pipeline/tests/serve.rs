@@ -502,10 +502,10 @@ async fn npgsql_type_loading_and_get_schema() {
     client_checks_on_two_orders("npgsql").await;
 }
 
-/// The relationship datasets and their quarantines are tables for PostgreSQL clients and
-/// for `conveyor query`: psql lists and describes them, and counts over each agree with
-/// DuckDB reading the committed Parquet files and, for the quarantines, with DuckDB's own
-/// reading of the exports (tests/duckdb_check.py).
+/// The relationship datasets, their quarantines and the marts built on them are tables for
+/// PostgreSQL clients and for `conveyor query`: psql lists and describes them, and counts
+/// over each agree with DuckDB reading the committed Parquet files and, for the
+/// quarantines, with DuckDB's own reading of the exports (tests/duckdb_check.py).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relationship_datasets_and_quarantines_are_served_and_queried() {
     use common::shop::{FIVE, Shop};
@@ -515,6 +515,9 @@ async fn relationship_datasets_and_quarantines_are_served_and_queried() {
     let shop = Shop::new(3);
     shop.write(&exports);
     common::ingest_all(&config).await;
+    let marts = pipeline::marts::publish::run_marts(&config, None)
+        .await
+        .unwrap();
     let duck = shop.duckdb(&exports);
     let wh = config.storage.warehouse.clone();
     let server = serve(&write_config(dir.path(), &config, ""), Some(PASSWORD)).unwrap();
@@ -577,6 +580,33 @@ async fn relationship_datasets_and_quarantines_are_served_and_queried() {
         assert_eq!(served.trim(), want, "{sql}");
         assert!(want != "0", "{name}: the shop has broken rows");
         assert_eq!(conveyor_query(&sql), served, "conveyor query {sql}");
+    }
+
+    // Every mart built over them is served (a new mart needs no registration), its rows
+    // counted alike by the server and by DuckDB over the published Parquet.
+    let built: Vec<&str> = marts
+        .marts
+        .iter()
+        .filter(|m| m.skipped.is_none())
+        .map(|m| m.name.as_str())
+        .collect();
+    for mart in [
+        "nps",
+        "touchpoint_132_summary",
+        "subscription_retention",
+        "cancellation_reasons",
+    ] {
+        assert!(built.contains(&mart), "{mart} was not built: {built:?}");
+    }
+    let dt = ok(psql(port, PASSWORD, "\\dt"), "\\dt");
+    for mart in &built {
+        assert!(
+            dt.lines().any(|l| l.split('\t').nth(1) == Some(*mart)),
+            "\\dt does not list {mart}:\n{dt}"
+        );
+        let sql = format!("SELECT count(*) FROM {mart}");
+        let served = ok(psql(port, PASSWORD, &sql), &sql);
+        assert_eq!(served, python(&["duckdb", &wh, &sql]), "{sql}");
     }
     drop(server);
 }
