@@ -25,6 +25,8 @@
 //!   percentiles, P(reach) and the first-year distribution.
 //! * [`expectation`] computes the exact expected sales; [`sweep`] the F2 sweep, goal seek
 //!   and sensitivities; [`backtest`] scores a forecast against actual sales.
+//! * [`sbg::fit_sbg`] fits the shifted-beta-geometric retention model to subscription
+//!   survival (the `subscription_sbg` mart calls it through a SQL aggregate).
 
 pub mod backtest;
 pub mod bgnbd;
