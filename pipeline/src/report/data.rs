@@ -57,6 +57,8 @@ pub struct ReportData {
     pub vip_min_orders: i64,
     pub vip_top_n: i64,
     pub forecast: Option<Forecast>,
+    /// The relationship sections (NPS, 1-3-2, subscriptions, movement), each only with data.
+    pub relations: Relations,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -325,6 +327,7 @@ pub async fn load(config: &Config, ctx: &SessionContext) -> Result<ReportData> {
         .unwrap_or(0);
 
     let forecast = load_forecast(ctx).await?;
+    let relations = load_relations(ctx).await?;
     Ok(ReportData {
         headline,
         coverage,
@@ -337,6 +340,7 @@ pub async fn load(config: &Config, ctx: &SessionContext) -> Result<ReportData> {
         vip_min_orders: config.marts.vip_min_orders,
         vip_top_n: config.marts.vip_top_n,
         forecast,
+        relations,
     })
 }
 
@@ -509,4 +513,443 @@ impl Query<'_> {
     async fn rows(&self, sql: &str) -> Result<Rows> {
         Rows::query(self.0, sql).await
     }
+}
+
+/// The relationship sections' data (issue #17): each is `None` unless its mart is
+/// registered and has rows, and the report then leaves the section out.
+#[derive(Debug, Clone, Default)]
+pub struct Relations {
+    pub nps: Option<Nps>,
+    pub rule_132: Option<Rule132>,
+    pub subscriptions: Option<Subscriptions>,
+    pub movement: Option<Movement>,
+}
+
+/// One NPS row of `nps`: the overall row or a month.
+#[derive(Debug, Clone)]
+pub struct NpsRow {
+    /// `None` on the overall row.
+    pub month: Option<NaiveDate>,
+    pub respondents: i64,
+    pub promoters: i64,
+    pub passives: i64,
+    pub detractors: i64,
+    pub nps: Option<f64>,
+    pub nps_low: Option<f64>,
+    pub nps_high: Option<f64>,
+}
+
+/// A class row of `nps_ltv`.
+#[derive(Debug, Clone)]
+pub struct NpsClass {
+    /// `promoter`, `passive` or `detractor`.
+    pub class: String,
+    pub customers: i64,
+    pub ltv_customers: i64,
+    pub mean_ltv_365: Option<f64>,
+}
+
+/// The ratio row of `nps_ltv`: promoters' mean ltv_365 ÷ detractors', and the method's claim.
+#[derive(Debug, Clone)]
+pub struct NpsRatio {
+    pub ratio: Option<f64>,
+    pub low: Option<f64>,
+    pub high: Option<f64>,
+    pub claimed: f64,
+    pub claim_in_interval: Option<bool>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Nps {
+    pub overall: Option<NpsRow>,
+    pub months: Vec<NpsRow>,
+    pub classes: Vec<NpsClass>,
+    pub ratio: Option<NpsRatio>,
+    /// Detractors by their latest answer (`nps_customers`): the care list's length.
+    pub detractors_to_follow: Option<i64>,
+}
+
+/// Compliance of one cohort month (`touchpoint_132_summary`, scope `cohort_month`).
+#[derive(Debug, Clone)]
+pub struct ComplianceMonth {
+    pub cohort_month: NaiveDate,
+    pub buyers: i64,
+    pub compliant_buyers: i64,
+    pub compliant_share: Option<f64>,
+    pub is_partial: bool,
+}
+
+/// One comparison of F2, compliant against non-compliant (scopes raw, stratified,
+/// landmark, landmark_stratified).
+#[derive(Debug, Clone)]
+pub struct F2Comparison {
+    pub scope: String,
+    pub buyers: i64,
+    pub compliant_buyers: i64,
+    pub non_compliant_buyers: i64,
+    pub f2_compliant: Option<f64>,
+    pub f2_non_compliant: Option<f64>,
+    pub f2_difference: Option<f64>,
+    pub ci_low: Option<f64>,
+    pub ci_high: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Rule132 {
+    /// The overall row: (buyers, compliant buyers, share, still partial).
+    pub overall: Option<ComplianceMonth>,
+    pub months: Vec<ComplianceMonth>,
+    pub comparisons: Vec<F2Comparison>,
+}
+
+/// One month of tenure: the Kaplan–Meier estimate and the sBG projection.
+#[derive(Debug, Clone)]
+pub struct SurvivalPoint {
+    /// 0 = the first month; survival is the share still subscribed at its end.
+    pub month_offset: i64,
+    pub km: Option<f64>,
+    pub sbg: Option<f64>,
+}
+
+/// The overall sBG fit (`subscription_sbg`, scope `overall`).
+#[derive(Debug, Clone)]
+pub struct SbgFit {
+    pub subscriptions: i64,
+    pub cancelled: i64,
+    pub alpha: Option<f64>,
+    pub alpha_se: Option<f64>,
+    pub beta: Option<f64>,
+    pub beta_se: Option<f64>,
+    pub fit_note: Option<String>,
+    pub mean_lifetime_months: Option<f64>,
+    pub expected_months_in_horizon: Option<f64>,
+    pub horizon_months: i64,
+}
+
+/// A cancellation category overall (`cancellation_reasons`, scope `overall`).
+#[derive(Debug, Clone)]
+pub struct CancelReason {
+    pub category: String,
+    pub cancellations: i64,
+    pub share: Option<f64>,
+    pub rank: i64,
+    pub top_reasons: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Subscriptions {
+    /// Overall: from `subscription_retention` (KM, all months with data) joined with the
+    /// sBG projection; empty when neither table has overall rows.
+    pub curve: Vec<SurvivalPoint>,
+    pub fit: Option<SbgFit>,
+    /// Subscriptions started (subscription_retention's overall row).
+    pub started: Option<i64>,
+    pub reasons: Vec<CancelReason>,
+}
+
+/// One (from, to) pair of `fan_matrix_movement`.
+#[derive(Debug, Clone)]
+pub struct Move {
+    pub from_frequency_bucket: String,
+    pub from_frequency_order: i64,
+    pub from_spend_bucket: String,
+    pub from_spend_bucket_order: i64,
+    pub to_frequency_bucket: String,
+    pub to_frequency_order: i64,
+    pub to_spend_bucket: String,
+    pub to_spend_bucket_order: i64,
+    pub movement: String,
+    pub frequency_steps: i64,
+    pub spend_steps: i64,
+    pub customers: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Movement {
+    pub period_months: i64,
+    pub from_at: Option<NaiveDate>,
+    pub to_at: Option<NaiveDate>,
+    pub moves: Vec<Move>,
+}
+
+/// True when `table` is registered and holds at least one row.
+async fn has_rows(ctx: &SessionContext, table: &str) -> Result<bool> {
+    if !ctx.table_exist(table)? {
+        return Ok(false);
+    }
+    let n = Rows::query(ctx, &format!("SELECT count(*) FROM {table}")).await?;
+    Ok(n.i64(0, 0).unwrap_or(0) > 0)
+}
+
+/// Reads the relationship marts that exist and have rows.
+pub async fn load_relations(ctx: &SessionContext) -> Result<Relations> {
+    Ok(Relations {
+        nps: load_nps(ctx).await?,
+        rule_132: load_rule_132(ctx).await?,
+        subscriptions: load_subscriptions(ctx).await?,
+        movement: load_movement(ctx).await?,
+    })
+}
+
+async fn load_nps(ctx: &SessionContext) -> Result<Option<Nps>> {
+    if !has_rows(ctx, "nps").await? {
+        return Ok(None);
+    }
+    let q = Query(ctx);
+    let n = q
+        .rows(
+            "SELECT scope, month, respondents, promoters, passives, detractors, nps, nps_low, nps_high \
+             FROM nps ORDER BY scope = 'month', month",
+        )
+        .await?;
+    let row = |r: usize| NpsRow {
+        month: n.date(r, 1),
+        respondents: n.i64(r, 2).unwrap_or(0),
+        promoters: n.i64(r, 3).unwrap_or(0),
+        passives: n.i64(r, 4).unwrap_or(0),
+        detractors: n.i64(r, 5).unwrap_or(0),
+        nps: n.f64(r, 6),
+        nps_low: n.f64(r, 7),
+        nps_high: n.f64(r, 8),
+    };
+    let overall = (0..n.len())
+        .find(|r| n.str(*r, 0).as_deref() == Some("overall"))
+        .map(row);
+    let months = (0..n.len())
+        .filter(|r| n.str(*r, 0).as_deref() == Some("month"))
+        .map(row)
+        .filter(|m| m.month.is_some())
+        .collect();
+    let (mut classes, mut ratio) = (Vec::new(), None);
+    if has_rows(ctx, "nps_ltv").await? {
+        let l = q
+            .rows(
+                "SELECT scope, class, customers, ltv_customers, mean_ltv_365, ratio, ratio_low, ratio_high, \
+                 claimed_ratio, claim_in_interval FROM nps_ltv",
+            )
+            .await?;
+        for r in 0..l.len() {
+            match l.str(r, 0).as_deref() {
+                Some("class") => classes.push(NpsClass {
+                    class: l.str(r, 1).unwrap_or_default(),
+                    customers: l.i64(r, 2).unwrap_or(0),
+                    ltv_customers: l.i64(r, 3).unwrap_or(0),
+                    mean_ltv_365: l.f64(r, 4),
+                }),
+                Some("ratio") => {
+                    ratio = Some(NpsRatio {
+                        ratio: l.f64(r, 5),
+                        low: l.f64(r, 6),
+                        high: l.f64(r, 7),
+                        claimed: l.f64(r, 8).unwrap_or(2.4),
+                        claim_in_interval: l.bool(r, 9),
+                    })
+                }
+                _ => {}
+            }
+        }
+        let order = |c: &str| {
+            ["promoter", "passive", "detractor"]
+                .iter()
+                .position(|k| *k == c)
+        };
+        classes.sort_by_key(|c| order(&c.class));
+    }
+    let detractors_to_follow = if has_rows(ctx, "nps_customers").await? {
+        q.rows("SELECT count(*) FROM nps_customers WHERE class = 'detractor'")
+            .await?
+            .i64(0, 0)
+    } else {
+        None
+    };
+    Ok(Some(Nps {
+        overall,
+        months,
+        classes,
+        ratio,
+        detractors_to_follow,
+    }))
+}
+
+async fn load_rule_132(ctx: &SessionContext) -> Result<Option<Rule132>> {
+    if !has_rows(ctx, "touchpoint_132_summary").await? {
+        return Ok(None);
+    }
+    let s = Query(ctx)
+        .rows(
+            "SELECT scope, cohort_month, buyers, compliant_buyers, compliant_share, is_partial, \
+             non_compliant_buyers, f2_compliant, f2_non_compliant, f2_difference, difference_ci_low, \
+             difference_ci_high FROM touchpoint_132_summary \
+             WHERE scope IN ('overall', 'cohort_month', 'raw', 'stratified', 'landmark', 'landmark_stratified') \
+             ORDER BY cohort_month",
+        )
+        .await?;
+    let month = |r: usize| ComplianceMonth {
+        cohort_month: s.date(r, 1).unwrap_or_default(),
+        buyers: s.i64(r, 2).unwrap_or(0),
+        compliant_buyers: s.i64(r, 3).unwrap_or(0),
+        compliant_share: s.f64(r, 4),
+        is_partial: s.bool(r, 5).unwrap_or(false),
+    };
+    let (mut overall, mut months, mut comparisons) = (None, Vec::new(), Vec::new());
+    for r in 0..s.len() {
+        match s.str(r, 0).unwrap_or_default().as_str() {
+            "overall" => overall = Some(month(r)),
+            "cohort_month" if s.date(r, 1).is_some() => months.push(month(r)),
+            "cohort_month" => {}
+            scope => comparisons.push(F2Comparison {
+                scope: scope.to_string(),
+                buyers: s.i64(r, 2).unwrap_or(0),
+                compliant_buyers: s.i64(r, 3).unwrap_or(0),
+                non_compliant_buyers: s.i64(r, 6).unwrap_or(0),
+                f2_compliant: s.f64(r, 7),
+                f2_non_compliant: s.f64(r, 8),
+                f2_difference: s.f64(r, 9),
+                ci_low: s.f64(r, 10),
+                ci_high: s.f64(r, 11),
+            }),
+        }
+    }
+    let order = |c: &str| {
+        ["raw", "stratified", "landmark", "landmark_stratified"]
+            .iter()
+            .position(|k| *k == c)
+    };
+    comparisons.sort_by_key(|c| order(&c.scope));
+    Ok(Some(Rule132 {
+        overall,
+        months,
+        comparisons,
+    }))
+}
+
+async fn load_subscriptions(ctx: &SessionContext) -> Result<Option<Subscriptions>> {
+    let (km, sbg, reasons) = (
+        has_rows(ctx, "subscription_retention").await?,
+        has_rows(ctx, "subscription_sbg").await?,
+        has_rows(ctx, "cancellation_reasons").await?,
+    );
+    if !(km || sbg || reasons) {
+        return Ok(None);
+    }
+    let q = Query(ctx);
+    let mut curve: std::collections::BTreeMap<i64, SurvivalPoint> = Default::default();
+    let mut started = None;
+    if km {
+        let k = q
+            .rows(
+                "SELECT month_offset, survival, subscriptions FROM subscription_retention \
+                 WHERE scope = 'overall' ORDER BY month_offset",
+            )
+            .await?;
+        for r in 0..k.len() {
+            let Some(m) = k.i64(r, 0) else { continue };
+            started = started.or(k.i64(r, 2));
+            curve.insert(
+                m,
+                SurvivalPoint {
+                    month_offset: m,
+                    km: k.f64(r, 1),
+                    sbg: None,
+                },
+            );
+        }
+    }
+    let mut fit = None;
+    if sbg {
+        let f = q
+            .rows(
+                "SELECT month_offset, sbg_survival, subscriptions, cancelled, alpha, alpha_se, beta, beta_se, \
+                 fit_note, mean_lifetime_months, expected_months_in_horizon \
+                 FROM subscription_sbg WHERE scope = 'overall' ORDER BY month_offset",
+            )
+            .await?;
+        for r in 0..f.len() {
+            let Some(m) = f.i64(r, 0) else { continue };
+            curve
+                .entry(m)
+                .or_insert(SurvivalPoint {
+                    month_offset: m,
+                    km: None,
+                    sbg: None,
+                })
+                .sbg = f.f64(r, 1);
+        }
+        if !f.is_empty() {
+            fit = Some(SbgFit {
+                subscriptions: f.i64(0, 2).unwrap_or(0),
+                cancelled: f.i64(0, 3).unwrap_or(0),
+                alpha: f.f64(0, 4),
+                alpha_se: f.f64(0, 5),
+                beta: f.f64(0, 6),
+                beta_se: f.f64(0, 7),
+                fit_note: f.str(0, 8),
+                mean_lifetime_months: f.f64(0, 9),
+                expected_months_in_horizon: f.f64(0, 10),
+                horizon_months: f.len() as i64,
+            });
+        }
+    }
+    let reasons = if reasons {
+        let c = q
+            .rows(
+                "SELECT category, cancellations, share, rank, top_reasons FROM cancellation_reasons \
+                 WHERE scope = 'overall' ORDER BY rank, category_order",
+            )
+            .await?;
+        (0..c.len())
+            .map(|r| CancelReason {
+                category: c.str(r, 0).unwrap_or_default(),
+                cancellations: c.i64(r, 1).unwrap_or(0),
+                share: c.f64(r, 2),
+                rank: c.i64(r, 3).unwrap_or(0),
+                top_reasons: c.str(r, 4),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(Some(Subscriptions {
+        curve: curve.into_values().collect(),
+        fit,
+        started,
+        reasons,
+    }))
+}
+
+async fn load_movement(ctx: &SessionContext) -> Result<Option<Movement>> {
+    if !has_rows(ctx, "fan_matrix_movement").await? {
+        return Ok(None);
+    }
+    let m = Query(ctx)
+        .rows(
+            "SELECT period_months, from_at, to_at, from_frequency_bucket, from_frequency_order, \
+             from_spend_bucket, from_spend_bucket_order, to_frequency_bucket, to_frequency_order, \
+             to_spend_bucket, to_spend_bucket_order, movement, frequency_steps, spend_steps, customers \
+             FROM fan_matrix_movement \
+             ORDER BY from_frequency_order, from_spend_bucket_order, to_frequency_order, to_spend_bucket_order",
+        )
+        .await?;
+    let moves = (0..m.len())
+        .map(|r| Move {
+            from_frequency_bucket: m.str(r, 3).unwrap_or_default(),
+            from_frequency_order: m.i64(r, 4).unwrap_or(0),
+            from_spend_bucket: m.str(r, 5).unwrap_or_default(),
+            from_spend_bucket_order: m.i64(r, 6).unwrap_or(0),
+            to_frequency_bucket: m.str(r, 7).unwrap_or_default(),
+            to_frequency_order: m.i64(r, 8).unwrap_or(0),
+            to_spend_bucket: m.str(r, 9).unwrap_or_default(),
+            to_spend_bucket_order: m.i64(r, 10).unwrap_or(0),
+            movement: m.str(r, 11).unwrap_or_default(),
+            frequency_steps: m.i64(r, 12).unwrap_or(0),
+            spend_steps: m.i64(r, 13).unwrap_or(0),
+            customers: m.i64(r, 14).unwrap_or(0),
+        })
+        .collect();
+    Ok(Some(Movement {
+        period_months: m.i64(0, 0).unwrap_or(0),
+        from_at: m.date(0, 1),
+        to_at: m.date(0, 2),
+        moves,
+    }))
 }

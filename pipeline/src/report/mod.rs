@@ -22,6 +22,7 @@ pub mod charts;
 pub mod data;
 pub mod i18n;
 pub mod money;
+mod relations;
 
 use chrono::NaiveDate;
 use minijinja::{Environment, Value, context};
@@ -321,8 +322,7 @@ pub fn render(data: &ReportData, lang: Lang, generated: NaiveDate) -> Result<Str
             }
         })
         .collect();
-    let per = f2_rows.len().div_ceil(3).max(1);
-    let f2_tables: Vec<Vec<Value>> = f2_rows.chunks(per).map(|c| c.to_vec()).collect();
+    let f2_tables = columns3(&f2_rows);
 
     let mut coverage = vec![
         context! { label => lang.t("first_order"), text => data.coverage.first_order.clone().unwrap_or_else(|| "–".into()) },
@@ -492,9 +492,16 @@ pub fn render(data: &ReportData, lang: Lang, generated: NaiveDate) -> Result<Str
             assumptions,
             validation,
             coverage,
+            rel => relations::view(&data.relations, &data.fan, lang),
         })
         .map_err(|e| Error::Template(format!("rendering the report: {e:#}")))?;
     Ok(html)
+}
+
+/// Rows split into three runs of (nearly) equal length, for three side-by-side tables.
+fn columns3(rows: &[Value]) -> Vec<Vec<Value>> {
+    let per = rows.len().div_ceil(3).max(1);
+    rows.chunks(per).map(|c| c.to_vec()).collect()
 }
 
 /// A model parameter as a plain number: up to four significant decimals, no unit.
@@ -754,21 +761,23 @@ fn validation_view(f: &Forecast, lang: Lang) -> Value {
     }
 }
 
+/// A spend bucket as the reader sees it: `¥0–¥10,000`, `¥80,000+` (from fan_matrix's bounds).
+fn spend_label(c: &data::FanCell, lang: Lang) -> String {
+    match c.spend_max {
+        Some(max) => format!(
+            "{}–{}",
+            yen(c.spend_min as f64, lang),
+            yen(max as f64, lang)
+        ),
+        None => format!("{}+", yen(c.spend_min as f64, lang)),
+    }
+}
+
 fn fan_view(data: &ReportData, lang: Lang) -> Value {
     let mut spend: Vec<(i64, String)> = data
         .fan
         .iter()
-        .map(|c| {
-            let label = match c.spend_max {
-                Some(max) => format!(
-                    "{}–{}",
-                    yen(c.spend_min as f64, lang),
-                    yen(max as f64, lang)
-                ),
-                None => format!("{}+", yen(c.spend_min as f64, lang)),
-            };
-            (c.spend_bucket_order, label)
-        })
+        .map(|c| (c.spend_bucket_order, spend_label(c, lang)))
         .collect();
     spend.sort();
     spend.dedup();

@@ -1,6 +1,6 @@
 //! F2 rate per first-purchase cohort (`f2_conversion`), as bars against the target line.
 
-use super::{Scale, Svg, palette};
+use super::{MonthBar, Scale, Svg, month_bars, palette};
 use crate::report::data::F2Cohort;
 use crate::report::i18n::Lang;
 use crate::report::money::pct;
@@ -16,36 +16,23 @@ pub fn chart(cohorts: &[F2Cohort], target: f64, lang: Lang) -> String {
     let mut svg = Svg::new(W, H);
     let y = Scale::new(0.0, 1.0, H - BOTTOM, TOP);
     svg.percent_grid(&y, LEFT, W - RIGHT);
-    let n = cohorts.len().max(1) as f64;
-    let slot = (W - LEFT - RIGHT) / n;
-    let every = (cohorts.len() / 12).max(1);
-    for (i, c) in cohorts.iter().enumerate() {
-        let x0 = LEFT + slot * i as f64;
-        let p = c.f2_rate.clamp(0.0, 1.0);
-        svg.rect(
-            x0 + slot * 0.12,
-            y.at(p),
-            slot * 0.76,
-            y.at(0.0) - y.at(p),
-            palette::SKY,
-            Some(&format!(
-                "{}: {} ({} / {})",
-                lang.month(c.cohort_month),
-                pct(p),
-                c.f2_customers,
-                c.cohort_size
-            )),
-        );
-        if i % every == 0 {
-            svg.text(
-                x0 + slot / 2.0,
-                H - BOTTOM + 16.0,
-                "middle",
-                "tick small",
-                &lang.month(c.cohort_month),
-            );
-        }
-    }
+    let bars: Vec<MonthBar> = cohorts
+        .iter()
+        .map(|c| MonthBar {
+            month: c.cohort_month,
+            share: c.f2_rate,
+            fill: palette::SKY,
+            of: (c.f2_customers, c.cohort_size),
+        })
+        .collect();
+    month_bars(
+        &mut svg,
+        &y,
+        &bars,
+        (LEFT, W - RIGHT),
+        H - BOTTOM + 16.0,
+        lang,
+    );
     svg.line(
         LEFT,
         y.at(target),

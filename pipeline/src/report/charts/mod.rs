@@ -4,8 +4,12 @@
 //! palettes (Okabe–Ito for lines and bands, viridis for heatmaps).
 
 pub mod cohort;
+pub mod compliance;
 pub mod heatmap;
+pub mod movement;
+pub mod nps;
 pub mod sales;
+pub mod survival;
 pub mod sweep;
 pub mod years;
 
@@ -241,6 +245,56 @@ impl Svg {
             l = escape(label),
             b = self.body
         )
+    }
+}
+
+/// One bar a month for a share: `(month, share, colour, tooltip counts)`.
+pub struct MonthBar<'a> {
+    pub month: chrono::NaiveDate,
+    pub share: f64,
+    pub fill: &'a str,
+    /// `(numerator, denominator)`, shown in the tooltip after the percentage.
+    pub of: (i64, i64),
+}
+
+/// Bars of shares (0–100 % on `y`) between `left` and `right`, a month label under every
+/// n-th (about 12 in all) at `label_y`; each bar's tooltip is `month: share (k / n)`.
+pub fn month_bars(
+    svg: &mut Svg,
+    y: &Scale,
+    bars: &[MonthBar<'_>],
+    (left, right): (f64, f64),
+    label_y: f64,
+    lang: super::i18n::Lang,
+) {
+    let slot = (right - left) / bars.len().max(1) as f64;
+    let every = (bars.len() / 12).max(1);
+    for (i, b) in bars.iter().enumerate() {
+        let x0 = left + slot * i as f64;
+        let p = b.share.clamp(0.0, 1.0);
+        svg.rect(
+            x0 + slot * 0.12,
+            y.at(p),
+            slot * 0.76,
+            y.at(0.0) - y.at(p),
+            b.fill,
+            Some(&format!(
+                "{}: {} ({} / {})",
+                lang.month(b.month),
+                super::money::pct(p),
+                b.of.0,
+                b.of.1
+            )),
+        );
+        if i % every == 0 {
+            svg.text(
+                x0 + slot / 2.0,
+                label_y,
+                "middle",
+                "tick small",
+                &lang.month(b.month),
+            );
+        }
     }
 }
 
