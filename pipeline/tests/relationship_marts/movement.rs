@@ -3,33 +3,55 @@
 //! customers, spend at as_of and sales in the period are what DuckDB computes from the
 //! warehouse's ingested orders (tests/movement_duckdb.py, its own SQL and its own calendar
 //! arithmetic for as_of − 12 months); summed by `to` cell they are fan_matrix; and the belt
-//! only moves forward.
+//! only moves forward. The care lists too: lapsing_customers (every stage's P80 and every
+//! lapsing customer) and the VIPs' next birthdays and vip_birthdays are what DuckDB computes
+//! from the ingested orders and customers (tests/care_lists_duckdb.py).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::fixture::{rows, shop};
 
-fn duckdb(warehouse: &Path) -> serde_json::Value {
+/// The JSON a DuckDB script under tests/ prints for the shop's warehouse.
+fn duckdb(script: &str, args: &[&str]) -> serde_json::Value {
     let out = std::process::Command::new("python3")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/movement_duckdb.py"))
-        .arg(warehouse)
-        .arg("Asia/Tokyo")
-        .arg("12")
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests")
+                .join(script),
+        )
+        .args(args)
         .output()
         .expect("python3 runs (ci/setup.sh installs duckdb)");
     assert!(
         out.status.success(),
-        "movement_duckdb.py: {}",
+        "{script}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).expect("movement_duckdb.py prints JSON")
+    serde_json::from_slice(&out.stdout).expect("the script prints JSON")
+}
+
+/// A JSON row as the strings `rows` returns (`NULL` for null).
+fn strings(row: &serde_json::Value) -> Vec<String> {
+    row.as_array()
+        .unwrap()
+        .iter()
+        .map(|v| match v {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Null => "NULL".to_string(),
+            other => other.to_string(),
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pairs_are_what_duckdb_computes_from_the_orders() {
     let shop = shop().await;
-    let expected = duckdb(&shop.root.join("warehouse"));
+    let warehouse = shop.root.join("warehouse");
+    let expected = duckdb(
+        "movement_duckdb.py",
+        &[warehouse.to_str().unwrap(), "Asia/Tokyo", "12"],
+    );
 
     let instants = rows(
         "SELECT DISTINCT CAST(from_at AS BIGINT), CAST(to_at AS BIGINT), period_months \
@@ -53,22 +75,12 @@ async fn pairs_are_what_duckdb_computes_from_the_orders() {
     .await;
     let mut ours: Vec<Vec<String>> = ours;
     ours.sort();
-    let theirs: Vec<Vec<String>> = expected["pairs"]
+    let mut theirs: Vec<Vec<String>> = expected["pairs"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| {
-            p.as_array()
-                .unwrap()
-                .iter()
-                .map(|v| match v {
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                })
-                .collect()
-        })
+        .map(strings)
         .collect();
-    let mut theirs = theirs;
     theirs.sort();
     assert!(
         ours.len() > 20,
@@ -153,4 +165,78 @@ async fn to_cells_sum_to_the_fan_matrix_and_nobody_moves_down() {
     .await;
     assert_eq!(counts[0][0], counts[0][1]);
     assert_eq!(counts[0][0], counts[0][2]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn care_lists_are_what_duckdb_computes_from_orders_and_customers() {
+    let shop = shop().await;
+    let warehouse = shop.root.join("warehouse");
+    let expected = duckdb(
+        "care_lists_duckdb.py",
+        &[warehouse.to_str().unwrap(), "Asia/Tokyo"],
+    );
+    let list = |key: &str| -> Vec<Vec<String>> {
+        expected[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(strings)
+            .collect()
+    };
+
+    // Every stage's P80 (DuckDB's quantile_cont) and how many next orders it is taken from.
+    let stages = rows(
+        "SELECT stage, min(stage_next_orders), min(stage_p80_days), max(stage_p80_days) \
+         FROM lapsing_customers GROUP BY stage ORDER BY stage",
+    )
+    .await;
+    let theirs = list("stages");
+    assert_eq!(
+        stages.len(),
+        5,
+        "every stage has lapsing customers: {stages:?}"
+    );
+    for (ours, theirs) in stages.iter().zip(&theirs) {
+        assert_eq!(ours[..2], theirs[..2]);
+        let p80: f64 = theirs[2].parse().unwrap();
+        for v in &ours[2..] {
+            let v: f64 = v.parse().unwrap();
+            assert!(
+                (v - p80).abs() < 1e-9,
+                "stage {}: {v} against {p80}",
+                ours[0]
+            );
+        }
+    }
+    // The lapsing customers themselves, with their stage and days since the last order.
+    let mut lapsing =
+        rows("SELECT customer_id, stage, days_since_last_order FROM lapsing_customers").await;
+    lapsing.sort();
+    let theirs = list("lapsing");
+    assert!(theirs.len() > 1000, "{} lapsing", theirs.len());
+    assert_eq!(lapsing, theirs);
+    // Each VIP's next birthday and the days to it; the VIPs born next month.
+    let mut vips = rows(
+        "SELECT customer_id, CAST(next_birthday AS VARCHAR), days_to_birthday FROM vip_customers",
+    )
+    .await;
+    vips.sort();
+    let theirs = list("vips");
+    assert_eq!(vips.len(), 100);
+    assert!(
+        theirs.iter().filter(|v| v[1] != "NULL").count() > 50,
+        "most VIPs have a birthday: {theirs:?}"
+    );
+    assert_eq!(vips, theirs);
+    let mut birthdays = rows(
+        "SELECT customer_id, CAST(birthday_date AS VARCHAR), days_to_birthday FROM vip_birthdays",
+    )
+    .await;
+    birthdays.sort();
+    assert_eq!(birthdays, list("vip_birthdays"));
+    let months = rows("SELECT DISTINCT birthday_month FROM vip_birthdays").await;
+    assert!(
+        months.is_empty() || months == [[expected["next_month"].to_string()]],
+        "{months:?}"
+    );
 }
