@@ -861,7 +861,9 @@ async fn generated_datasets_balance_against_the_generators_truth() {
                 sum(CASE WHEN score BETWEEN 7 AND 8 THEN 1 ELSE 0 END), \
                 sum(CASE WHEN score <= 6 THEN 1 ELSE 0 END), count(*) \
          FROM (SELECT score, row_number() OVER \
-               (PARTITION BY customer_id ORDER BY responded_at DESC) AS n FROM nps_responses) \
+               (PARTITION BY customer_id ORDER BY responded_at DESC) AS n FROM nps_responses \
+               WHERE responded_at <= (SELECT max(ordered_at) FROM orders \
+                                      WHERE status IS NULL OR status NOT IN ('cancelled', 'returned'))) \
          WHERE n = 1",
     )
     .await;

@@ -592,10 +592,14 @@ fn method_from(d: &Data) -> MethodTruth {
     t.landmark_f2_compliant = r(t.landmark_compliant_repeaters, t.landmark_compliant);
     t.landmark_f2_non_compliant = r(t.landmark_non_compliant_repeaters, t.landmark_non_compliant);
 
-    // NPS: the latest answer classifies; ltv_365 from counted orders.
+    // NPS: the latest answer at or before as_of classifies; ltv_365 from counted orders,
+    // of the matured (first order + 365 days ≤ as_of) only.
     let mut latest: BTreeMap<&str, (NaiveDateTime, u8)> = BTreeMap::new();
     for n in d.nps.table.values() {
         let (at, score) = (time(&n[1]), n[2].parse().unwrap());
+        if at > as_of {
+            continue;
+        }
         let e = latest.entry(n[0].as_str()).or_insert((at, score));
         if at > e.0 {
             *e = (at, score);
@@ -612,20 +616,26 @@ fn method_from(d: &Data) -> MethodTruth {
         };
         let orders = &counted[c];
         let first = orders[0].0;
-        sums[class] += orders
-            .iter()
-            .filter(|o| o.0 < first + days(365))
-            .map(|o| o.1)
-            .sum::<i64>();
-        match class {
-            0 => m.nps.promoters += 1,
-            1 => m.nps.passives += 1,
-            _ => m.nps.detractors += 1,
+        let matured = first + days(365) <= as_of;
+        if matured {
+            sums[class] += orders
+                .iter()
+                .filter(|o| o.0 < first + days(365))
+                .map(|o| o.1)
+                .sum::<i64>();
         }
+        let n = &mut m.nps;
+        let (all, ripe) = match class {
+            0 => (&mut n.promoters, &mut n.matured_promoters),
+            1 => (&mut n.passives, &mut n.matured_passives),
+            _ => (&mut n.detractors, &mut n.matured_detractors),
+        };
+        *all += 1;
+        *ripe += u64::from(matured);
     }
-    m.nps.mean_ltv_365_promoters = r(sums[0] as u64, m.nps.promoters);
-    m.nps.mean_ltv_365_passives = r(sums[1] as u64, m.nps.passives);
-    m.nps.mean_ltv_365_detractors = r(sums[2] as u64, m.nps.detractors);
+    m.nps.mean_ltv_365_promoters = r(sums[0] as u64, m.nps.matured_promoters);
+    m.nps.mean_ltv_365_passives = r(sums[1] as u64, m.nps.matured_passives);
+    m.nps.mean_ltv_365_detractors = r(sums[2] as u64, m.nps.matured_detractors);
     m.nps.promoter_detractor_ltv_ratio = m
         .nps
         .mean_ltv_365_promoters

@@ -66,16 +66,24 @@ pub struct TouchpointTruth {
     pub landmark_f2_non_compliant: Option<f64>,
 }
 
-/// NPS: each respondent classified by their latest response (promoter 9–10, passive 7–8,
-/// detractor 0–6), against `ltv_365`: the amount of their counted orders in [first order,
-/// first order + 365 days).
+/// NPS: each respondent classified by their latest response at or before `as_of` (the
+/// latest counted order, as the marts; promoter 9–10, passive 7–8, detractor 0–6), against
+/// `ltv_365`: the amount of their counted orders in [first order, first order + 365 days),
+/// of the respondents whose first counted order is at least 365 days before `as_of` only
+/// (`customer_summary.ltv_365` is NULL for the others).
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct NpsTruth {
+    /// Responses written (all of them, as the table holds them).
     pub responses: u64,
+    /// Customers with a response at or before `as_of`, by the class of the latest.
     pub respondents: u64,
     pub promoters: u64,
     pub passives: u64,
     pub detractors: u64,
+    /// Of those, the ones whose `ltv_365` has matured: the means' denominators.
+    pub matured_promoters: u64,
+    pub matured_passives: u64,
+    pub matured_detractors: u64,
     pub mean_ltv_365_promoters: Option<f64>,
     pub mean_ltv_365_passives: Option<f64>,
     pub mean_ltv_365_detractors: Option<f64>,

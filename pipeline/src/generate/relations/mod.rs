@@ -13,7 +13,9 @@
 //! what is held is the rows of months not yet written (touches up to two months ahead, a
 //! second NPS response up to eight, the rest of each running subscription) and the
 //! customers still waiting for an order. A customer's truth (first-time buyer, compliant,
-//! F2, NPS class and `ltv_365`) is settled after their last order, from the rows written.
+//! F2, NPS answers and `ltv_365`) is settled after their last order, from the rows written;
+//! what depends on `as_of` (the landmark, the NPS class and whether `ltv_365` has matured)
+//! once the latest counted order is known.
 
 mod customers;
 mod nps;
@@ -82,8 +84,8 @@ struct Buyer {
     /// Written touches in [first, first + 30 days).
     approaches: u32,
     offers: u32,
-    /// The class of their latest written NPS response.
-    nps_class: Option<nps::Class>,
+    /// Their written NPS responses (time, class), in time order.
+    nps_answers: Vec<(i64, nps::Class)>,
 }
 
 /// A settled first-time buyer, for the 1-3-2 figures.
@@ -94,6 +96,15 @@ struct Settled {
     repeated: bool,
     /// The second order came within the rule's window.
     early: bool,
+}
+
+/// A settled NPS respondent, for the NPS figures.
+struct Respondent {
+    /// Their first counted order (local seconds).
+    first: i64,
+    ltv_365: i64,
+    /// Written answers (time, class), in time order.
+    answers: Vec<(i64, nps::Class)>,
 }
 
 /// Counts of (compliant, non-compliant) buyers and their repeaters.
@@ -137,8 +148,8 @@ pub(super) struct Relations {
     landmark: Tally,
     /// Buyers whose landmark eligibility waits for `as_of`.
     deferred: Vec<Settled>,
-    nps_classes: [u64; 3],
-    nps_ltv: [i64; 3],
+    /// Settled respondents, classified once `as_of` is known.
+    nps_respondents: Vec<Respondent>,
     method: MethodTruth,
 }
 
@@ -168,8 +179,7 @@ impl Relations {
             raw: Tally::default(),
             landmark: Tally::default(),
             deferred: Vec::new(),
-            nps_classes: [0; 3],
-            nps_ltv: [0; 3],
+            nps_respondents: Vec::new(),
             method,
         }
     }
@@ -283,9 +293,12 @@ impl Relations {
         } else {
             self.deferred.push(s);
         }
-        if let Some(class) = buyer.nps_class {
-            self.nps_classes[class as usize] += 1;
-            self.nps_ltv[class as usize] += buyer.ltv_365;
+        if !buyer.nps_answers.is_empty() {
+            self.nps_respondents.push(Respondent {
+                first,
+                ltv_365: buyer.ltv_365,
+                answers: buyer.nps_answers,
+            });
         }
     }
 
@@ -365,13 +378,34 @@ impl Relations {
             window_days: RULE_DAYS as u32,
             as_of,
         };
-        let [p, pa, d] = self.nps_classes;
-        let mean = |i: usize| ratio(self.nps_ltv[i] as f64, self.nps_classes[i] as f64);
+        // As the marts: the latest answer at or before as_of classifies; ltv_365 only of
+        // the matured (first order + 365 days ≤ as_of).
+        let (mut classes, mut matured, mut ltv) = ([0u64; 3], [0u64; 3], [0i64; 3]);
+        for r in &self.nps_respondents {
+            let answered = r
+                .answers
+                .iter()
+                .rev()
+                .find(|(at, _)| *at <= self.max_counted);
+            let Some(&(_, class)) = answered else {
+                continue;
+            };
+            let i = class as usize;
+            classes[i] += 1;
+            if r.first + LTV_DAYS * DAY <= self.max_counted {
+                matured[i] += 1;
+                ltv[i] += r.ltv_365;
+            }
+        }
+        let mean = |i: usize| ratio(ltv[i] as f64, matured[i] as f64);
         method.nps = NpsTruth {
-            respondents: p + pa + d,
-            promoters: p,
-            passives: pa,
-            detractors: d,
+            respondents: classes.iter().sum(),
+            promoters: classes[0],
+            passives: classes[1],
+            detractors: classes[2],
+            matured_promoters: matured[0],
+            matured_passives: matured[1],
+            matured_detractors: matured[2],
             mean_ltv_365_promoters: mean(0),
             mean_ltv_365_passives: mean(1),
             mean_ltv_365_detractors: mean(2),

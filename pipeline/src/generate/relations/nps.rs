@@ -178,10 +178,10 @@ impl Relations {
     }
 
     fn answer(&mut self, window: &Window, buyer: &mut Buyer, r: Response) {
-        let class = Class::of_score(r.score);
+        let (at, class) = (r.at, Class::of_score(r.score));
         if self.file_dated(window, r) {
             self.method.nps.responses += 1;
-            buyer.nps_class = Some(class);
+            buyer.nps_answers.push((at, class));
         }
     }
 
