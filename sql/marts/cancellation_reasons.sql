@@ -23,13 +23,17 @@
 --                                 full-width spaces) in the category and period
 --   top_reasons          Utf8     up to five of them, most frequent first (ties by text), as
 --                                 'text (count)' joined by '; '; NULL when none
-WITH cancels AS (
+WITH raw_cancels AS (
     SELECT
         CAST(date_trunc('month', event_date) AS DATE) AS month,
         btrim(reason, ' 　') AS reason,
-        {{ cancellation_category("normalize_text(reason)") }} AS category
+        normalize_text(reason) AS reason_key
     FROM subscription_events
     WHERE event = 'cancel' AND at <= {{ as_of }}
+),
+cancels AS (
+    SELECT month, reason, {{ cancellation_category("reason_key") }} AS category
+    FROM raw_cancels
 ),
 categories AS (
     SELECT * FROM (VALUES {{ cancellation_category_rows() }}) AS t(category_order, category)

@@ -302,6 +302,7 @@ fn finite(v: f64) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datafusion::arrow::array::BooleanArray;
 
     #[test]
     fn normalizes_widths_and_case() {
@@ -326,6 +327,42 @@ mod tests {
         assert_eq!(m("2024-01-31 12:00:00", "2024-03-31 12:00:00"), Some(2));
         assert_eq!(m("2023-12-01 00:00:00", "2025-01-01 00:00:00"), Some(13));
         assert_eq!(m("2024-03-01 00:00:00", "2024-02-01 00:00:00"), None);
+    }
+
+    /// Partial states merged (as DataFusion does across partitions) give the fit of all rows.
+    #[test]
+    fn merged_states_fit_like_one() {
+        let rows: [(i64, bool, f64); 5] = [
+            (1, true, 369.0),
+            (2, true, 163.0),
+            (3, true, 86.0),
+            (3, false, 20.0),
+            (4, false, 362.0),
+        ];
+        let batch = |rows: &[(i64, bool, f64)]| -> Vec<ArrayRef> {
+            vec![
+                Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0))),
+                Arc::new(rows.iter().map(|r| Some(r.1)).collect::<BooleanArray>()),
+                Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.2))),
+            ]
+        };
+        let mut whole = SbgAccumulator::default();
+        whole.update_batch(&batch(&rows)).unwrap();
+        let (mut a, mut b) = (SbgAccumulator::default(), SbgAccumulator::default());
+        a.update_batch(&batch(&[(1, true, 360.0), rows[1]]))
+            .unwrap();
+        b.update_batch(&batch(&rows[2..])).unwrap();
+        // b holds the rest of period 1's cancellations: the counts of one key add up.
+        b.update_batch(&batch(&[(1, true, 9.0)])).unwrap();
+        let state: Vec<ArrayRef> = b
+            .state()
+            .unwrap()
+            .iter()
+            .map(|v| v.to_array().unwrap())
+            .collect();
+        a.merge_batch(&state).unwrap();
+        assert_eq!(a.counts, whole.counts);
+        assert_eq!(a.evaluate().unwrap(), whole.evaluate().unwrap());
     }
 
     #[tokio::test]
