@@ -14,6 +14,8 @@ PY
 if [ "$need_pip" = 1 ]; then
   echo "ci/setup.sh: installing Python packages from ci/requirements.txt"
   python3 -m pip install --quiet --disable-pip-version-check -r ci/requirements.txt
+  # lifelines pins pandas<3 in its metadata; see the file for why it is installed without it.
+  python3 -m pip install --quiet --disable-pip-version-check --no-deps -r ci/requirements-nodeps.txt
 fi
 
 need_nb=0
