@@ -206,10 +206,11 @@ pub fn render(
         rule_132_min_approaches => cfg.rule_132_min_approaches,
         rule_132_min_offers => cfg.rule_132_min_offers,
     };
-    let present: Value = crate::dataset::ALL
+    let present: std::collections::BTreeMap<String, bool> = crate::dataset::ALL
         .iter()
         .map(|d| (format!("has_{}", d.name), run.present.contains(d.name)))
         .collect();
+    let present = Value::from(present);
     let ctx = context! { ..present, ..ctx };
     env.render_str(template, ctx)
         .map_err(|e| MartsError::Template {
@@ -240,12 +241,14 @@ mod tests {
     fn dataset_presence_flags() {
         let sql = render(
             "t.sql",
-            "{{ has_nps_responses }} {{ has_touchpoints }} {{ has_orders }}",
+            "{% if has_nps_responses %}y{% else %}n{% endif %}{% if has_touchpoints %}y{% else %}n{% endif %}{% if has_orders %}y{% else %}n{% endif %}",
             &MartsConfig::default(),
             &run(),
         )
         .unwrap();
-        assert_eq!(sql, "true false false");
+        // run() lists nps_responses only; every dataset has a flag (an unknown one would
+        // be an error: undefined is strict).
+        assert_eq!(sql, "ynn");
     }
 
     #[test]
