@@ -194,6 +194,12 @@ struct Fixture {
 }
 
 async fn warehouse_with_marts() -> Fixture {
+    shop(6_000, 7, 0.01, false).await
+}
+
+/// A generated shop of about `orders` orders over 24 months, ingested (the orders alone, or
+/// every dataset as `conveyor ingest` does) with every mart built.
+async fn shop(orders: u64, seed: u64, bad_share: f64, all_datasets: bool) -> Fixture {
     let src = tempfile::tempdir().unwrap();
     let wh = tempfile::tempdir().unwrap();
     let config = common::config(src.path(), wh.path());
@@ -201,17 +207,21 @@ async fn warehouse_with_marts() -> Fixture {
     generate(
         &loc,
         &GenerateOptions {
-            orders: 6_000,
-            seed: 7,
+            orders,
+            seed,
             start: NaiveDate::from_ymd_opt(2023, 1, 1).unwrap(),
             months: 24,
-            bad_share: 0.01,
+            bad_share,
             ..GenerateOptions::default()
         },
     )
     .await
     .unwrap();
-    common::ingest(&config).await;
+    if all_datasets {
+        common::ingest_all(&config).await;
+    } else {
+        common::ingest(&config).await;
+    }
     pipeline::marts::publish::run_marts(&config, None)
         .await
         .unwrap();
@@ -1076,5 +1086,553 @@ async fn report_after_conveyor_forecast_shows_the_latest_run() {
         assert!(ctx.table_exist("forecast_validation").unwrap());
         check_validation_numbers(&ctx, &html, lang).await;
         assert!(html.contains(&run.run_id));
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The relationship sections (issue #17): NPS, the 1-3-2 rule, subscriptions, movement.
+
+/// A shop with all five datasets ingested (`conveyor ingest`) and every mart built.
+async fn warehouse_with_relations() -> Fixture {
+    shop(8_000, 5, 0.0, true).await
+}
+
+/// The marts' `as_of` (the latest counted order, none set in the config) as a SQL expression.
+const AS_OF: &str = "(SELECT max(ordered_at) FROM orders \
+     WHERE status IS NULL OR lower(status) NOT IN ('cancelled', 'returned'))";
+
+/// Counted orders at or before as_of.
+const COUNTED: &str = "(SELECT * FROM orders WHERE (status IS NULL OR lower(status) NOT IN ('cancelled', 'returned')) \
+     AND ordered_at <= (SELECT max(ordered_at) FROM orders WHERE status IS NULL OR lower(status) NOT IN ('cancelled', 'returned')))";
+
+/// `shown` value of `metric` (and key) equals `expected` within `rel` (relative), and its
+/// text is `text` when given.
+fn assert_near(s: &Shown, metric: &str, key: Option<&str>, expected: f64, rel: f64) {
+    let (value, text) = get(s, metric, key);
+    assert!(
+        (value - expected).abs() <= rel * expected.abs().max(1.0),
+        "{metric} {key:?}: shown {value} ({text}), expected {expected}"
+    );
+}
+
+/// The report in `lang`, written with `--out` beside the warehouse and read back.
+async fn report_html(fx: &Fixture, lang: Lang) -> String {
+    let out = fx.wh.path().join(format!("out-{}.html", lang.code()));
+    let opts = ReportOptions {
+        lang,
+        out: Some(out.clone()),
+    };
+    pipeline::report::run(&fx.config, &opts).await.unwrap();
+    std::fs::read_to_string(&out).unwrap()
+}
+
+/// The sum of every shown value of `metric` (all keys).
+fn total(s: &Shown, metric: &str) -> f64 {
+    s.iter()
+        .filter(|((m, _), _)| m == metric)
+        .map(|(_, (v, _))| v)
+        .sum()
+}
+
+fn sections(doc: &Html) -> Vec<String> {
+    doc.select(&Selector::parse("body > section").unwrap())
+        .map(|s| s.value().attr("id").unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Mean and sample standard deviation.
+fn mean_sd(v: &[f64]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let m = v.iter().sum::<f64>() / n;
+    let ss = v.iter().map(|x| (x - m).powi(2)).sum::<f64>();
+    (m, (ss / (n - 1.0)).sqrt())
+}
+
+/// NPS from the raw answers: each respondent once, by the latest answer at or before
+/// as_of (the lower score on a tie), 100 · (p₊ − p₋) with the multinomial standard error.
+async fn check_nps(config: &Config, doc: &Html, s: &Shown, lang: Lang) {
+    let latest = format!(
+        "WITH r AS (SELECT customer_id, score, row_number() OVER (PARTITION BY customer_id \
+         ORDER BY responded_at DESC, score ASC) AS k FROM nps_responses WHERE responded_at <= {AS_OF}) \
+         SELECT customer_id, score FROM r WHERE k = 1"
+    );
+    let rows = common::rows(config, &latest).await;
+    let n = rows.len() as f64;
+    assert!(n > 100.0, "the shop has NPS answers");
+    let score = |r: &Vec<String>| r[1].parse::<i64>().unwrap();
+    let pro = rows.iter().filter(|r| score(r) >= 9).count() as f64 / n;
+    let det = rows.iter().filter(|r| score(r) <= 6).count() as f64 / n;
+    let nps = 100.0 * (pro - det);
+    let se = 100.0 * (((pro + det) - (pro - det).powi(2)) / n).sqrt();
+    assert_near(s, "nps", None, nps, 1e-9);
+    assert_near(s, "nps_low", None, (nps - 1.96 * se).max(-100.0), 1e-9);
+    assert_near(s, "nps_high", None, (nps + 1.96 * se).min(100.0), 1e-9);
+    assert_near(s, "nps_respondents", None, n, 0.0);
+    assert_eq!(get(s, "nps", None).1, format!("{nps:.1}"));
+
+    // LTV by class: respondents whose ltv_365 has matured (customer_summary).
+    let ltv = common::rows(
+        config,
+        &format!(
+            "WITH l AS ({latest}) SELECT l.score, CAST(c.ltv_365 AS DOUBLE) FROM l \
+             JOIN customer_summary c ON c.customer_id = l.customer_id WHERE c.ltv_365 IS NOT NULL"
+        ),
+    )
+    .await;
+    let class = |lo: i64, hi: i64| -> Vec<f64> {
+        ltv.iter()
+            .filter(|r| (lo..=hi).contains(&r[0].parse::<i64>().unwrap()))
+            .map(|r| r[1].parse().unwrap())
+            .collect()
+    };
+    let (p, d) = (class(9, 10), class(0, 6));
+    let ((mp, sp), (md, sd)) = (mean_sd(&p), mean_sd(&d));
+    assert_near(s, "nps_class_mean_ltv", Some("promoter"), mp, 1e-9);
+    assert_near(s, "nps_class_mean_ltv", Some("detractor"), md, 1e-9);
+    assert_near(
+        s,
+        "nps_class_mean_ltv",
+        Some("passive"),
+        mean_sd(&class(7, 8)).0,
+        1e-9,
+    );
+    assert_near(
+        s,
+        "nps_class_ltv_customers",
+        Some("promoter"),
+        p.len() as f64,
+        0.0,
+    );
+    let ratio = mp / md;
+    let se_log =
+        (sp * sp / (p.len() as f64 * mp * mp) + sd * sd / (d.len() as f64 * md * md)).sqrt();
+    let (lo, hi) = (
+        ratio * (-1.96 * se_log).exp(),
+        ratio * (1.96 * se_log).exp(),
+    );
+    assert_near(s, "nps_ltv_ratio", None, ratio, 1e-9);
+    assert_near(s, "nps_ltv_ratio_low", None, lo, 1e-9);
+    assert_near(s, "nps_ltv_ratio_high", None, hi, 1e-9);
+    assert_near(s, "nps_claimed_ratio", None, 2.4, 0.0);
+    // The sentence says where 2.4 lies, in the reader's words.
+    let inside = lo <= 2.4 && 2.4 <= hi;
+    let claim = doc
+        .select(&Selector::parse("#nps [data-claim]").unwrap())
+        .next()
+        .expect("the claim sentence");
+    assert_eq!(
+        claim.value().attr("data-claim"),
+        Some(if inside { "inside" } else { "outside" })
+    );
+    let words: String = claim.text().collect();
+    let expect = match (lang, inside) {
+        (Lang::Ja, true) => "内側",
+        (Lang::Ja, false) => "外側",
+        (Lang::En, true) => "lies inside",
+        (Lang::En, false) => "lies outside",
+    };
+    assert!(words.contains(expect) && words.contains("2.4"), "{words}");
+
+    // Every month of the nps mart is shown, as the table has it.
+    let months = f64s(
+        config,
+        "SELECT CAST(to_char(month, '%Y%m') AS DOUBLE), nps, CAST(respondents AS DOUBLE) FROM nps WHERE scope = 'month'",
+    )
+    .await;
+    assert!(months.len() >= 20);
+    for m in &months {
+        let k = m[0].unwrap() as i64;
+        let key = format!("{}-{:02}", k / 100, k % 100);
+        assert_near(s, "nps_month", Some(&key), m[1].unwrap(), 1e-12);
+        assert_near(s, "nps_month_respondents", Some(&key), m[2].unwrap(), 0.0);
+    }
+    assert_eq!(
+        s.keys().filter(|(m, _)| m == "nps_month").count(),
+        months.len()
+    );
+}
+
+/// 1-3-2 compliance and the raw F2 comparison from touchpoints and customer_summary; the
+/// other comparisons and the months as the mart has them.
+async fn check_rule_132(config: &Config, doc: &Html, s: &Shown, lang: Lang) {
+    let per_buyer = format!(
+        "SELECT c.customer_id, c.order_count, c.first_order_at + INTERVAL '30 days' <= {AS_OF} AS ended, \
+         sum(CASE WHEN t.kind = 'approach' THEN 1 ELSE 0 END) AS a, sum(CASE WHEN t.kind = 'offer' THEN 1 ELSE 0 END) AS o \
+         FROM customer_summary c LEFT JOIN touchpoints t ON t.customer_id = c.customer_id \
+         AND t.touched_at >= c.first_order_at AND t.touched_at < c.first_order_at + INTERVAL '30 days' \
+         AND t.touched_at <= {AS_OF} GROUP BY c.customer_id, c.order_count, c.first_order_at"
+    );
+    let buyers = common::rows(
+        config,
+        &format!(
+            "SELECT ended, COALESCE(a, 0) >= 3 AND COALESCE(o, 0) >= 2, order_count >= 2 FROM ({per_buyer})"
+        ),
+    )
+    .await;
+    let n = buyers.len() as f64;
+    let compliant = buyers.iter().filter(|r| r[1] == "true").count() as f64;
+    assert!(compliant > 0.0 && compliant < n);
+    assert_near(s, "compliance_buyers", None, n, 0.0);
+    assert_near(s, "compliance_compliant_buyers", None, compliant, 0.0);
+    assert_near(s, "compliance_share", None, compliant / n, 1e-12);
+    // Raw: buyers whose 30 days are over; F2 = a second counted order by as_of.
+    let ended: Vec<_> = buyers.iter().filter(|r| r[0] == "true").collect();
+    let group = |c: &str| {
+        let g: Vec<_> = ended.iter().filter(|r| r[1] == c).collect();
+        let f2 = g.iter().filter(|r| r[2] == "true").count() as f64;
+        (g.len() as f64, f2 / g.len() as f64)
+    };
+    let ((n1, p1), (n0, p0)) = (group("true"), group("false"));
+    let diff = p1 - p0;
+    let se = (p1 * (1.0 - p1) / n1 + p0 * (1.0 - p0) / n0).sqrt();
+    let raw = Some("raw");
+    assert_near(s, "r132_buyers", raw, n1 + n0, 0.0);
+    assert_near(s, "r132_compliant_buyers", raw, n1, 0.0);
+    assert_near(s, "r132_f2_compliant", raw, p1, 1e-12);
+    assert_near(s, "r132_f2_non_compliant", raw, p0, 1e-12);
+    assert_near(s, "r132_f2_difference", raw, diff, 1e-9);
+    assert_near(s, "r132_f2_difference_low", raw, diff - 1.959964 * se, 1e-6);
+    assert_near(
+        s,
+        "r132_f2_difference_high",
+        raw,
+        diff + 1.959964 * se,
+        1e-6,
+    );
+    let (_, text) = get(s, "r132_f2_compliant", raw);
+    check_text("r132_f2_compliant", p1, text, Kind::Pct, lang);
+    let (_, text) = get(s, "r132_f2_difference", raw);
+    check_text("r132_f2_difference", diff, text, Kind::SignedPct, lang);
+    // Stratified and landmark rows: as the mart computes them.
+    for scope in ["stratified", "landmark", "landmark_stratified"] {
+        let r = f64s(
+            config,
+            &format!(
+                "SELECT f2_compliant, f2_non_compliant, f2_difference, difference_ci_low, difference_ci_high \
+                 FROM touchpoint_132_summary WHERE scope = '{scope}'"
+            ),
+        )
+        .await;
+        for (metric, v) in [
+            "r132_f2_compliant",
+            "r132_f2_non_compliant",
+            "r132_f2_difference",
+            "r132_f2_difference_low",
+            "r132_f2_difference_high",
+        ]
+        .iter()
+        .zip(&r[0])
+        {
+            assert_near(s, metric, Some(scope), v.unwrap(), 1e-12);
+        }
+    }
+    let months = f64s(
+        config,
+        "SELECT CAST(to_char(cohort_month, '%Y%m') AS DOUBLE), compliant_share FROM touchpoint_132_summary \
+         WHERE scope = 'cohort_month'",
+    )
+    .await;
+    for m in &months {
+        let k = m[0].unwrap() as i64;
+        let key = format!("{}-{:02}", k / 100, k % 100);
+        assert_near(
+            s,
+            "compliance_month_share",
+            Some(&key),
+            m[1].unwrap(),
+            1e-12,
+        );
+    }
+    let caveat = text_of(doc, "#rule132 [data-caveat=observational]");
+    let words = match lang {
+        Lang::Ja => "観察データの比較であり、因果関係ではありません",
+        Lang::En => "observational, not causal",
+    };
+    assert!(caveat.contains(words), "{caveat}");
+}
+
+/// Subscriptions and cancellations counted from the events; survival and the sBG fit as
+/// the marts have them.
+async fn check_subscriptions(config: &Config, doc: &Html, s: &Shown) {
+    // Started by as_of; cancelled (first cancel after the start) by as_of, and by 31 days
+    // before it: a cancel that old is in a tenure month that is over, which the fit counts.
+    let subs = format!(
+        "WITH st AS (SELECT subscription_id, min(at) AS started FROM subscription_events \
+         WHERE event = 'start' AND at <= {AS_OF} GROUP BY subscription_id), \
+         ca AS (SELECT e.subscription_id, min(e.at) AS at FROM subscription_events e \
+         JOIN st ON st.subscription_id = e.subscription_id \
+         WHERE e.event = 'cancel' AND e.at >= st.started AND e.at <= {AS_OF} GROUP BY e.subscription_id) \
+         SELECT (SELECT count(*) FROM st) AS started, (SELECT count(*) FROM ca) AS cancelled, \
+         (SELECT count(*) FROM ca WHERE at <= {AS_OF} - INTERVAL '31 days') AS cancelled_early"
+    );
+    let c = f64s(config, &subs).await;
+    assert_near(s, "subscriptions", None, c[0][0].unwrap(), 0.0);
+    let fit_cancelled = get(s, "subscriptions_cancelled", None).0;
+    let (all, early) = (c[0][1].unwrap(), c[0][2].unwrap());
+    assert!(
+        early <= fit_cancelled && fit_cancelled <= all && early > 0.0,
+        "the fit's {fit_cancelled} cancellations are not between {early} and {all}"
+    );
+    let fitted = get(s, "sbg_subscriptions", None).0;
+    assert!(fitted <= c[0][0].unwrap() && fitted >= fit_cancelled);
+    // Every cancel event at or before as_of is in one category.
+    let cancels = one(
+        config,
+        &format!(
+            "SELECT count(*) FROM subscription_events WHERE event = 'cancel' AND at <= {AS_OF}"
+        ),
+    )
+    .await;
+    assert_eq!(total(s, "cancellations"), cancels);
+    // The three bold rows are ranks 1–3, and the sentence says whether they are the method's.
+    let top: Vec<String> = doc
+        .select(&Selector::parse("#subscriptions tr[data-top]").unwrap())
+        .map(|r| r.value().attr("data-category").unwrap().to_string())
+        .collect();
+    let mut by_rank: Vec<(f64, String)> = s
+        .iter()
+        .filter(|((m, _), _)| m == "cancel_rank")
+        .map(|((_, k), (v, _))| (*v, k.clone().unwrap()))
+        .collect();
+    by_rank.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let first3: Vec<String> = by_rank.iter().take(3).map(|(_, k)| k.clone()).collect();
+    assert_eq!(top, first3);
+    let mut sorted = top.clone();
+    sorted.sort();
+    let method = sorted
+        == [
+            "doesnt_suit_or_no_effect",
+            "product_left_over",
+            "too_expensive",
+        ];
+    let note = doc
+        .select(&Selector::parse("#subscriptions [data-reasons-match]").unwrap())
+        .next()
+        .unwrap();
+    assert_eq!(
+        note.value().attr("data-reasons-match"),
+        Some(if method { "true" } else { "false" })
+    );
+    // Survival after 1, 3, 6, 12 and 24 months and the fit: the marts' numbers.
+    for m in [1, 3, 6, 12, 24] {
+        let km = f64s(
+            config,
+            &format!(
+                "SELECT survival FROM subscription_retention WHERE scope = 'overall' AND month_offset = {}",
+                m - 1
+            ),
+        )
+        .await;
+        if let Some(v) = km.first().and_then(|r| r[0]) {
+            assert_near(s, "km_survival", Some(&m.to_string()), v, 1e-12);
+        }
+        let sbg = one(
+            config,
+            &format!(
+                "SELECT sbg_survival FROM subscription_sbg WHERE scope = 'overall' AND month_offset = {}",
+                m - 1
+            ),
+        )
+        .await;
+        assert_near(s, "sbg_survival", Some(&m.to_string()), sbg, 1e-12);
+    }
+    let fit = f64s(
+        config,
+        "SELECT alpha, beta, expected_months_in_horizon, mean_lifetime_months FROM subscription_sbg \
+         WHERE scope = 'overall' AND month_offset = 0",
+    )
+    .await;
+    assert_near(s, "sbg_alpha", None, fit[0][0].unwrap(), 1e-12);
+    assert_near(s, "sbg_beta", None, fit[0][1].unwrap(), 1e-12);
+    assert_near(
+        s,
+        "sbg_expected_months_in_horizon",
+        None,
+        fit[0][2].unwrap(),
+        1e-12,
+    );
+    match fit[0][3] {
+        Some(life) => assert_near(s, "sbg_mean_lifetime_months", None, life, 1e-12),
+        None => assert!(!s.keys().any(|(m, _)| m == "sbg_mean_lifetime_months")),
+    }
+}
+
+fn bucket(n: i64) -> &'static str {
+    match n {
+        0 => "none",
+        1 => "1",
+        2 => "2",
+        3 => "3",
+        4 => "4",
+        _ => "5+",
+    }
+}
+
+/// The orders matrix of the movement from the counted orders: each customer's count at
+/// as_of − 12 months and at as_of.
+async fn check_movement(config: &Config, s: &Shown) {
+    let counts = common::rows(
+        config,
+        &format!(
+            "SELECT sum(CASE WHEN ordered_at <= {AS_OF} - INTERVAL '12 months' THEN 1 ELSE 0 END), count(*) \
+             FROM {COUNTED} GROUP BY customer_id"
+        ),
+    )
+    .await;
+    let mut cells: HashMap<String, f64> = HashMap::new();
+    let mut new = 0.0;
+    for c in &counts {
+        let (from, to): (i64, i64) = (c[0].parse().unwrap(), c[1].parse().unwrap());
+        *cells
+            .entry(format!("{}|{}", bucket(from), bucket(to)))
+            .or_default() += 1.0;
+        if from == 0 {
+            new += 1.0;
+        }
+    }
+    for (key, n) in &cells {
+        assert_near(s, "movement_frequency", Some(key), *n, 0.0);
+    }
+    assert_eq!(
+        s.keys().filter(|(m, _)| m == "movement_frequency").count(),
+        cells.len()
+    );
+    assert_near(s, "movement_customers", Some("new"), new, 0.0);
+    let up = get(s, "movement_customers", Some("up")).0;
+    let same = get(s, "movement_customers", Some("same")).0;
+    assert_eq!(up + same, counts.len() as f64 - new);
+    assert_near(s, "movement_customers", Some("down"), 0.0, 0.0);
+    assert_eq!(total(s, "movement_spend"), counts.len() as f64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_shows_the_relationship_sections_with_their_numbers() {
+    let fx = warehouse_with_relations().await;
+    for lang in [Lang::Ja, Lang::En] {
+        let html = report_html(&fx, lang).await;
+        let doc = Html::parse_document(&html);
+        check_self_contained(&html, &doc, lang);
+        let got = sections(&doc);
+        for id in ["nps", "rule132", "subscriptions", "movement"] {
+            assert!(got.iter().any(|s| s == id), "{id} missing in {got:?}");
+            let charts = format!("#{id} svg[aria-label]");
+            assert!(
+                doc.select(&Selector::parse(&charts).unwrap()).count() >= 1,
+                "{id}: no chart"
+            );
+        }
+        let s = shown(&doc);
+        check_nps(&fx.config, &doc, &s, lang).await;
+        check_rule_132(&fx.config, &doc, &s, lang).await;
+        check_subscriptions(&fx.config, &doc, &s).await;
+        check_movement(&fx.config, &s).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_with_orders_only_has_no_relationship_sections() {
+    // warehouse_with_marts ingests the orders alone (the other datasets' files are there).
+    let fx = warehouse_with_marts().await;
+    for lang in [Lang::Ja, Lang::En] {
+        let html = report_html(&fx, lang).await;
+        let got = sections(&Html::parse_document(&html));
+        for id in ["nps", "rule132", "subscriptions"] {
+            assert!(
+                !got.iter().any(|s| s == id),
+                "{id} shown without its data: {got:?}"
+            );
+        }
+        // The movement needs orders only.
+        assert!(got.iter().any(|s| s == "movement"), "{got:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_relationship_sections_follow_their_tables() {
+    let fx = warehouse_with_marts().await;
+    let day = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+    // Present but empty: no section.
+    let (ctx, _) = pipeline::session::open_session(&fx.config).await.unwrap();
+    for t in [
+        "nps",
+        "touchpoint_132_summary",
+        "subscription_retention",
+        "subscription_sbg",
+        "cancellation_reasons",
+    ] {
+        ctx.sql(&format!("CREATE TABLE {t} (scope VARCHAR)"))
+            .await
+            .unwrap();
+        assert!(ctx.table_exist(t).unwrap());
+    }
+    let data = pipeline::report::data::load(&fx.config, &ctx)
+        .await
+        .unwrap();
+    let html = pipeline::report::render(&data, Lang::En, day).unwrap();
+    let got = sections(&Html::parse_document(&html));
+    for id in ["nps", "rule132", "subscriptions"] {
+        assert!(
+            !got.iter().any(|s| s == id),
+            "{id} shown for an empty table"
+        );
+    }
+
+    // A hand-made nps and nps_ltv: 10 respondents, 5 promoters and 2 detractors → NPS 30;
+    // the ratio 2.5 with an interval (2.4016, 2.6) that just misses the claim 2.4.
+    let (ctx, _) = pipeline::session::open_session(&fx.config).await.unwrap();
+    for sql in [
+        "CREATE TABLE nps AS SELECT * FROM (VALUES \
+         ('overall', CAST(NULL AS DATE), 10, 5, 3, 2, 30.0, 10.0, 50.0), \
+         ('month', DATE '2024-05-01', 4, 2, 1, 1, 25.0, -40.5, 90.5)) \
+         AS t(scope, month, respondents, promoters, passives, detractors, nps, nps_low, nps_high)",
+        "CREATE TABLE nps_ltv AS SELECT * FROM (VALUES \
+         ('class', 'detractor', 2, 2, 4000.0, NULL, NULL, NULL, NULL, NULL), \
+         ('class', 'promoter', 5, 4, 10000.0, NULL, NULL, NULL, NULL, NULL), \
+         ('class', 'passive', 3, 0, NULL, NULL, NULL, NULL, NULL, NULL), \
+         ('ratio', 'promoter/detractor', NULL, NULL, NULL, 2.5, 2.4016, 2.6, 2.4, false)) \
+         AS t(scope, class, customers, ltv_customers, mean_ltv_365, ratio, ratio_low, ratio_high, claimed_ratio, claim_in_interval)",
+    ] {
+        ctx.sql(sql).await.unwrap().collect().await.unwrap();
+    }
+    let data = pipeline::report::data::load(&fx.config, &ctx)
+        .await
+        .unwrap();
+    for lang in [Lang::Ja, Lang::En] {
+        let html = pipeline::report::render(&data, lang, day).unwrap();
+        let doc = Html::parse_document(&html);
+        let s = shown(&doc);
+        assert_eq!(get(&s, "nps", None), &(30.0, "30.0".to_string()));
+        assert_eq!(get(&s, "nps_low", None), &(10.0, "10.0".to_string()));
+        assert_eq!(
+            get(&s, "nps_month", Some("2024-05")),
+            &(25.0, "25.0".to_string())
+        );
+        assert_eq!(get(&s, "nps_month_respondents", Some("2024-05")).0, 4.0);
+        // The bound beside the claim shows enough decimals not to read as 2.40.
+        assert_eq!(get(&s, "nps_ltv_ratio", None).1, "2.50");
+        assert_eq!(get(&s, "nps_ltv_ratio_low", None).1, "2.402");
+        assert_eq!(get(&s, "nps_ltv_ratio_high", None).1, "2.60");
+        assert_eq!(get(&s, "nps_claimed_ratio", None).1, "2.4");
+        check_text(
+            "mean ltv",
+            10_000.0,
+            &get(&s, "nps_class_mean_ltv", Some("promoter")).1,
+            Kind::Yen,
+            lang,
+        );
+        // No matured passive: a dash, no number.
+        assert!(!s.contains_key(&("nps_class_mean_ltv".into(), Some("passive".into()))));
+        let claim = text_of(&doc, "#nps [data-claim=outside]");
+        assert!(
+            claim.contains(if lang == Lang::Ja {
+                "外側"
+            } else {
+                "outside"
+            }),
+            "{claim}"
+        );
+        let got = sections(&doc);
+        assert!(got.iter().any(|s| s == "nps"));
+        assert!(!got.iter().any(|s| s == "rule132" || s == "subscriptions"));
     }
 }

@@ -369,8 +369,8 @@ const TEXT: &[(&str, &str, &str)] = &[
     ),
     (
         "subs_counts",
-        "定期購入{n}件のうち{c}件が解約済みです。",
-        "{c} of {n} subscriptions have been cancelled.",
+        "定期購入は{n}件です。sBGモデルは1か月以上経過した{fit}件（うち経過済みの月に解約{c}件）に当てはめています。",
+        "{n} subscriptions have started; the sBG model is fitted to the {fit} at least a month old ({c} of them cancelled in a month that is over).",
     ),
     (
         "subs_fit",

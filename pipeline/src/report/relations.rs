@@ -238,6 +238,15 @@ fn subscriptions_view(s: &Subscriptions, lang: Lang) -> Value {
             &[
                 ("n", Num::new("subscriptions", n as f64, count(n)).html()),
                 (
+                    "fit",
+                    Num::new(
+                        "sbg_subscriptions",
+                        f.subscriptions as f64,
+                        count(f.subscriptions),
+                    )
+                    .html(),
+                ),
+                (
                     "c",
                     Num::new(
                         "subscriptions_cancelled",
@@ -355,7 +364,8 @@ fn subscriptions_view(s: &Subscriptions, lang: Lang) -> Value {
         not_fitted,
         table,
         reasons,
-        reasons_match,
+        // Text for the attribute (minijinja writes a boolean as `True`).
+        reasons_match => reasons_match.map(|m| if m { "true" } else { "false" }),
         reasons_note => reasons_match.map(|m| lang.t(if m { "reasons_match" } else { "reasons_differ" })),
     }
 }
