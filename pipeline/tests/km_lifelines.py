@@ -12,8 +12,9 @@ Definitions, re-implemented here rather than read from the mart:
     'cancel' at or after the start and at or before as_of;
   * whole months in local wall-clock time: the largest m with start + m months <= t, the day
     clamped to the end of a shorter month;
-  * a cancellation in tenure month m is an event at lifelines duration m + 1 (the sBG's period);
-    a subscription active at as_of after k whole months is censored at duration k.
+  * a cancellation in tenure month m is an event at lifelines duration m + 1 (the sBG's period)
+    when month m has ended by as_of; a subscription active at as_of after k whole months, or
+    cancelled inside its unfinished month k, is censored at duration k.
 The mart's survival at month_offset m is lifelines' S(m + 1).
 
 Usage: km_lifelines.py WAREHOUSE TIME_ZONE
@@ -67,10 +68,11 @@ def main() -> None:
 
     groups: dict[tuple[str, str], tuple[list[int], list[int]]] = {}
     for _, started, cancelled in rows:
-        if cancelled is not None:
+        finished = whole_months(started, as_of_local)
+        if cancelled is not None and whole_months(started, cancelled) < finished:
             duration, observed = whole_months(started, cancelled) + 1, 1
         else:
-            duration, observed = whole_months(started, as_of_local), 0
+            duration, observed = finished, 0
         quarter = f"{started.year}-Q{(started.month - 1) // 3 + 1}"
         for key in (("cohort", f"{started.year}-{started.month:02d}"), ("cohort_group", quarter),
                     ("overall", "all")):

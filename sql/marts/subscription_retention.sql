@@ -8,7 +8,10 @@
 -- [start + m months, start + m+1 months) (a start on Jan 31 has its next anniversary on the
 -- last day of February). A cancellation in month m is the event "lost in month m"; a
 -- subscription still active at as_of after k whole months is censored: it is known to have
--- survived months 0 … k−1 and is not counted in month k, which it has not finished.
+-- survived months 0 … k−1 and is not counted in month k, which it has not finished. A
+-- cancellation inside that unfinished month k is not counted yet either (the subscription is
+-- censored after month k−1 like the active ones): month k is observed for nobody, so counting
+-- only its cancellations would read as a hazard near 1 at the edge of every cohort.
 -- survival(m) is the Kaplan–Meier share still subscribed at the end of month m, the product
 -- of (1 − cancelled / at_risk) over months 0 … m. In the sBG's periods (subscription_sbg reads
 -- this table) survival(m) estimates S(m+1), and a cancellation in month m is one in period m+1.
@@ -50,12 +53,21 @@ lives AS (
         AND e.at <= {{ as_of }}
     GROUP BY s.subscription_id, s.started_at
 ),
-tenures AS (
+spans AS (
     SELECT
         CAST(date_trunc('month', to_local_time(started_at)) AS DATE) AS cohort_month,
-        cancelled_at IS NOT NULL AS is_cancelled,
-        whole_months(to_local_time(started_at), to_local_time(coalesce(cancelled_at, {{ as_of }}))) AS months
+        whole_months(to_local_time(started_at), to_local_time({{ as_of }})) AS months_to_as_of,
+        CASE WHEN cancelled_at IS NOT NULL
+             THEN whole_months(to_local_time(started_at), to_local_time(cancelled_at)) END AS months_to_cancel
     FROM lives
+),
+-- Cancelled: in a month finished by as_of; otherwise censored after the finished months.
+tenures AS (
+    SELECT
+        cohort_month,
+        coalesce(months_to_cancel < months_to_as_of, FALSE) AS is_cancelled,
+        CASE WHEN months_to_cancel < months_to_as_of THEN months_to_cancel ELSE months_to_as_of END AS months
+    FROM spans
 ),
 tagged AS (
     SELECT 'cohort' AS scope, cohort_month AS cohort, to_char(cohort_month, '%Y-%m') AS cohort_label, is_cancelled, months
