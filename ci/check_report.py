@@ -8,7 +8,8 @@ file:// in headless Chromium driven through the DevTools protocol, and fails if
   * any console error, uncaught exception or Log entry of level "error" appears,
   * any request goes anywhere but file: or data: (the report must be self-contained),
   * the page does not load, or shows no numbers,
-  * a section is missing, or the backtest section ("how well this forecast did on your own
+  * a section is missing (the relationship sections too: NPS, 1-3-2, subscriptions and the
+    fan-matrix movement, each with a chart drawn at a visible size), or the backtest section ("how well this forecast did on your own
     past", fed by forecast_validation) shows no backtest although the demo history is long
     enough for one.
 
@@ -38,7 +39,11 @@ A4_WIDTH_PX = 794  # 210 mm at 96 px per inch
 A4_HEIGHT_PX = 1123
 CALL_TIMEOUT_S = 180
 # The report's sections, in order (pipeline/templates/report.html).
-SECTIONS = ["answer", "kpis", "sales", "reach", "sweep", "retention", "fan", "f2", "validation", "assumptions"]
+SECTIONS = ["answer", "kpis", "sales", "reach", "sweep", "retention", "fan", "f2",
+            "nps", "rule132", "subscriptions", "movement", "validation", "assumptions"]
+# The relationship sections (issue #17), shown because the demo generates and ingests all
+# five datasets: each must draw a chart of visible size.
+RELATIONSHIP_SECTIONS = ["nps", "rule132", "subscriptions", "movement"]
 
 
 def fail(msg):
@@ -216,6 +221,13 @@ def check(browser, lang, path):
                             returnByValue=True)["result"]["value"]
     if sections != SECTIONS:
         fail(f"{lang} report: sections {sections}, expected {SECTIONS}")
+    for sec in RELATIONSHIP_SECTIONS:
+        drawn = browser.call("Runtime.evaluate",
+                             expression=f"Array.from(document.querySelectorAll('#{sec} svg'))"
+                                        ".filter(s => s.getBoundingClientRect().height > 50).length",
+                             returnByValue=True)["result"]["value"]
+        if not drawn:
+            fail(f"{lang} report: the {sec} section draws no chart")
     backtests = browser.call("Runtime.evaluate",
                              expression="document.querySelectorAll('#validation tr[data-key] [data-metric]').length",
                              returnByValue=True)["result"]["value"]
