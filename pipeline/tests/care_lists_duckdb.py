@@ -8,7 +8,7 @@ definitions in its own SQL, with local dates taken in the given zone from `order
 - lapsing: orders numbered per customer by (ordered_at, order_id); the days from each order
   to the next, pooled by stage = min(k, 5); the stage's P80 by quantile_cont (linear
   interpolation); a customer is lapsing when as_of's date − their last order's date > the P80
-  of stage min(orders, 5).
+  of stage min(orders, 5), by at most LAPSING_WINDOW_DAYS (the [marts] default).
 - VIPs: total ≥ 80000 or ≥ 5 orders, top 100 by total (ties: customer_id). A birthday's day in
   year y is its day of month capped at the month's last day (29 Feb → 28 Feb), its next
   occurrence the one in as_of's year if not before as_of's date, else next year's;
@@ -26,6 +26,9 @@ import os
 import sys
 
 import duckdb
+
+# [marts] lapsing_window_days' default: the shop is built with the default config.
+LAPSING_WINDOW_DAYS = 90
 
 
 def files(warehouse, table):
@@ -75,8 +78,9 @@ def main():
            SELECT c.customer_id, least(c.n, 5), ?::DATE - c.last_date
            FROM customers_now c JOIN p ON p.stage = least(c.n, 5)
            WHERE ?::DATE - c.last_date > p.p80
+             AND ?::DATE - c.last_date - p.p80 <= ?
            ORDER BY ALL""",
-        [as_of_date, as_of_date],
+        [as_of_date, as_of_date, as_of_date, LAPSING_WINDOW_DAYS],
     ).fetchall()
     occurrence = (
         "make_date({y}, month(b), least(day(b), day(last_day(make_date({y}, month(b), 1)))))"

@@ -6,7 +6,10 @@
 -- every k ≥ 5), exact with linear interpolation at (n − 1) · 0.8 like frequency_ladder's
 -- percentiles. A customer is lapsing when the days since their last counted order exceed
 -- their stage's P80 (strictly: a customer exactly at the P80 is not yet lapsing). A stage
--- nobody has left yet (no order k+1) has no P80, and its customers are not listed.
+-- nobody has left yet (no order k+1) has no P80, and its customers are not listed. Only
+-- customers at most [marts] lapsing_window_days (default 90) past the P80 are listed: the ones
+-- slipping now, whom a call or a coupon may still bring back; without the window (0) most of a
+-- shop's one-time buyers, gone for years, fill the list (86 % of the generated customers).
 -- Grain: one row per lapsing customer, most valuable first (total_amount desc, customer_id).
 -- Columns:
 --   customer_id            Utf8       customer
@@ -17,7 +20,7 @@
 --   days_since_last_order  Int64      local calendar days from the last order's date to as_of's date
 --   stage_p80_days         Float64    the stage's P80 of days to the next order
 --   stage_next_orders      Int64      how many next orders that P80 is taken from
---   days_past_p80          Float64    days_since_last_order − stage_p80_days (> 0)
+--   days_past_p80          Float64    days_since_last_order − stage_p80_days (> 0, ≤ lapsing_window_days)
 --   total_amount           Decimal    cumulative spend (exact)
 --   member_rank            Utf8       member rank (see customer_summary)
 --   is_vip                 Boolean    VIP (see customer_summary)
@@ -80,4 +83,7 @@ SELECT
 FROM standing s
 JOIN stages p ON p.stage = s.stage
 WHERE CAST(s.days_since_last_order AS DOUBLE) > p.stage_p80_days
+{%- if lapsing_window_days > 0 %}
+    AND CAST(s.days_since_last_order AS DOUBLE) - p.stage_p80_days <= {{ lapsing_window_days }}
+{%- endif %}
 ORDER BY s.total_amount DESC, s.customer_id

@@ -62,6 +62,10 @@ pub struct MartsConfig {
     /// `customer_movement`: cells at as_of − this many calendar months and at as_of.
     /// Default 12.
     pub movement_period_months: u32,
+    /// `lapsing_customers` lists customers at most this many days past their stage's P80:
+    /// the ones slipping now, not those lost years ago (0: everyone past the P80).
+    /// Default 90.
+    pub lapsing_window_days: u32,
     /// How `subscription_sbg` pools start cohorts for its per-group fits: `"month"`,
     /// `"quarter"` or `"year"` of the subscription's start (local time). Default `"quarter"`.
     pub subscription_cohort_group: String,
@@ -170,6 +174,7 @@ impl Default for MartsConfig {
             target_ltv_365: 18_000,
             target_repeat_rate: 0.60,
             movement_period_months: 12,
+            lapsing_window_days: 90,
             subscription_cohort_group: "quarter".into(),
             subscription_projection_months: 24,
             cancellation_categories: default_cancellation_categories(),
@@ -303,6 +308,15 @@ impl MartsConfig {
                 format!(
                     "must be a whole number of months from 1 to 1200, got {}",
                     self.movement_period_months
+                ),
+            );
+        }
+        if self.lapsing_window_days > 36_600 {
+            return bad(
+                "lapsing_window_days",
+                format!(
+                    "must be a whole number of days from 0 (no limit) to 36600, got {}",
+                    self.lapsing_window_days
                 ),
             );
         }

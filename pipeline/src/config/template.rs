@@ -74,6 +74,9 @@ spend_bucket_edges = [10000, 30000, 50000, 80000]
 # Fan-matrix movement (customer_movement, fan_matrix_movement): each customer's cell at
 # as_of − this many calendar months against their cell at as_of.
 movement_period_months = 12
+# Care list lapsing_customers: customers at most this many days past their stage's 80th
+# percentile time to the next order (0: everyone past it, most of them long gone).
+lapsing_window_days = 90
 # VIP: total spend ≥ vip_min_amount or ≥ vip_min_orders orders, top vip_top_n by spend.
 vip_min_amount = 80000
 vip_min_orders = 5

@@ -199,6 +199,7 @@ pub fn render(
         nps_claimed_ltv_ratio => Value::from_safe_string(format!("CAST({:?} AS DOUBLE)", cfg.nps_claimed_ltv_ratio)),
         target_ltv_365 => cfg.target_ltv_365,
         movement_period_months => cfg.movement_period_months,
+        lapsing_window_days => cfg.lapsing_window_days,
         movement_from => Value::from_safe_string(timestamp_sql(&months_before(&run.as_of, cfg.movement_period_months), &run.timestamp_type)),
         subscription_cohort_group => cfg.subscription_cohort_group.clone(),
         subscription_projection_months => cfg.subscription_projection_months,
