@@ -6,6 +6,9 @@
 //! the CRM picture behind it (KPI tiles against the targets, cohort retention, fan matrix,
 //! F2 by cohort), how well the forecast did on the user's own past (rolling backtests of
 //! each model, and which one the forecast uses) and the assumptions and data coverage.
+//! With the relationship datasets, `relations.rs` adds NPS and the 2.4× check, the 1-3-2 rule
+//! against F2, subscription survival with the sBG projection and cancellation reasons, and
+//! the fan-matrix movement — each only when its mart exists and has rows.
 //! Everything is inline — styles, SVG charts, system fonts — so it opens offline, sends no
 //! requests and prints on A4.
 //!
