@@ -1636,3 +1636,102 @@ async fn report_relationship_sections_follow_their_tables() {
         assert!(!got.iter().any(|s| s == "rule132" || s == "subscriptions"));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_subscription_section_from_hand_made_tables() {
+    let fx = warehouse_with_marts().await;
+    let (ctx, _) = pipeline::session::open_session(&fx.config).await.unwrap();
+    // sBG with α = 2, β = 6 over a 3-month horizon: S(1) = 6/8, S(2) = S(1)·7/9,
+    // S(3) = S(2)·8/10; E[T] = (α+β−1)/(α−1) = 7; E[min(T, 3)] = 1 + 0.75 + 0.58333.
+    // Kaplan–Meier for two months only. Reasons whose top three are not the method's.
+    for sql in [
+        "CREATE TABLE subscription_sbg AS SELECT * FROM (VALUES \
+         ('overall', 0, 0.75), ('overall', 1, 0.5833333333333334), ('overall', 2, 0.4666666666666667)) AS v(scope, month_offset, sbg_survival) \
+         CROSS JOIN (SELECT 40 AS subscriptions, 25 AS cancelled, 2.0 AS alpha, 0.5 AS alpha_se, 6.0 AS beta, 1.5 AS beta_se, \
+         CAST(NULL AS VARCHAR) AS fit_note, 7.0 AS mean_lifetime_months, 2.3333333333333335 AS expected_months_in_horizon)",
+        "CREATE TABLE subscription_retention AS SELECT * FROM (VALUES \
+         ('overall', 0, 0.8, 50), ('overall', 1, 0.6, 50)) AS v(scope, month_offset, survival, subscriptions)",
+        "CREATE TABLE cancellation_reasons AS SELECT * FROM (VALUES \
+         ('overall', 'too_expensive', 3, 50, 0.5, 1, '高い (50)'), ('overall', 'other', 4, 30, 0.3, 2, '引っ越し (30)'), \
+         ('overall', 'product_left_over', 2, 20, 0.2, 3, NULL), ('overall', 'doesnt_suit_or_no_effect', 1, 0, 0.0, 4, NULL), \
+         ('month', 'other', 4, 9, 1.0, 1, NULL)) \
+         AS v(scope, category, category_order, cancellations, share, rank, top_reasons)",
+    ] {
+        ctx.sql(sql).await.unwrap().collect().await.unwrap();
+    }
+    let data = pipeline::report::data::load(&fx.config, &ctx)
+        .await
+        .unwrap();
+    for lang in [Lang::Ja, Lang::En] {
+        let html =
+            pipeline::report::render(&data, lang, NaiveDate::from_ymd_opt(2026, 11, 23).unwrap())
+                .unwrap();
+        let doc = Html::parse_document(&html);
+        let s = shown(&doc);
+        assert_eq!(get(&s, "subscriptions", None).0, 50.0);
+        assert_eq!(get(&s, "sbg_subscriptions", None).0, 40.0);
+        assert_eq!(get(&s, "subscriptions_cancelled", None).0, 25.0);
+        assert_eq!(get(&s, "sbg_alpha", None).1, "2");
+        assert_eq!(get(&s, "sbg_beta_se", None).1, "1.5");
+        assert_eq!(get(&s, "sbg_mean_lifetime_months", None).1, "7.0");
+        assert_eq!(get(&s, "sbg_expected_months_in_horizon", None).1, "2.3");
+        assert_eq!(get(&s, "sbg_horizon_months", None).0, 3.0);
+        // After 1 month both; after 3 the projection only (no Kaplan–Meier that far).
+        assert_shown(&s, "km_survival", Some("1"), 0.8, Kind::Pct, lang);
+        assert_shown(&s, "sbg_survival", Some("1"), 0.75, Kind::Pct, lang);
+        assert_shown(
+            &s,
+            "sbg_survival",
+            Some("3"),
+            0.4666666666666667,
+            Kind::Pct,
+            lang,
+        );
+        assert!(!s.contains_key(&("km_survival".into(), Some("3".into()))));
+        // Ranked overall (the month row is not counted); the top three in bold, the
+        // method's reasons tagged wherever they rank, and the sentence says they differ.
+        assert_eq!(total(&s, "cancellations"), 100.0);
+        let rows: Vec<(String, bool, bool)> = doc
+            .select(&Selector::parse("#subscriptions tr[data-category]").unwrap())
+            .map(|r| {
+                (
+                    r.value().attr("data-category").unwrap().to_string(),
+                    r.value().attr("data-top").is_some(),
+                    r.select(&Selector::parse(".tag").unwrap()).next().is_some(),
+                )
+            })
+            .collect();
+        let expect = [
+            ("too_expensive", true, true),
+            ("other", true, false),
+            ("product_left_over", true, true),
+            ("doesnt_suit_or_no_effect", false, true),
+        ];
+        assert_eq!(
+            rows,
+            expect
+                .iter()
+                .map(|(c, t, m)| (c.to_string(), *t, *m))
+                .collect::<Vec<_>>()
+        );
+        let note = text_of(&doc, "#subscriptions [data-reasons-match=false]");
+        assert!(
+            note.contains(if lang == Lang::Ja {
+                "一致しません"
+            } else {
+                "are not"
+            }),
+            "{note}"
+        );
+        // Japanese category names in Japanese, English in English.
+        let first = text_of(&doc, "#subscriptions tr[data-category=too_expensive] td");
+        assert!(
+            first.contains(if lang == Lang::Ja {
+                "価格が高い"
+            } else {
+                "Too expensive"
+            }),
+            "{first}"
+        );
+    }
+}
