@@ -18,6 +18,14 @@ const METHOD_REASONS: [&str; 3] = [
     "too_expensive",
 ];
 
+/// The reader's word for a value a mart writes (`class_promoter`, `cat_other`, …), or the
+/// value itself when there is none (a configured category, a class a later mart adds).
+fn word(lang: Lang, prefix: &str, value: &str) -> String {
+    lang.table()
+        .get(format!("{prefix}{value}").as_str())
+        .map_or_else(|| value.to_string(), |w| w.to_string())
+}
+
 /// NPS points with one decimal (`23.4`, `-5.0`).
 fn points(v: f64) -> String {
     format!("{v:.1}")
@@ -76,7 +84,7 @@ fn nps_view(n: &Nps, lang: Lang) -> Value {
         .map(|c| {
             context! {
                 class => c.class.clone(),
-                label => lang.t(&format!("class_{}", c.class)),
+                label => word(lang, "class_", &c.class),
                 customers => Num::new("nps_class_customers", c.customers as f64, count(c.customers)).keyed(c.class.clone()),
                 ltv_customers => Num::new("nps_class_ltv_customers", c.ltv_customers as f64, count(c.ltv_customers)).keyed(c.class.clone()),
                 mean_ltv => c.mean_ltv_365.map(|m| Num::new("nps_class_mean_ltv", m, yen(m, lang)).keyed(c.class.clone())),
@@ -207,7 +215,7 @@ fn rule_132_view(x: &Rule132, lang: Lang) -> Value {
             };
             context! {
                 scope => c.scope.clone(),
-                label => lang.t(&format!("r132_{}", c.scope)),
+                label => word(lang, "r132_", &c.scope),
                 buyers => Num::new("r132_buyers", c.buyers as f64, count(c.buyers)).keyed(k.clone()),
                 compliant => Num::new("r132_compliant_buyers", c.compliant_buyers as f64, count(c.compliant_buyers)).keyed(k.clone()),
                 non_compliant => Num::new("r132_non_compliant_buyers", c.non_compliant_buyers as f64, count(c.non_compliant_buyers)).keyed(k.clone()),
@@ -329,11 +337,7 @@ fn subscriptions_view(s: &Subscriptions, lang: Lang) -> Value {
         .iter()
         .map(|r| {
             let k = r.category.clone();
-            let label = match r.category.as_str() {
-                c @ ("doesnt_suit_or_no_effect" | "product_left_over" | "too_expensive" | "other"
-                | "unknown") => lang.t(&format!("cat_{c}")).to_string(),
-                other => other.to_string(),
-            };
+            let label = word(lang, "cat_", &r.category);
             context! {
                 category => k.clone(),
                 label,
