@@ -1650,7 +1650,10 @@ async fn report_subscription_section_from_hand_made_tables() {
          CROSS JOIN (SELECT 40 AS subscriptions, 25 AS cancelled, 2.0 AS alpha, 0.5 AS alpha_se, 6.0 AS beta, 1.5 AS beta_se, \
          CAST(NULL AS VARCHAR) AS fit_note, 7.0 AS mean_lifetime_months, 2.3333333333333335 AS expected_months_in_horizon)",
         "CREATE TABLE subscription_retention AS SELECT * FROM (VALUES \
-         ('overall', 0, 0.8, 50), ('overall', 1, 0.6, 50)) AS v(scope, month_offset, survival, subscriptions)",
+         ('overall', CAST(NULL AS DATE), 'all', 0, 0.8, 50, 50), ('overall', NULL, 'all', 1, 0.6, 50, 40), \
+         ('cohort_group', DATE '2024-01-01', '2024-Q1', 0, 0.9, 20, 20), ('cohort_group', DATE '2024-04-01', '2024-Q2', 0, 0.7, 30, 30), \
+         ('cohort_group', DATE '2024-07-01', '2024-Q3', 0, 0.0, 2, 2)) \
+         AS v(scope, cohort, cohort_label, month_offset, survival, subscriptions, at_risk)",
         "CREATE TABLE cancellation_reasons AS SELECT * FROM (VALUES \
          ('overall', 'too_expensive', 3, 50, 0.5, 1, '高い (50)'), ('overall', 'other', 4, 30, 0.3, 2, '引っ越し (30)'), \
          ('overall', 'product_left_over', 2, 20, 0.2, 3, NULL), ('overall', 'doesnt_suit_or_no_effect', 1, 0, 0.0, 4, NULL), \
@@ -1688,6 +1691,13 @@ async fn report_subscription_section_from_hand_made_tables() {
             lang,
         );
         assert!(!s.contains_key(&("km_survival".into(), Some("3".into()))));
+        // Each start-cohort group's Kaplan–Meier is drawn behind the whole, while at least 10
+        // are at risk (2024-Q3's one month has 2).
+        let groups: Vec<&str> = doc
+            .select(&Selector::parse("#subscriptions svg g.km-group").unwrap())
+            .map(|g| g.value().attr("data-group").unwrap())
+            .collect();
+        assert_eq!(groups, ["2024-Q1", "2024-Q2"]);
         // Ranked overall (the month row is not counted); the top three in bold, the
         // method's reasons tagged wherever they rank, and the sentence says they differ.
         assert_eq!(total(&s, "cancellations"), 100.0);

@@ -641,6 +641,11 @@ pub struct Subscriptions {
     /// Overall: from `subscription_retention` (KM, all months with data) joined with the
     /// sBG projection; empty when neither table has overall rows.
     pub curve: Vec<SurvivalPoint>,
+    /// Kaplan–Meier by start-cohort group (`subscription_retention`, scope `cohort_group`):
+    /// `(label, [(month_offset, survival)])`, oldest group first, each up to the last month
+    /// with at least 10 subscriptions at risk (a group's edge month, with one or two at risk,
+    /// would draw a drop to 0 that says nothing).
+    pub groups: Vec<(String, Vec<(i64, f64)>)>,
     pub fit: Option<SbgFit>,
     /// Subscriptions started (subscription_retention's overall row).
     pub started: Option<i64>,
@@ -855,6 +860,24 @@ async fn load_subscriptions(ctx: &SessionContext) -> Result<Option<Subscriptions
             );
         }
     }
+    let mut groups: Vec<(String, Vec<(i64, f64)>)> = Vec::new();
+    if km {
+        let g = q
+            .rows(
+                "SELECT cohort_label, month_offset, survival FROM subscription_retention \
+                 WHERE scope = 'cohort_group' AND at_risk >= 10 ORDER BY cohort, month_offset",
+            )
+            .await?;
+        for r in 0..g.len() {
+            let (Some(label), Some(m), Some(v)) = (g.str(r, 0), g.i64(r, 1), g.f64(r, 2)) else {
+                continue;
+            };
+            match groups.last_mut() {
+                Some((l, points)) if *l == label => points.push((m, v)),
+                _ => groups.push((label, vec![(m, v)])),
+            }
+        }
+    }
     let mut fit = None;
     if sbg {
         let f = q
@@ -911,6 +934,7 @@ async fn load_subscriptions(ctx: &SessionContext) -> Result<Option<Subscriptions
     };
     Ok(Some(Subscriptions {
         curve: curve.into_values().collect(),
+        groups,
         fit,
         started,
         reasons,

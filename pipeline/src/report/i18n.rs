@@ -395,6 +395,11 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("subs_chart", "定期購入の生存曲線", "Subscription survival"),
     ("km", "実績（カプラン・マイヤー）", "Actual (Kaplan–Meier)"),
     ("sbg", "sBG予測", "sBG projection"),
+    (
+        "km_groups",
+        "開始時期別（実績）",
+        "By start cohort (actual)",
+    ),
     ("months_on", "継続月数", "Months subscribed"),
     ("after_months", "{n}か月目の終わり", "End of month {n}"),
     ("still_subscribed", "継続率", "Still subscribed"),
@@ -429,8 +434,8 @@ const TEXT: &[(&str, &str, &str)] = &[
     ),
     (
         "subs_read",
-        "黒の階段線は実際に継続している割合（解約していない定期の割合、カプラン・マイヤー法）、青の破線はsBGモデルによる24か月先までの予測です。太字の行が件数上位3つの解約理由です。",
-        "The black steps are the share still subscribed (Kaplan–Meier); the blue dashes the sBG model's projection over 24 months. Bold rows are the three most frequent cancellation reasons.",
+        "黒の階段線は実際に継続している割合（解約していない定期の割合、カプラン・マイヤー法）、灰色の細線は開始時期ごとの同じ割合、青の破線はsBGモデルによる24か月先までの予測です。太字の行が件数上位3つの解約理由です。",
+        "The black steps are the share still subscribed (Kaplan–Meier), the thin grey ones the same by start cohort; the blue dashes the sBG model's projection over 24 months. Bold rows are the three most frequent cancellation reasons.",
     ),
     // Fan-matrix movement (fan_matrix_movement)
     (

@@ -361,7 +361,7 @@ fn subscriptions_view(s: &Subscriptions, lang: Lang) -> Value {
     method.sort_unstable();
     let reasons_match = (!s.reasons.is_empty()).then(|| top == method);
     context! {
-        chart => (!s.curve.is_empty()).then(|| Value::from_safe_string(charts::survival::chart(&s.curve, lang))),
+        chart => (!s.curve.is_empty()).then(|| Value::from_safe_string(charts::survival::chart(&s.curve, &s.groups, lang))),
         counts => counts.map(Value::from_safe_string),
         fit => fit.map(Value::from_safe_string),
         life => life.map(Value::from_safe_string),
