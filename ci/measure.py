@@ -2,7 +2,8 @@
 """Runs a command and prints its wall time, CPU time (user + system) and peak RSS as one
 JSON line. On a shared, noisy host the CPU time varies less than the wall time.
 
-usage: ci/measure.py LABEL -- COMMAND [ARGS...]
+usage: ci/measure.py LABEL [--out FILE] -- COMMAND [ARGS...]
+  --out FILE  keep the command's standard output in FILE (e.g. its --json summary)
 """
 import json
 import resource
@@ -11,9 +12,12 @@ import sys
 import time
 
 label = sys.argv[1]
-cmd = sys.argv[sys.argv.index("--") + 1 :]
+split = sys.argv.index("--")
+options = sys.argv[2:split]
+cmd = sys.argv[split + 1 :]
+out = open(options[1], "wb") if options[:1] == ["--out"] else subprocess.DEVNULL
 start = time.perf_counter()
-proc = subprocess.run(cmd, stdout=subprocess.DEVNULL)
+proc = subprocess.run(cmd, stdout=out)
 elapsed = time.perf_counter() - start
 usage = resource.getrusage(resource.RUSAGE_CHILDREN)
 peak_kib = usage.ru_maxrss

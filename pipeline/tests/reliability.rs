@@ -381,7 +381,13 @@ async fn transient_faults_are_retried_and_persistent_ones_fail_cleanly() {
 /// Every row of every mart, rows sorted: the marts' content.
 async fn marts_snapshot(cfg: &Config) -> Vec<(String, Vec<Vec<String>>)> {
     let mut out = Vec::new();
+    // The exports here are orders only, so the relationship marts are skipped, never
+    // published.
+    let (ctx, _) = pipeline::session::open_session(cfg).await.unwrap();
     for name in pipeline::marts::mart_names(&cfg.marts).unwrap() {
+        if !ctx.table_exist(name.as_str()).unwrap() {
+            continue;
+        }
         let mut r = rows(cfg, &format!("SELECT * FROM {name}")).await;
         r.sort();
         out.push((name, r));
