@@ -40,19 +40,31 @@ first_orders AS (
     FROM counted_orders
     GROUP BY customer_id
 ),
-window_touches AS (
+-- Touches per buyer and channel first, then per buyer: the distinct channels are the
+-- non-NULL channel groups. (A count(DISTINCT channel) per buyer keeps a hash set for each of
+-- millions of buyers, and ran out of memory at 6.7M buyers and 31M touchpoints.)
+window_channels AS (
     SELECT
         b.customer_id,
+        t.channel,
         count(CASE WHEN t.kind = 'approach' THEN 1 END) AS approaches,
-        count(CASE WHEN t.kind = 'offer' THEN 1 END) AS offers,
-        count(DISTINCT t.channel) AS channels
+        count(CASE WHEN t.kind = 'offer' THEN 1 END) AS offers
     FROM buyers b
     JOIN touchpoints t
         ON t.customer_id = b.customer_id
         AND t.touched_at >= b.first_order_at
         AND t.touched_at < b.window_ends_at
         AND t.touched_at <= {{ as_of }}
-    GROUP BY b.customer_id
+    GROUP BY b.customer_id, t.channel
+),
+window_touches AS (
+    SELECT
+        customer_id,
+        sum(approaches) AS approaches,
+        sum(offers) AS offers,
+        count(channel) AS channels
+    FROM window_channels
+    GROUP BY customer_id
 ),
 joined AS (
     SELECT
