@@ -54,6 +54,27 @@ pub async fn shop() -> &'static Shop {
     .await
 }
 
+/// Runs `pipeline/tests/<script>` with python3 (DuckDB, lifelines: installed by
+/// ci/setup.sh) and parses the JSON it prints; a failing script fails the test with its
+/// stderr.
+pub fn python_json(script: &str, args: &[&str]) -> serde_json::Value {
+    let out = std::process::Command::new("python3")
+        .arg(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests")
+                .join(script),
+        )
+        .args(args)
+        .output()
+        .expect("python3 runs (ci/setup.sh installs duckdb and lifelines)");
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{script} prints JSON: {e}"))
+}
+
 /// Query results as strings over the shop's warehouse.
 pub async fn rows(sql: &str) -> Vec<Vec<String>> {
     crate::common::rows(&shop().await.config, sql).await

@@ -8,29 +8,10 @@
 //! from the ingested orders and customers (tests/care_lists_duckdb.py).
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
-use super::fixture::{rows, shop};
+use super::fixture::{python_json, rows, shop};
 
 /// The JSON a DuckDB script under tests/ prints for the shop's warehouse.
-fn duckdb(script: &str, args: &[&str]) -> serde_json::Value {
-    let out = std::process::Command::new("python3")
-        .arg(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests")
-                .join(script),
-        )
-        .args(args)
-        .output()
-        .expect("python3 runs (ci/setup.sh installs duckdb)");
-    assert!(
-        out.status.success(),
-        "{script}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("the script prints JSON")
-}
-
 /// A JSON row as the strings `rows` returns (`NULL` for null).
 fn strings(row: &serde_json::Value) -> Vec<String> {
     row.as_array()
@@ -48,7 +29,7 @@ fn strings(row: &serde_json::Value) -> Vec<String> {
 async fn pairs_are_what_duckdb_computes_from_the_orders() {
     let shop = shop().await;
     let warehouse = shop.root.join("warehouse");
-    let expected = duckdb(
+    let expected = python_json(
         "movement_duckdb.py",
         &[warehouse.to_str().unwrap(), "Asia/Tokyo", "12"],
     );
@@ -171,7 +152,7 @@ async fn to_cells_sum_to_the_fan_matrix_and_nobody_moves_down() {
 async fn care_lists_are_what_duckdb_computes_from_orders_and_customers() {
     let shop = shop().await;
     let warehouse = shop.root.join("warehouse");
-    let expected = duckdb(
+    let expected = python_json(
         "care_lists_duckdb.py",
         &[warehouse.to_str().unwrap(), "Asia/Tokyo"],
     );

@@ -6,9 +6,7 @@
 //! interval holds the realised ratio and the method's 2.4, which the generator was built
 //! to realise.
 
-use std::path::Path;
-
-use super::fixture::{rows, shop};
+use super::fixture::{python_json, rows, shop};
 
 /// Parses a cell: `None` for NULL.
 fn num(cell: &str) -> Option<f64> {
@@ -33,21 +31,6 @@ fn close(what: &str, a: Option<f64>, b: Option<f64>) {
 /// `v` as an f64 (`None` for JSON null).
 fn json_num(v: &serde_json::Value) -> Option<f64> {
     v.as_f64()
-}
-
-fn duckdb(warehouse: &Path) -> serde_json::Value {
-    let out = std::process::Command::new("python3")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/nps_duckdb.py"))
-        .arg(warehouse)
-        .arg("Asia/Tokyo")
-        .output()
-        .expect("python3 runs (ci/setup.sh installs duckdb)");
-    assert!(
-        out.status.success(),
-        "nps_duckdb.py: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("nps_duckdb.py prints JSON")
 }
 
 const LTV_SQL: &str = "SELECT class, customers, ltv_customers, mean_ltv_365, sd_ltv_365, \
@@ -129,7 +112,10 @@ async fn classes_and_mean_ltvs_are_the_generators_truth() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nps_interval_and_ltv_ratio_agree_with_duckdb() {
     let shop = shop().await;
-    let duck = duckdb(&shop.root.join("warehouse"));
+    let duck = python_json(
+        "nps_duckdb.py",
+        &[shop.root.join("warehouse").to_str().unwrap(), "Asia/Tokyo"],
+    );
 
     let nps = rows(
         "SELECT scope, CAST(month AS VARCHAR) AS month_text, responses, respondents, promoters, passives, \

@@ -7,11 +7,10 @@
 //! reasons it wrote, category by category.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use pipeline::generate::SubscriptionTruth;
 
-use super::fixture::{rows, shop};
+use super::fixture::{python_json, rows, shop};
 
 /// Parses a cell: `None` for NULL.
 fn num(cell: &str) -> Option<f64> {
@@ -32,25 +31,13 @@ async fn truth() -> &'static SubscriptionTruth {
         .subscriptions
 }
 
-fn lifelines(warehouse: &Path) -> serde_json::Value {
-    let out = std::process::Command::new("python3")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/km_lifelines.py"))
-        .arg(warehouse)
-        .arg("Asia/Tokyo")
-        .output()
-        .expect("python3 runs (ci/setup.sh installs duckdb and lifelines)");
-    assert!(
-        out.status.success(),
-        "km_lifelines.py: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("km_lifelines.py prints JSON")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kaplan_meier_is_lifelines() {
     let shop = shop().await;
-    let want = lifelines(&shop.root.join("warehouse"));
+    let want = python_json(
+        "km_lifelines.py",
+        &[shop.root.join("warehouse").to_str().unwrap(), "Asia/Tokyo"],
+    );
     let want = want["rows"].as_array().expect("rows");
     let got = rows(
         "SELECT scope, cohort_label, month_offset, at_risk, cancelled, censored, survival \
