@@ -139,12 +139,12 @@ pub fn marts(s: &MartsSummary) -> String {
     _ = writeln!(o);
     for m in &s.marts {
         if let Some(why) = &m.skipped {
-            _ = writeln!(o, "  {:<20} skipped: {why}", m.name);
+            _ = writeln!(o, "  {:<24} skipped: {why}", m.name);
             continue;
         }
         _ = writeln!(
             o,
-            "  {:<20} {:>12} rows {:>7.2}s",
+            "  {:<24} {:>12} rows {:>7.2}s",
             m.name,
             thousands(m.rows as i128),
             m.seconds
