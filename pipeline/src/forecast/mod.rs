@@ -328,6 +328,9 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
         params.mark_calibrated(|name| name.starts_with("model_error_sigma_"));
     }
     params.validate()?;
+    // The assumptions table: the model's parameters, then the measured rates a scenario's
+    // compliance_132 was resolved from.
+    let assumption_rows = [simulator::model::assumptions(&params), extra_assumptions].concat();
     let sim = SimOptions {
         paths,
         seed,
@@ -467,14 +470,7 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
                 ("forecast_backtest_validation", validation_table),
                 (
                     "forecast_backtest_assumptions",
-                    tables::assumptions(
-                        &id,
-                        &[
-                            simulator::model::assumptions(&params),
-                            extra_assumptions.clone(),
-                        ]
-                        .concat(),
-                    )?,
+                    tables::assumptions(&id, &assumption_rows)?,
                 ),
             ],
             store::LATEST_BACKTEST,
@@ -553,14 +549,7 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
                 ("forecast_sensitivity", tables::sensitivity(&id, &sens)?),
                 (
                     "forecast_assumptions",
-                    tables::assumptions(
-                        &id,
-                        &[
-                            simulator::model::assumptions(&params),
-                            extra_assumptions.clone(),
-                        ]
-                        .concat(),
-                    )?,
+                    tables::assumptions(&id, &assumption_rows)?,
                 ),
                 ("forecast_runs", tables::runs(&id, &m)?),
                 ("forecast_validation", validation_table),
