@@ -61,6 +61,15 @@ def normalised(column, duck_type):
     )
 
 
+def shown(value):
+    """A value as a reader would write it: strings quoted, NULL, dates and numbers plain."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, str):
+        return repr(value)
+    return str(value)
+
+
 def compare(con, mart, conveyor_files, duck_file):
     """A list of problems (empty when the tables are equal)."""
     con.execute(f"CREATE OR REPLACE TEMP VIEW c AS SELECT * FROM read_parquet({sql_list(conveyor_files)})")
@@ -88,7 +97,7 @@ def compare(con, mart, conveyor_files, duck_file):
         if only:
             rel = con.sql(f"SELECT * FROM {a} EXCEPT ALL SELECT * FROM {b} ORDER BY ALL LIMIT {SHOWN_ROWS}")
             header = [d[0] for d in rel.description]
-            rows = "\n".join("    " + ", ".join(f"{h}={v!r}" for h, v in zip(header, row)) for row in rel.fetchall())
+            rows = "\n".join("    " + ", ".join(f"{h}={shown(v)}" for h, v in zip(header, row)) for row in rel.fetchall())
             problems.append(f"{only:,} rows only in {name}'s table, e.g.\n{rows}")
     return problems
 

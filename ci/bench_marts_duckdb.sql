@@ -44,6 +44,10 @@ FROM orders
 WHERE (status IS NULL OR status NOT IN ('cancelled', 'returned')) AND ordered_at <= getvariable('as_of');
 
 -- mart: customer_summary
+-- The per-order and per-customer tables have no order to keep: let DuckDB build and write
+-- them in parallel, in any row order (turned back on for the small, ordered marts).
+SET preserve_insertion_order = false;
+
 -- Each counted order in its customer's sequence (ordered_at, then order_id): its number k,
 -- the customer's first order, the local days to the next order, and the local month index
 -- (year × 12 + month − 1) of this order, of the customer's first order (the cohort) and of
@@ -124,6 +128,8 @@ FROM customer_state
 LEFT JOIN vips USING (customer_id);
 
 COPY customer_summary TO '__OUT_DIR__/customer_summary.parquet' (FORMAT parquet, COMPRESSION zstd);
+
+SET preserve_insertion_order = true;
 
 -- mart: annual_kpis
 CREATE OR REPLACE TEMP TABLE annual_kpis AS
