@@ -20,7 +20,8 @@
 -- birthday, empty without a customers table: vip_customers' birthday columns are then NULL,
 -- as in the template's else branches) and __OUT_DIR__. Statements end with ";" at the end of
 -- a line; a `-- mart: <name>` line charges the statements after it to that mart's time
--- (shared tables to the first mart in conveyor's build order that reads them).
+-- (`order_seq`, which every mart reads, to customer_summary, conveyor's first mart). The marts
+-- that read `order_seq` come first, so that it can be dropped early.
 SET TimeZone = 'Asia/Tokyo';
 
 CREATE OR REPLACE TEMP VIEW orders AS SELECT * FROM __ORDERS__;
@@ -72,26 +73,26 @@ FROM (
 )
 WINDOW w AS (PARTITION BY customer_id ORDER BY ordered_at, order_id);
 
-CREATE OR REPLACE TEMP TABLE customer_state AS
-SELECT
-    customer_id,
-    any_value(first_at) AS first_order_at,
-    any_value(first_date) AS first_order_date,
-    any_value(ordered_at) FILTER (WHERE k = 2) AS second_order_at,
-    any_value(gap_days) FILTER (WHERE k = 1) AS days_to_f2,
-    count(*) AS order_count,
-    sum(amount) AS total_amount,
-    max(ordered_at) AS last_order_at,
-    sum(amount) FILTER (WHERE epoch_us(ordered_at) - epoch_us(first_at) < days_us(365)) AS amount_365
-FROM order_seq
-GROUP BY customer_id;
-
 CREATE OR REPLACE TEMP TABLE customer_summary AS
-WITH vips AS (
+WITH state AS MATERIALIZED (
+    SELECT
+        customer_id,
+        any_value(first_at) AS first_order_at,
+        any_value(first_date) AS first_order_date,
+        any_value(ordered_at) FILTER (WHERE k = 2) AS second_order_at,
+        any_value(gap_days) FILTER (WHERE k = 1) AS days_to_f2,
+        count(*) AS order_count,
+        sum(amount) AS total_amount,
+        max(ordered_at) AS last_order_at,
+        sum(amount) FILTER (WHERE epoch_us(ordered_at) - epoch_us(first_at) < days_us(365)) AS amount_365
+    FROM order_seq
+    GROUP BY customer_id
+),
+vips AS (
     SELECT customer_id, row_number() OVER (ORDER BY total_amount DESC, customer_id) AS vip_rank
     FROM (
         SELECT customer_id, total_amount
-        FROM customer_state
+        FROM state
         WHERE total_amount >= 80000 OR order_count >= 5
         ORDER BY total_amount DESC, customer_id
         LIMIT 100
@@ -124,7 +125,7 @@ SELECT
     END AS member_rank,
     vip_rank,
     vip_rank IS NOT NULL AS is_vip
-FROM customer_state
+FROM state
 LEFT JOIN vips USING (customer_id);
 
 COPY customer_summary TO '__OUT_DIR__/customer_summary.parquet' (FORMAT parquet, COMPRESSION zstd);
@@ -236,6 +237,69 @@ ORDER BY cohort_month, month_offset;
 
 COPY cohort_retention TO '__OUT_DIR__/cohort_retention.parquet' (FORMAT parquet, COMPRESSION zstd);
 
+-- mart: frequency_ladder
+CREATE OR REPLACE TEMP TABLE frequency_ladder AS
+WITH rungs AS (
+    SELECT
+        k,
+        count(*) AS customers_k,
+        count(gap_days) AS customers_next,
+        count(gap_days) / count(*) AS conversion_rate,
+        avg(gap_days) AS gap_days_mean,
+        quantile_cont(gap_days::DOUBLE, [0.25, 0.5, 0.75, 0.9]) AS q,
+        sum(amount) AS amount_total,
+        avg(amount::DOUBLE) AS mean_amount
+    FROM order_seq
+    GROUP BY k
+)
+SELECT
+    k, customers_k, customers_next, conversion_rate, gap_days_mean,
+    q[1] AS gap_days_p25, q[2] AS gap_days_median, q[3] AS gap_days_p75, q[4] AS gap_days_p90,
+    amount_total, mean_amount
+FROM rungs
+ORDER BY k;
+
+COPY frequency_ladder TO '__OUT_DIR__/frequency_ladder.parquet' (FORMAT parquet, COMPRESSION zstd);
+
+-- mart: monthly_kpis
+CREATE OR REPLACE TEMP TABLE monthly_kpis AS
+WITH by_month AS (
+    SELECT
+        month_index,
+        sum(amount) AS sales,
+        count(*) AS orders,
+        count(*) FILTER (WHERE prev_month_index IS DISTINCT FROM month_index) AS customers,
+        count(*) FILTER (WHERE k = 1) AS new_customers,
+        count(*) FILTER (WHERE prev_month_index IS DISTINCT FROM month_index AND month_index > cohort_index) AS repeat_customers,
+        coalesce(sum(amount) FILTER (WHERE month_index = cohort_index), 0) AS new_customer_sales,
+        coalesce(sum(amount) FILTER (WHERE month_index > cohort_index), 0) AS repeat_sales
+    FROM order_seq
+    GROUP BY month_index
+),
+calendar AS (
+    SELECT unnest(range(first_index, getvariable('as_of_month_index') + 1)) AS month_index
+    FROM (SELECT min(month_index) AS first_index FROM by_month)
+)
+SELECT
+    make_date((c.month_index // 12)::INT, (c.month_index % 12 + 1)::INT, 1) AS month,
+    coalesce(b.sales, 0) AS sales,
+    coalesce(b.orders, 0) AS orders,
+    coalesce(b.customers, 0) AS customers,
+    coalesce(b.new_customers, 0) AS new_customers,
+    coalesce(b.repeat_customers, 0) AS repeat_customers,
+    coalesce(b.new_customer_sales, 0) AS new_customer_sales,
+    coalesce(b.repeat_sales, 0) AS repeat_sales,
+    b.sales::DOUBLE / nullif(b.orders, 0) AS average_order_value,
+    c.month_index = getvariable('as_of_month_index') AS is_partial
+FROM calendar c
+LEFT JOIN by_month b USING (month_index)
+ORDER BY c.month_index;
+
+COPY monthly_kpis TO '__OUT_DIR__/monthly_kpis.parquet' (FORMAT parquet, COMPRESSION zstd);
+
+-- The last reader of the orders is done.
+DROP TABLE order_seq;
+
 -- mart: f2_conversion
 CREATE OR REPLACE TEMP TABLE f2_conversion AS
 WITH customers AS (
@@ -315,66 +379,6 @@ LEFT JOIN cells c USING (frequency_bucket, spend_bucket)
 ORDER BY frequency_order, spend_bucket_order;
 
 COPY fan_matrix TO '__OUT_DIR__/fan_matrix.parquet' (FORMAT parquet, COMPRESSION zstd);
-
--- mart: frequency_ladder
-CREATE OR REPLACE TEMP TABLE frequency_ladder AS
-WITH rungs AS (
-    SELECT
-        k,
-        count(*) AS customers_k,
-        count(gap_days) AS customers_next,
-        count(gap_days) / count(*) AS conversion_rate,
-        avg(gap_days) AS gap_days_mean,
-        quantile_cont(gap_days::DOUBLE, [0.25, 0.5, 0.75, 0.9]) AS q,
-        sum(amount) AS amount_total,
-        avg(amount::DOUBLE) AS mean_amount
-    FROM order_seq
-    GROUP BY k
-)
-SELECT
-    k, customers_k, customers_next, conversion_rate, gap_days_mean,
-    q[1] AS gap_days_p25, q[2] AS gap_days_median, q[3] AS gap_days_p75, q[4] AS gap_days_p90,
-    amount_total, mean_amount
-FROM rungs
-ORDER BY k;
-
-COPY frequency_ladder TO '__OUT_DIR__/frequency_ladder.parquet' (FORMAT parquet, COMPRESSION zstd);
-
--- mart: monthly_kpis
-CREATE OR REPLACE TEMP TABLE monthly_kpis AS
-WITH by_month AS (
-    SELECT
-        month_index,
-        sum(amount) AS sales,
-        count(*) AS orders,
-        count(*) FILTER (WHERE prev_month_index IS DISTINCT FROM month_index) AS customers,
-        count(*) FILTER (WHERE k = 1) AS new_customers,
-        count(*) FILTER (WHERE prev_month_index IS DISTINCT FROM month_index AND month_index > cohort_index) AS repeat_customers,
-        coalesce(sum(amount) FILTER (WHERE month_index = cohort_index), 0) AS new_customer_sales,
-        coalesce(sum(amount) FILTER (WHERE month_index > cohort_index), 0) AS repeat_sales
-    FROM order_seq
-    GROUP BY month_index
-),
-calendar AS (
-    SELECT unnest(range(first_index, getvariable('as_of_month_index') + 1)) AS month_index
-    FROM (SELECT min(month_index) AS first_index FROM by_month)
-)
-SELECT
-    make_date((c.month_index // 12)::INT, (c.month_index % 12 + 1)::INT, 1) AS month,
-    coalesce(b.sales, 0) AS sales,
-    coalesce(b.orders, 0) AS orders,
-    coalesce(b.customers, 0) AS customers,
-    coalesce(b.new_customers, 0) AS new_customers,
-    coalesce(b.repeat_customers, 0) AS repeat_customers,
-    coalesce(b.new_customer_sales, 0) AS new_customer_sales,
-    coalesce(b.repeat_sales, 0) AS repeat_sales,
-    b.sales::DOUBLE / nullif(b.orders, 0) AS average_order_value,
-    c.month_index = getvariable('as_of_month_index') AS is_partial
-FROM calendar c
-LEFT JOIN by_month b USING (month_index)
-ORDER BY c.month_index;
-
-COPY monthly_kpis TO '__OUT_DIR__/monthly_kpis.parquet' (FORMAT parquet, COMPRESSION zstd);
 
 -- mart: vip_customers
 CREATE OR REPLACE TEMP TABLE vip_customers AS
