@@ -20,8 +20,8 @@
 -- birthday, empty without a customers table: vip_customers' birthday columns are then NULL,
 -- as in the template's else branches) and __OUT_DIR__. Statements end with ";" at the end of
 -- a line; a `-- mart: <name>` line charges the statements after it to that mart's time
--- (`order_seq`, which every mart reads, to customer_summary, conveyor's first mart). The marts
--- that read `order_seq` come first, so that it can be dropped early.
+-- (`order_seq`, the per-order table five marts read, to customer_summary, conveyor's first
+-- mart). The marts that read `order_seq` run first, so that it can be dropped early.
 SET TimeZone = 'Asia/Tokyo';
 
 CREATE OR REPLACE TEMP VIEW orders AS SELECT * FROM __ORDERS__;
