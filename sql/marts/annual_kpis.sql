@@ -20,14 +20,15 @@
 --   target_repeat_rate     Float64  [marts] target_repeat_rate
 --   repeat_target_met      Boolean  repeat_rate ≥ target_repeat_rate
 --   is_partial             Boolean  true for the year containing as_of (still in progress)
+-- Reads customer_months (sql/state/customer_months.sql) rather than the orders.
 WITH customer_years AS (
     SELECT
-        customer_id,
-        CAST(date_part('year', order_date) AS BIGINT) AS year,
-        count(*) AS orders,
-        sum(amount) AS sales
-    FROM counted_orders
-    GROUP BY customer_id, CAST(date_part('year', order_date) AS BIGINT)
+        customer_key,
+        month_index / 12 AS year,
+        sum(orders) AS orders,
+        sum(sales) AS sales
+    FROM customer_months
+    GROUP BY customer_key, month_index / 12
 ),
 activity AS (
     SELECT

@@ -13,36 +13,25 @@
 --   cumulative_revenue               Decimal  revenue summed over offsets 0 … month_offset (exact)
 --   cumulative_revenue_per_customer  Float64  cumulative_revenue / cohort_size
 --   is_partial                       Boolean  true for the month containing as_of: still in progress, not a final number
-WITH customer_months AS (
-    -- one row per customer × local month with orders; avoids COUNT(DISTINCT) over orders
+-- Reads customer_months (sql/state/customer_months.sql): one row per customer × month with
+-- orders, carrying the customer's cohort month, so no join back to the customers is needed.
+WITH activity AS (
     SELECT
-        customer_id,
-        CAST(date_part('year', order_date) * 12 + date_part('month', order_date) - 1 AS BIGINT) AS month_index,
-        sum(amount) AS revenue
-    FROM counted_orders
-    GROUP BY customer_id, CAST(date_part('year', order_date) * 12 + date_part('month', order_date) - 1 AS BIGINT)
-),
-members AS (
-    SELECT
-        customer_id,
-        cohort_month,
-        CAST(date_part('year', cohort_month) * 12 + date_part('month', cohort_month) - 1 AS BIGINT) AS cohort_index
-    FROM customer_summary
-),
-activity AS (
-    SELECT
-        m.cohort_month,
-        cm.month_index - m.cohort_index AS month_offset,
+        cohort_index,
+        month_index - cohort_index AS month_offset,
         count(*) AS active_customers,
-        sum(cm.revenue) AS revenue
-    FROM customer_months cm
-    JOIN members m ON cm.customer_id = m.customer_id
-    GROUP BY m.cohort_month, cm.month_index - m.cohort_index
+        sum(sales) AS revenue
+    FROM customer_months
+    GROUP BY cohort_index, month_index - cohort_index
 ),
+-- Every customer orders in their cohort month, so a cohort's size is its month-0 activity.
 cohorts AS (
-    SELECT cohort_month, min(cohort_index) AS cohort_index, count(*) AS cohort_size
-    FROM members
-    GROUP BY cohort_month
+    SELECT
+        make_date(CAST(cohort_index / 12 AS INT), CAST(cohort_index % 12 + 1 AS INT), 1) AS cohort_month,
+        cohort_index,
+        active_customers AS cohort_size
+    FROM activity
+    WHERE month_offset = 0
 ),
 grid AS (
     SELECT cohort_month, cohort_index, cohort_size,
@@ -58,7 +47,7 @@ cells AS (
         COALESCE(a.active_customers, 0) AS active_customers,
         COALESCE(a.revenue, 0) AS revenue
     FROM grid g
-    LEFT JOIN activity a ON a.cohort_month = g.cohort_month AND a.month_offset = g.month_offset
+    LEFT JOIN activity a ON a.cohort_index = g.cohort_index AND a.month_offset = g.month_offset
 )
 SELECT
     cohort_month,

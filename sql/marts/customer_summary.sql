@@ -20,39 +20,16 @@
 --   member_rank        Utf8       highest [marts] member_ranks threshold reached by total_amount, else base_rank
 --   vip_rank           Int64      1… among VIP customers (total_amount desc, customer_id asc); NULL if not VIP
 --   is_vip             Boolean    (total ≥ vip_min_amount or order_count ≥ vip_min_orders) and within the top vip_top_n
-WITH firsts AS (
-    SELECT customer_id, min(ordered_at) AS first_at
-    FROM counted_orders
-    GROUP BY customer_id
-),
-agg AS (
-    SELECT
-        o.customer_id,
-        min(o.ordered_at) AS first_order_at,
-        min(o.order_date) AS first_order_date,
-        count(*) AS order_count,
-        sum(o.amount) AS total_amount,
-        max(o.ordered_at) AS last_order_at,
-        -- orders sharing the first order's exact instant: ≥ 2 means the second order is simultaneous
-        sum(CASE WHEN o.ordered_at = f.first_at THEN 1 ELSE 0 END) AS orders_at_first,
-        min(CASE WHEN o.ordered_at > f.first_at THEN o.ordered_at END) AS next_at,
-        min(CASE WHEN o.ordered_at > f.first_at THEN o.order_date END) AS next_date,
-        sum(CASE WHEN o.ordered_at < f.first_at + INTERVAL '365 days' THEN o.amount END) AS amount_365
-    FROM counted_orders o
-    JOIN firsts f ON o.customer_id = f.customer_id
-    GROUP BY o.customer_id
-),
-shaped AS (
+-- The per-customer values come from customer_state (sql/state/customer_state.sql), which
+-- walks each customer's orders once.
+WITH shaped AS (
     SELECT
         customer_id,
         first_order_at,
         first_order_date,
         CAST(date_trunc('month', first_order_date) AS DATE) AS cohort_month,
-        CASE WHEN orders_at_first >= 2 THEN first_order_at ELSE next_at END AS second_order_at,
-        CAST(CASE
-            WHEN orders_at_first >= 2 THEN 0
-            ELSE CAST(next_date AS INT) - CAST(first_order_date AS INT)
-        END AS BIGINT) AS days_to_f2,
+        second_order_at,
+        CAST(CAST(second_order_date AS INT) - CAST(first_order_date AS INT) AS BIGINT) AS days_to_f2,
         order_count,
         total_amount,
         last_order_at,
@@ -62,31 +39,38 @@ shaped AS (
         CAST({{ spend_bucket_order("total_amount") }} AS BIGINT) AS spend_bucket_order,
         {{ member_rank("total_amount") }} AS member_rank,
         (total_amount >= {{ vip_min_amount }} OR order_count >= {{ vip_min_orders }}) AS vip_eligible
-    FROM agg
+    FROM customer_state
 ),
-ranked AS (
-    SELECT
-        *,
-        row_number() OVER (
-            ORDER BY CASE WHEN vip_eligible THEN 0 ELSE 1 END, total_amount DESC, customer_id ASC
-        ) AS eligible_position
+-- Only the eligible customers are ranked, and only the top vip_top_n kept: no sort of everyone.
+top AS (
+    SELECT customer_id, total_amount
     FROM shaped
+    WHERE vip_eligible
+    ORDER BY total_amount DESC, customer_id ASC
+    LIMIT {{ vip_top_n }}
+),
+vips AS (
+    SELECT
+        customer_id,
+        CAST(row_number() OVER (ORDER BY total_amount DESC, customer_id ASC) AS BIGINT) AS vip_rank
+    FROM top
 )
 SELECT
-    customer_id,
-    first_order_at,
-    first_order_date,
-    cohort_month,
-    second_order_at,
-    days_to_f2,
-    order_count,
-    total_amount,
-    last_order_at,
-    ltv_365,
-    frequency_bucket,
-    spend_bucket,
-    spend_bucket_order,
-    member_rank,
-    CASE WHEN vip_eligible AND eligible_position <= {{ vip_top_n }} THEN CAST(eligible_position AS BIGINT) END AS vip_rank,
-    COALESCE(vip_eligible AND eligible_position <= {{ vip_top_n }}, FALSE) AS is_vip
-FROM ranked
+    s.customer_id,
+    s.first_order_at,
+    s.first_order_date,
+    s.cohort_month,
+    s.second_order_at,
+    s.days_to_f2,
+    s.order_count,
+    s.total_amount,
+    s.last_order_at,
+    s.ltv_365,
+    s.frequency_bucket,
+    s.spend_bucket,
+    s.spend_bucket_order,
+    s.member_rank,
+    v.vip_rank,
+    v.vip_rank IS NOT NULL AS is_vip
+FROM shaped s
+LEFT JOIN vips v ON v.customer_id = s.customer_id

@@ -15,26 +15,11 @@
 --   gap_days_p90         Float64  90th percentile
 --   amount_total         Decimal  sum of the k-th orders' amounts (exact)
 --   mean_amount          Float64  mean amount of the k-th orders
--- How: only the orders of customers with ≥ 2 orders are numbered by a window (the sort is
--- the cost, and most customers order once); a one-order customer's order is rung 1 with no
--- next order.
+-- Reads order_sequence (sql/state/order_sequence.sql): each order's rank k in its customer's
+-- sequence (by time, then order_id) and the local days to the next order.
 WITH ranked AS (
-    SELECT
-        o.amount,
-        row_number() OVER (PARTITION BY o.customer_id ORDER BY o.ordered_at, o.order_id) AS k,
-        CAST(
-            CAST(lead(o.order_date) OVER (PARTITION BY o.customer_id ORDER BY o.ordered_at, o.order_id) AS INT)
-            - CAST(o.order_date AS INT)
-        AS DOUBLE) AS gap_days
-    FROM counted_orders o
-    WHERE o.customer_id IN (SELECT customer_id FROM customer_summary WHERE order_count >= 2)
-    UNION ALL
-    SELECT
-        o.amount,
-        CAST(1 AS BIGINT) AS k,
-        CAST(NULL AS DOUBLE) AS gap_days
-    FROM counted_orders o
-    WHERE o.customer_id IN (SELECT customer_id FROM customer_summary WHERE order_count = 1)
+    SELECT k, amount, CAST(gap_days AS DOUBLE) AS gap_days
+    FROM order_sequence
 )
 SELECT
     CAST(k AS BIGINT) AS k,

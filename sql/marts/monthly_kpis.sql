@@ -16,23 +16,10 @@
 --   repeat_sales         Decimal  sales of repeat_customers in the month
 --   average_order_value  Float64  sales / orders; NULL when orders = 0
 --   is_partial           Boolean  true for the month containing as_of (still in progress)
-WITH customer_months AS (
-    SELECT
-        customer_id,
-        CAST(date_part('year', order_date) * 12 + date_part('month', order_date) - 1 AS BIGINT) AS month_index,
-        count(*) AS orders,
-        sum(amount) AS sales
-    FROM counted_orders
-    GROUP BY customer_id, CAST(date_part('year', order_date) * 12 + date_part('month', order_date) - 1 AS BIGINT)
-),
-flagged AS (
-    SELECT
-        cm.month_index,
-        cm.orders,
-        cm.sales,
-        cm.month_index = CAST(date_part('year', cs.cohort_month) * 12 + date_part('month', cs.cohort_month) - 1 AS BIGINT) AS is_new
-    FROM customer_months cm
-    JOIN customer_summary cs ON cm.customer_id = cs.customer_id
+-- Reads customer_months (sql/state/customer_months.sql): a customer is new in their cohort month.
+WITH flagged AS (
+    SELECT month_index, orders, sales, month_index = cohort_index AS is_new
+    FROM customer_months
 ),
 by_month AS (
     SELECT

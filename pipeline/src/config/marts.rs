@@ -88,6 +88,21 @@ pub struct MartsConfig {
     pub rule_132_min_approaches: i64,
     /// Offers a first-time buyer needs in the window. Default 2.
     pub rule_132_min_offers: i64,
+    /// How the customer state the core marts read (`sql/state/`) is computed: `"pass"`, one
+    /// read of the orders walking each customer once in Rust, or `"sql"`, the SQL
+    /// definitions planned by DataFusion (slower; the same tables). Default `"pass"`.
+    pub customer_state: StateEngine,
+}
+
+/// How the customer state is computed (`[marts] customer_state`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StateEngine {
+    /// The one-pass Rust walk (the default).
+    #[default]
+    Pass,
+    /// The SQL definitions in `sql/state/`, planned by DataFusion.
+    Sql,
 }
 
 /// One cancellation-reason category and the keywords that put a reason in it.
@@ -182,6 +197,7 @@ impl Default for MartsConfig {
             rule_132_window_days: 30,
             rule_132_min_approaches: 3,
             rule_132_min_offers: 2,
+            customer_state: StateEngine::Pass,
         }
     }
 }

@@ -185,6 +185,11 @@ fn header_list(sql: &str, key: &str) -> Vec<String> {
         .collect()
 }
 
+/// Whether the mart's SQL mentions table `name` (outside comments, literals and template tags).
+pub fn mentions(mart: &MartSql, name: &str) -> bool {
+    identifiers(&mart.template).contains(name)
+}
+
 /// Lower-cased identifiers of `sql`, skipping comments, string literals and template tags.
 /// Quoted identifiers count with their case kept.
 fn identifiers(sql: &str) -> BTreeSet<String> {

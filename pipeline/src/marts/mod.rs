@@ -9,6 +9,8 @@
 //!   `SessionContext`, registers it for the next ones and hands it to the caller's sink;
 //! * [`functions`] — the SQL functions the marts need beyond DataFusion's (`sbg_fit`,
 //!   `sbg_survival`, `sbg_lifetime`, `whole_months`, `normalize_text`), registered by the runner;
+//! * [`state`] — the customer state (`sql/state/`) the core marts read: each customer's
+//!   orders walked once, in one Rust pass over `counted_orders`;
 //! * [`error`] — `MartsError`, naming the SQL file, line and column on failure;
 //! * [`publish`] — `conveyor marts`: build and publish each mart to `marts/<name>/`, and the
 //!   headline numbers against the targets.
@@ -23,6 +25,7 @@ pub mod functions;
 pub mod publish;
 pub mod render;
 pub mod runner;
+pub mod state;
 
 pub use crate::config::{MartsConfig, MemberRank};
 pub use error::{MartsError, SinkError};

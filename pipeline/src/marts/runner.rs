@@ -29,6 +29,7 @@ use futures::StreamExt;
 use super::catalog::{self, MartSql};
 use super::error::{MartsError, SinkError};
 use super::render::{self, RunParams, quote};
+use super::state;
 use crate::config::MartsConfig;
 
 /// Name of the view of orders that count (status not excluded, placed at or before `as_of`).
@@ -121,6 +122,7 @@ pub async fn build_marts<S: MartSink + ?Sized>(
     tracing::info!(as_of = %params.as_of, marts = marts.len(), "building marts");
 
     let mut runs: Vec<MartRun> = Vec::with_capacity(marts.len());
+    let mut state_ready = false;
     for mart in &marts {
         let missing = mart
             .requires
@@ -143,6 +145,16 @@ pub async fn build_marts<S: MartSink + ?Sized>(
                 skipped: Some(reason),
             });
             continue;
+        }
+        if !state_ready
+            && state::TABLES
+                .iter()
+                .any(|(name, _)| catalog::mentions(mart, name))
+        {
+            let started = Instant::now();
+            let computed = state::register(ctx, cfg.customer_state).await?;
+            tracing::info!(?computed, duration = ?started.elapsed(), "customer state ready");
+            state_ready = true;
         }
         let started = Instant::now();
         let (schema, stream) = run_one(ctx, cfg, &params, mart).await?;
@@ -185,6 +197,7 @@ pub async fn build_marts<S: MartSink + ?Sized>(
             skipped: None,
         });
     }
+    state::deregister(ctx);
     Ok(runs)
 }
 

@@ -1,0 +1,225 @@
+//! Customer state: every customer's orders walked once, for the marts to read instead of
+//! aggregating `counted_orders` again each.
+//!
+//! Three tables, defined in SQL under `sql/state/` and registered in the session (never
+//! published) before the first mart that reads them:
+//!
+//! * `customer_state` — one row per customer: first and second order, count, sum, last
+//!   order, spend of the first 365 days;
+//! * `customer_months` — one row per customer × month with orders, with the cohort month;
+//! * `order_sequence` — one row per order: its rank in the customer's sequence and the days
+//!   to the next one.
+//!
+//! By default they are computed by [`pass`] in one read of `counted_orders`: customer ids are
+//! numbered ([`keys`]), orders grouped with a counting sort and each customer walked once, in
+//! parallel. `[marts] customer_state = "sql"` runs the SQL definitions instead; so does any
+//! input the pass does not take (a NULL in a column the definitions read, or a type other
+//! than the warehouse's), with a log line saying why. `pipeline/tests/customer_state.rs`
+//! proves both give equal tables and equal marts.
+
+mod keys;
+mod pass;
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Date32Type, Decimal128Type, TimeUnit};
+use datafusion::datasource::MemTable;
+use datafusion::error::DataFusionError;
+use datafusion::execution::context::SessionContext;
+use futures::StreamExt;
+
+use super::error::MartsError;
+pub use crate::config::StateEngine;
+use keys::CustomerKeys;
+use pass::{Orders, State, Types};
+
+/// The state tables and their SQL definitions (`sql/state/<name>.sql`).
+pub const TABLES: [(&str, &str); 3] = [
+    (
+        "customer_state",
+        include_str!("../../../../sql/state/customer_state.sql"),
+    ),
+    (
+        "customer_months",
+        include_str!("../../../../sql/state/customer_months.sql"),
+    ),
+    (
+        "order_sequence",
+        include_str!("../../../../sql/state/order_sequence.sql"),
+    ),
+];
+
+/// Which engine actually computed the state (the pass may decline an input).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Computed {
+    Pass { customers: usize, orders: usize },
+    Sql { reason: String },
+}
+
+/// Registers the state tables in `ctx`, which must have `counted_orders`.
+pub async fn register(ctx: &SessionContext, engine: StateEngine) -> Result<Computed, MartsError> {
+    if engine == StateEngine::Sql {
+        register_sql(ctx).await?;
+        return Ok(Computed::Sql {
+            reason: "[marts] customer_state = \"sql\"".into(),
+        });
+    }
+    match read(ctx).await? {
+        Err(reason) => {
+            tracing::info!(%reason, "customer state: using the SQL definitions");
+            register_sql(ctx).await?;
+            Ok(Computed::Sql { reason })
+        }
+        Ok((orders, keys, types)) => {
+            let (customers, count) = (keys.count(), orders.key.len());
+            let state = tokio::task::spawn_blocking(move || {
+                pass::walk(&orders, &keys, &types).map(|s| (s, types))
+            })
+            .await
+            .map_err(|e| df_err("walking the customers")(DataFusionError::External(Box::new(e))))?
+            .map_err(|e| df_err("walking the customers")(e.into()))?;
+            register_pass(ctx, state.0, &state.1)?;
+            tracing::info!(
+                customers,
+                orders = count,
+                "customer state computed in one pass"
+            );
+            Ok(Computed::Pass {
+                customers,
+                orders: count,
+            })
+        }
+    }
+}
+
+/// Removes the state tables from `ctx` (they hold memory the later stages do not need).
+pub fn deregister(ctx: &SessionContext) {
+    for (name, _) in TABLES {
+        let _ = ctx.deregister_table(name);
+    }
+}
+
+fn df_err(context: &str) -> impl Fn(DataFusionError) -> MartsError {
+    let context = context.to_string();
+    move |source| MartsError::DataFusion {
+        context: context.clone(),
+        source,
+    }
+}
+
+async fn register_sql(ctx: &SessionContext) -> Result<(), MartsError> {
+    for (name, sql) in TABLES {
+        let sql_err = |source| MartsError::Sql {
+            file: format!("sql/state/{name}.sql"),
+            line: None,
+            column: None,
+            source,
+        };
+        let view = ctx.sql(sql).await.map_err(sql_err)?.into_view();
+        ctx.deregister_table(name).map_err(sql_err)?;
+        ctx.register_table(name, view).map_err(sql_err)?;
+    }
+    Ok(())
+}
+
+fn register_pass(ctx: &SessionContext, state: State, types: &Types) -> Result<(), MartsError> {
+    let err = df_err("registering the customer state");
+    let tables = [
+        (TABLES[0].0, types.customer_state(), state.customer_state),
+        (TABLES[1].0, types.customer_months(), state.customer_months),
+        (TABLES[2].0, types.order_sequence(), state.order_sequence),
+    ];
+    for (name, schema, batches) in tables {
+        // One partition per chunk, so the marts over it run in parallel.
+        let partitions = batches.into_iter().map(|b| vec![b]).collect();
+        let table = MemTable::try_new(schema, partitions).map_err(&err)?;
+        ctx.deregister_table(name).map_err(&err)?;
+        ctx.register_table(name, Arc::new(table)).map_err(&err)?;
+    }
+    Ok(())
+}
+
+/// Reads the columns of `counted_orders` the pass needs and numbers the customers. `Ok(Err(reason))`
+/// when the pass does not take this input and the SQL definitions must run instead.
+async fn read(
+    ctx: &SessionContext,
+) -> Result<Result<(Orders, CustomerKeys, Types), String>, MartsError> {
+    let err = df_err("reading counted_orders for the customer state");
+    let df = ctx
+        .sql("SELECT customer_id, ordered_at, order_id, order_date, amount FROM counted_orders")
+        .await
+        .map_err(&err)?;
+    let schema = df.schema().inner().clone();
+    let ty = |i: usize| schema.field(i).data_type().clone();
+    let id = ty(0);
+    let Some(types) = (match (ty(1), ty(3), ty(4)) {
+        (
+            DataType::Timestamp(TimeUnit::Microsecond, Some(zone)),
+            DataType::Date32,
+            DataType::Decimal128(precision, scale),
+        ) if matches!(
+            id,
+            DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
+        ) && matches!(
+            ty(2),
+            DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
+        ) =>
+        {
+            Some(Types {
+                id,
+                zone,
+                precision,
+                scale,
+            })
+        }
+        _ => None,
+    }) else {
+        return Ok(Err(format!(
+            "counted_orders has types the pass does not take ({})",
+            schema
+                .fields()
+                .iter()
+                .map(|f| format!("{} {}", f.name(), f.data_type()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    };
+
+    let mut stream = df.execute_stream().await.map_err(&err)?;
+    let mut orders = Orders::default();
+    let mut keys = CustomerKeys::default();
+    while let Some(batch) = stream.next().await {
+        let batch: RecordBatch = batch.map_err(&err)?;
+        if let Some(col) = batch.columns().iter().position(|c| c.null_count() > 0) {
+            return Ok(Err(format!(
+                "counted_orders.{} has NULLs",
+                batch.schema().field(col).name()
+            )));
+        }
+        let arrow = |e| err(DataFusionError::from(e));
+        let ids = cast(batch.column(0), &DataType::Utf8).map_err(arrow)?;
+        let ids = ids.as_string::<i32>();
+        let at = batch
+            .column(1)
+            .as_primitive::<datafusion::arrow::datatypes::TimestampMicrosecondType>();
+        let order_ids = cast(batch.column(2), &DataType::Utf8).map_err(arrow)?;
+        let dates = batch.column(3).as_primitive::<Date32Type>();
+        let amounts = batch.column(4).as_primitive::<Decimal128Type>();
+        let batch_no = u32::try_from(orders.order_ids.len())
+            .map_err(|_| err(DataFusionError::Execution("too many batches".into())))?;
+        for row in 0..batch.num_rows() {
+            let Some(key) = keys.key(ids.value(row)) else {
+                return Ok(Err("more than 4,294,967,295 customers".into()));
+            };
+            orders.key.push(key);
+            orders.order_ref.push((batch_no, row as u32));
+        }
+        orders.at.extend_from_slice(at.values());
+        orders.date.extend_from_slice(dates.values());
+        orders.amount.extend_from_slice(amounts.values());
+        orders.order_ids.push(order_ids.as_string::<i32>().clone());
+    }
+    Ok(Ok((orders, keys, types)))
+}
