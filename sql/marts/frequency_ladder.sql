@@ -27,10 +27,10 @@ SELECT
     count(gap_days) AS customers_next,
     CAST(count(gap_days) AS DOUBLE) / CAST(count(*) AS DOUBLE) AS conversion_rate,
     avg(gap_days) AS gap_days_mean,
-    percentile_cont(0.25) WITHIN GROUP (ORDER BY gap_days) AS gap_days_p25,
-    percentile_cont(0.5) WITHIN GROUP (ORDER BY gap_days) AS gap_days_median,
-    percentile_cont(0.75) WITHIN GROUP (ORDER BY gap_days) AS gap_days_p75,
-    percentile_cont(0.9) WITHIN GROUP (ORDER BY gap_days) AS gap_days_p90,
+    exact_percentile(gap_days, 0.25) AS gap_days_p25,
+    exact_percentile(gap_days, 0.5) AS gap_days_median,
+    exact_percentile(gap_days, 0.75) AS gap_days_p75,
+    exact_percentile(gap_days, 0.9) AS gap_days_p90,
     sum(amount) AS amount_total,
     avg(CAST(amount AS DOUBLE)) AS mean_amount
 FROM ranked

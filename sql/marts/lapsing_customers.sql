@@ -40,7 +40,7 @@ stages AS (
     SELECT
         stage,
         count(*) AS stage_next_orders,
-        percentile_cont(0.8) WITHIN GROUP (ORDER BY CAST(gap_days AS DOUBLE)) AS stage_p80_days
+        exact_percentile(CAST(gap_days AS DOUBLE), 0.8) AS stage_p80_days
     FROM numbered
     WHERE gap_days IS NOT NULL
     GROUP BY stage

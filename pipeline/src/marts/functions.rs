@@ -20,6 +20,8 @@
 //!   to another: the largest `m` with `from + m months ≤ to`, a month after Jan 31 being the
 //!   last day of February (chrono's clamping, as the generator adds months); NULL when `to`
 //!   is before `from`. Marts pass `to_local_time(at)`, so months follow the configured zone.
+//! * `exact_percentile(x, p)` — aggregate: the exact percentile, interpolated at rank
+//!   `(n − 1)·p` ([`super::percentile`]); DataFusion's `percentile_cont` rounds it.
 //! * `normalize_text(text)` — Unicode NFKC, lowercased and trimmed: full-width letters,
 //!   digits and spaces become ASCII, half-width katakana become full-width (ｶﾞ → ガ), so
 //!   free text from different exports compares equal. The keyword map of
@@ -48,6 +50,7 @@ use unicode_normalization::UnicodeNormalization;
 
 /// Registers every function of this module in `ctx` (replacing same-named ones).
 pub fn register(ctx: &SessionContext) {
+    ctx.register_udaf(super::percentile::udaf());
     ctx.register_udaf(create_udaf(
         "sbg_fit",
         vec![DataType::Int64, DataType::Boolean, DataType::Float64],

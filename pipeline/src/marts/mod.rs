@@ -22,6 +22,7 @@
 pub mod catalog;
 pub mod error;
 pub mod functions;
+mod percentile;
 pub mod publish;
 pub mod render;
 pub mod runner;

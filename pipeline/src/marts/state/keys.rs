@@ -60,6 +60,7 @@ impl CustomerKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datafusion::arrow::array::Array;
 
     #[test]
     fn numbers_ids_in_order_of_first_sight_and_gives_them_back() {
