@@ -24,49 +24,39 @@
 --   f2_365d_customers   Int64    … of whom the second order came within 365 days (second_order_at < first_order_at + 365 days)
 --   f2_365d_rate        Float64  f2_365d_customers / f2_365d_base; NULL when the base is 0
 --   median_days_to_f2   Float64  median days_to_f2 of customers with a second order (mean of the two middle values when even); NULL if none
-WITH per_cohort AS (
+-- Each window's end is computed once per customer (zone-aware interval arithmetic is the
+-- costly part), and the cohort rows and the overall row come from one grouping.
+WITH windows AS (
     SELECT
-        'cohort' AS scope,
         cohort_month,
-        count(*) AS cohort_size,
-        count(second_order_at) AS f2_customers,
-        count(CASE WHEN first_order_at + INTERVAL '30 days' <= {{ as_of }} THEN 1 END) AS f2_30d_base,
-        count(CASE WHEN first_order_at + INTERVAL '30 days' <= {{ as_of }} AND second_order_at < first_order_at + INTERVAL '30 days' THEN 1 END) AS f2_30d_customers,
-        count(CASE WHEN first_order_at + INTERVAL '60 days' <= {{ as_of }} THEN 1 END) AS f2_60d_base,
-        count(CASE WHEN first_order_at + INTERVAL '60 days' <= {{ as_of }} AND second_order_at < first_order_at + INTERVAL '60 days' THEN 1 END) AS f2_60d_customers,
-        count(CASE WHEN first_order_at + INTERVAL '90 days' <= {{ as_of }} THEN 1 END) AS f2_90d_base,
-        count(CASE WHEN first_order_at + INTERVAL '90 days' <= {{ as_of }} AND second_order_at < first_order_at + INTERVAL '90 days' THEN 1 END) AS f2_90d_customers,
-        count(CASE WHEN first_order_at + INTERVAL '180 days' <= {{ as_of }} THEN 1 END) AS f2_180d_base,
-        count(CASE WHEN first_order_at + INTERVAL '180 days' <= {{ as_of }} AND second_order_at < first_order_at + INTERVAL '180 days' THEN 1 END) AS f2_180d_customers,
-        count(CASE WHEN first_order_at + INTERVAL '365 days' <= {{ as_of }} THEN 1 END) AS f2_365d_base,
-        count(CASE WHEN first_order_at + INTERVAL '365 days' <= {{ as_of }} AND second_order_at < first_order_at + INTERVAL '365 days' THEN 1 END) AS f2_365d_customers,
-        median(CAST(days_to_f2 AS DOUBLE)) AS median_days_to_f2
-    FROM customer_summary
-    GROUP BY cohort_month
-),
-overall AS (
-    SELECT
-        'overall' AS scope,
-        CAST(NULL AS DATE) AS cohort_month,
-        count(*) AS cohort_size,
-        count(second_order_at) AS f2_customers,
-        count(CASE WHEN first_order_at + INTERVAL '30 days' <= {{ as_of }} THEN 1 END) AS f2_30d_base,
-        count(CASE WHEN first_order_at + INTERVAL '30 days' <= {{ as_of }} AND second_order_at < first_order_at + INTERVAL '30 days' THEN 1 END) AS f2_30d_customers,
-        count(CASE WHEN first_order_at + INTERVAL '60 days' <= {{ as_of }} THEN 1 END) AS f2_60d_base,
-        count(CASE WHEN first_order_at + INTERVAL '60 days' <= {{ as_of }} AND second_order_at < first_order_at + INTERVAL '60 days' THEN 1 END) AS f2_60d_customers,
-        count(CASE WHEN first_order_at + INTERVAL '90 days' <= {{ as_of }} THEN 1 END) AS f2_90d_base,
-        count(CASE WHEN first_order_at + INTERVAL '90 days' <= {{ as_of }} AND second_order_at < first_order_at + INTERVAL '90 days' THEN 1 END) AS f2_90d_customers,
-        count(CASE WHEN first_order_at + INTERVAL '180 days' <= {{ as_of }} THEN 1 END) AS f2_180d_base,
-        count(CASE WHEN first_order_at + INTERVAL '180 days' <= {{ as_of }} AND second_order_at < first_order_at + INTERVAL '180 days' THEN 1 END) AS f2_180d_customers,
-        count(CASE WHEN first_order_at + INTERVAL '365 days' <= {{ as_of }} THEN 1 END) AS f2_365d_base,
-        count(CASE WHEN first_order_at + INTERVAL '365 days' <= {{ as_of }} AND second_order_at < first_order_at + INTERVAL '365 days' THEN 1 END) AS f2_365d_customers,
-        median(CAST(days_to_f2 AS DOUBLE)) AS median_days_to_f2
+        second_order_at,
+        days_to_f2,
+        first_order_at + INTERVAL '30 days' AS end_30d,
+        first_order_at + INTERVAL '60 days' AS end_60d,
+        first_order_at + INTERVAL '90 days' AS end_90d,
+        first_order_at + INTERVAL '180 days' AS end_180d,
+        first_order_at + INTERVAL '365 days' AS end_365d
     FROM customer_summary
 ),
 both_levels AS (
-    SELECT * FROM per_cohort
-    UNION ALL
-    SELECT * FROM overall
+    SELECT
+        CASE WHEN grouping(cohort_month) = 1 THEN 'overall' ELSE 'cohort' END AS scope,
+        cohort_month,
+        count(*) AS cohort_size,
+        count(second_order_at) AS f2_customers,
+        count(CASE WHEN end_30d <= {{ as_of }} THEN 1 END) AS f2_30d_base,
+        count(CASE WHEN end_30d <= {{ as_of }} AND second_order_at < end_30d THEN 1 END) AS f2_30d_customers,
+        count(CASE WHEN end_60d <= {{ as_of }} THEN 1 END) AS f2_60d_base,
+        count(CASE WHEN end_60d <= {{ as_of }} AND second_order_at < end_60d THEN 1 END) AS f2_60d_customers,
+        count(CASE WHEN end_90d <= {{ as_of }} THEN 1 END) AS f2_90d_base,
+        count(CASE WHEN end_90d <= {{ as_of }} AND second_order_at < end_90d THEN 1 END) AS f2_90d_customers,
+        count(CASE WHEN end_180d <= {{ as_of }} THEN 1 END) AS f2_180d_base,
+        count(CASE WHEN end_180d <= {{ as_of }} AND second_order_at < end_180d THEN 1 END) AS f2_180d_customers,
+        count(CASE WHEN end_365d <= {{ as_of }} THEN 1 END) AS f2_365d_base,
+        count(CASE WHEN end_365d <= {{ as_of }} AND second_order_at < end_365d THEN 1 END) AS f2_365d_customers,
+        median(CAST(days_to_f2 AS DOUBLE)) AS median_days_to_f2
+    FROM windows
+    GROUP BY GROUPING SETS ((cohort_month), ())
 )
 SELECT
     scope,

@@ -132,8 +132,12 @@ fn register_pass(ctx: &SessionContext, state: State, types: &Types) -> Result<()
         (TABLES[2].0, types.order_sequence(), state.order_sequence),
     ];
     for (name, schema, batches) in tables {
-        // One partition per chunk, so the marts over it run in parallel.
-        let partitions = batches.into_iter().map(|b| vec![b]).collect();
+        // One partition per chunk, so the marts over it run in parallel; with no customer,
+        // one empty partition (a table needs at least one).
+        let mut partitions: Vec<Vec<RecordBatch>> = batches.into_iter().map(|b| vec![b]).collect();
+        if partitions.is_empty() {
+            partitions.push(Vec::new());
+        }
         let table = MemTable::try_new(schema, partitions).map_err(&err)?;
         ctx.deregister_table(name).map_err(&err)?;
         ctx.register_table(name, Arc::new(table)).map_err(&err)?;
