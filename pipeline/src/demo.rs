@@ -1,6 +1,7 @@
 //! `conveyor demo`: the guided first run. Generates a small, realistically messy export
 //! bucket in a local folder (English CSVs plus one CP932 file with Japanese headers, a few
-//! broken rows, duplicates from overlapping exports, later status updates), ingests it
+//! broken rows, duplicates from overlapping exports, later status updates, and a share of
+//! the orders in a Shopify-style line-item export), ingests it
 //! into a warehouse beside it, builds the marts and the forecast, and prints the accounting,
 //! the method's headline numbers against their targets and the forecast's answer; it ends
 //! with the executive report. The stages are [`crate::run::run_stages`], as in `conveyor run`.
@@ -14,6 +15,9 @@ use crate::error::{Error, Result};
 use crate::generate::{self, GenerateOptions, GenerateSummary};
 use crate::ingest::IngestRun;
 use crate::run::StageOptions;
+
+/// The share of the demo's orders exported line by line, in a Shopify-style order export.
+pub const DEMO_LINE_ITEM_SHARE: f64 = 0.05;
 
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
@@ -66,6 +70,7 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoOutcome> {
             bad_share: 0.001,
             duplicate_share: 0.002,
             update_share: 0.003,
+            line_item_share: DEMO_LINE_ITEM_SHARE,
             ..GenerateOptions::default()
         },
     )

@@ -425,3 +425,156 @@ F-002,2024/06/06 10:30:00,1860,1200,109,0,660,0,M-2,SOAP-1,01,石けん,,1000,1
         ["商品合計金額|items total 1,200 ≠ sum of lines 1,000"]
     );
 }
+
+/// `conveyor generate` with a share of the orders exported line by line (Shopify-style
+/// `orders/shopify_orders_export_<month>.csv`, beside the month's order-grain file, with the
+/// order-grain files' broken rows, duplicates and updates around them): after ingest,
+/// `orders` holds each generated order once, the accounting of both tables balances against
+/// the generator's truth, `order_lines` holds every generated line, and each line-item
+/// order's amount is the total DuckDB computes from the same files (its lines less the
+/// discount, which is Subtotal and Total: no shipping).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_line_item_exports_load_every_line_and_each_order_once() {
+    let src = tempfile::tempdir().unwrap();
+    let wh = tempfile::tempdir().unwrap();
+    let cfg = config(src.path(), wh.path());
+    let target = pipeline::storage::Location::open(src.path().to_str().unwrap(), &[]).unwrap();
+    let truth = pipeline::generate::generate(
+        &target,
+        &pipeline::generate::GenerateOptions {
+            orders: 4_000,
+            seed: 23,
+            months: 6,
+            japanese_last_months: 1,
+            bad_share: 0.01,
+            duplicate_share: 0.01,
+            update_share: 0.01,
+            line_item_share: 0.2,
+            orders_only: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let l = truth.line_items.clone().expect("line items written");
+    assert_eq!(l.files.len(), 6);
+    assert!(l.orders > 300 && l.lines > l.orders, "{l:?}");
+    let run = ingest_all(&cfg).await;
+
+    let orders = summary(&run, "orders");
+    assert_eq!(
+        common::counts(orders),
+        (
+            12,
+            truth.rows_written,
+            truth.orders + truth.update_rows,
+            truth.bad_rows,
+            truth.duplicate_rows,
+            truth.update_rows,
+            truth.orders
+        )
+    );
+    assert_eq!(orders.line_item_objects, 6);
+    let lines = summary(&run, "order_lines");
+    assert_eq!(accounting(lines), (l.lines, l.lines, 0, 0));
+    assert_eq!(lines.table_rows, l.lines);
+
+    // The line-item exports as DuckDB reads them: per order, its lines, their amount and
+    // the order's Total, Subtotal and Discount Amount (on its first line only).
+    let files = l
+        .files
+        .iter()
+        .map(|f| format!("'{}'", src.path().join(f).display()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let csv = format!("read_csv([{files}], all_varchar = true)");
+    let per_order = format!(
+        "SELECT \"Name\" AS o, count(*) AS n, \
+           sum(\"Lineitem quantity\"::INT * \"Lineitem price\"::DECIMAL(18,2)) AS lines, \
+           max(\"Total\")::DECIMAL(18,2) AS total, max(\"Subtotal\")::DECIMAL(18,2) AS sub, \
+           max(\"Discount Amount\")::DECIMAL(18,2) AS disc FROM {csv} GROUP BY 1"
+    );
+    assert_eq!(
+        duckdb(&format!(
+            "SELECT count(*), sum(n), count(*) FILTER (WHERE lines - disc = sub AND sub = total) \
+             FROM ({per_order})"
+        )),
+        [format!("{}|{}|{}", l.orders, l.lines, l.orders)],
+        "every order's lines less its discount are its Subtotal, and its Total"
+    );
+    let want_orders = duckdb(&format!(
+        "SELECT o, n, CAST(lines AS BIGINT), CAST(total AS BIGINT) FROM ({per_order}) ORDER BY o"
+    ));
+    let ids = "(SELECT DISTINCT order_id FROM order_lines)";
+    let got_orders = joined(
+        rows(
+            &cfg,
+            &format!(
+                "SELECT o.order_id, CAST(l.n AS VARCHAR), CAST(CAST(l.lines AS BIGINT) AS VARCHAR), \
+                   CAST(CAST(o.amount AS BIGINT) AS VARCHAR) \
+                 FROM orders o JOIN (SELECT order_id, count(*) AS n, sum(line_amount) AS lines \
+                   FROM order_lines GROUP BY order_id) l ON o.order_id = l.order_id \
+                 WHERE o.order_id IN {ids} ORDER BY o.order_id"
+            ),
+        )
+        .await,
+    );
+    assert_eq!(got_orders.len() as u64, l.orders);
+    assert_eq!(got_orders, want_orders);
+    // Every line, as (order, product, quantity, unit price): the same multiset.
+    let mut want_lines = duckdb(&format!(
+        "SELECT \"Name\", \"Lineitem sku\", \"Lineitem quantity\"::INT, \
+           CAST(\"Lineitem price\"::DECIMAL(18,2) AS BIGINT) FROM {csv}"
+    ));
+    let mut got_lines = joined(
+        rows(
+            &cfg,
+            "SELECT order_id, product_id, CAST(quantity AS VARCHAR), \
+               CAST(CAST(unit_price AS BIGINT) AS VARCHAR) FROM order_lines",
+        )
+        .await,
+    );
+    want_lines.sort();
+    got_lines.sort();
+    assert_eq!(got_lines.len() as u64, l.lines);
+    assert!(
+        got_lines == want_lines,
+        "order_lines and the exports differ"
+    );
+    // Each line-item order once in orders, never in an order-grain file too.
+    assert_eq!(
+        common::scalar(
+            &cfg,
+            &format!("SELECT count(*) FROM orders WHERE order_id IN {ids}")
+        )
+        .await,
+        l.orders.to_string()
+    );
+    let line_names: std::collections::HashSet<String> =
+        duckdb(&format!("SELECT DISTINCT \"Name\" FROM {csv}"))
+            .into_iter()
+            .collect();
+    assert_eq!(line_names.len() as u64, l.orders);
+    let mut order_files = 0;
+    for f in truth.files.iter().filter(|f| !l.files.contains(f)) {
+        order_files += 1;
+        let bytes = std::fs::read(src.path().join(f)).unwrap();
+        // The first column is the ASCII order id, in the English and the CP932 files alike.
+        for line in bytes.split(|b| *b == b'\n').skip(1) {
+            let id = line.split(|b| *b == b',').next().unwrap();
+            assert!(
+                !line_names.contains(&*String::from_utf8_lossy(id)),
+                "{f}: {}",
+                String::from_utf8_lossy(id)
+            );
+        }
+    }
+    assert_eq!(order_files, 6);
+
+    // A re-ingest loads nothing.
+    let again = ingest_all(&cfg).await;
+    for name in ["orders", "order_lines"] {
+        let s = summary(&again, name);
+        assert_eq!((s.objects_loaded, s.rows_read), (0, 0), "{name}");
+    }
+}

@@ -80,6 +80,10 @@ pub enum Command {
         /// status, a customer's prefecture or e-mail opt-in).
         #[arg(long, default_value_t = 0.0)]
         update_share: f64,
+        /// Share of the orders exported line by line instead, in a Shopify-style order
+        /// export (orders/shopify_orders_export_YYYY-MM.csv) beside the month's file.
+        #[arg(long, default_value_t = 0.0)]
+        line_item_share: f64,
         /// Write orders/ only; by default customers/, touchpoints/, nps_responses/ and
         /// subscription_events/ are written too, consistent with the orders.
         #[arg(long)]

@@ -65,6 +65,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             bad_share,
             duplicate_share,
             update_share,
+            line_item_share,
             orders_only,
             json,
         } => {
@@ -77,6 +78,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ("--bad-share", bad_share),
                 ("--duplicate-share", duplicate_share),
                 ("--update-share", update_share),
+                ("--line-item-share", line_item_share),
             ] {
                 if !(0.0..=1.0).contains(&v) {
                     return Err(crate::Error::usage(
@@ -100,6 +102,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     bad_share,
                     duplicate_share,
                     update_share,
+                    line_item_share,
                     prefix: config.datasets.orders.prefix.clone(),
                     orders_only,
                     relation_prefixes: crate::generate::RelationPrefixes::of(&config.datasets),
@@ -119,6 +122,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     config.storage.source,
                     summary.seconds
                 );
+                if let Some(line) = output::line_items(&summary) {
+                    println!("  {line}");
+                }
                 for (name, d) in summary.datasets.iter().filter(|(n, _)| *n != "orders") {
                     println!(
                         "  {name}: {} rows in {} files ({} broken, {} duplicate, {} updated)",

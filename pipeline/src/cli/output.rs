@@ -109,6 +109,9 @@ pub fn demo_generated(g: &GenerateSummary, exports: &std::path::Path) -> String 
         g.duplicate_rows,
         g.update_rows
     );
+    if let Some(line) = line_items(g) {
+        _ = writeln!(o, "  {:<20} {line}", "");
+    }
     for (name, d) in g.datasets.iter().filter(|(n, _)| *n != "orders") {
         _ = writeln!(
             o,
@@ -121,6 +124,19 @@ pub fn demo_generated(g: &GenerateSummary, exports: &std::path::Path) -> String 
         );
     }
     o
+}
+
+/// What `conveyor generate` wrote line by line, when it did: `1,234 of the orders as 3,210
+/// lines in 36 shopify line-item exports (loaded into orders and order_lines)`.
+pub fn line_items(g: &GenerateSummary) -> Option<String> {
+    let l = g.line_items.as_ref()?;
+    Some(format!(
+        "{} of the orders as {} lines in {} {} line-item exports (loaded into orders and order_lines)",
+        thousands(l.orders as i128),
+        thousands(l.lines as i128),
+        l.files.len(),
+        l.preset
+    ))
 }
 
 /// `conveyor marts`: each mart with its rows and time.
@@ -369,6 +385,23 @@ mod tests {
             "{text}"
         );
         assert!(lines[2].trim_start().starts_with("customers"), "{text}");
+        let g = GenerateSummary {
+            line_items: Some(crate::generate::LineItemTruth {
+                preset: "shopify".into(),
+                files: vec!["a".into(), "b".into()],
+                orders: 1_200,
+                lines: 3_004,
+            }),
+            ..g
+        };
+        let text = demo_generated(&g, std::path::Path::new("/d/exports"));
+        assert_eq!(
+            text.lines().nth(2).map(str::trim),
+            Some(
+                "1,200 of the orders as 3,004 lines in 2 shopify line-item exports (loaded into orders and order_lines)"
+            ),
+            "{text}"
+        );
         assert!(
             lines[2].contains("3 files       12,000 rows: 2 broken"),
             "{text}"

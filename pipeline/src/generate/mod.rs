@@ -16,7 +16,9 @@
 //! CSV (Japanese headers and values: statuses, channels, era-dated birthdays, `"12,800"`
 //! amounts), gzip'd CSV or JSON Lines — with, on request, the mess real exports have:
 //! duplicate rows from overlapping exports, later updates, and broken rows of every kind
-//! ingest must quarantine. The summary ([`GenerateSummary`]) counts each dataset's rows as
+//! ingest must quarantine. On request a share of the orders is exported line by line
+//! instead, as Shopify's order export has them ([`line_items`]), for ingest to fold back
+//! into orders and `order_lines`. The summary ([`GenerateSummary`]) counts each dataset's rows as
 //! ingest should find them, and the method's numbers as realised in the written data
 //! ([`MethodTruth`]), so tests check ingest and the marts against the truth.
 //!
@@ -24,6 +26,7 @@
 //! still running, never by the number of orders: each month is formatted and written
 //! before the next is simulated.
 
+mod line_items;
 mod orders;
 mod relations;
 mod table;
@@ -36,7 +39,9 @@ use object_store::{ObjectStoreExt, PutPayload};
 use serde::Serialize;
 
 pub use orders::{BAD_KINDS, REPEAT_RATES};
-pub use truth::{DatasetTruth, MethodTruth, NpsTruth, SubscriptionTruth, TouchpointTruth};
+pub use truth::{
+    DatasetTruth, LineItemTruth, MethodTruth, NpsTruth, SubscriptionTruth, TouchpointTruth,
+};
 
 use crate::error::{Error, Result};
 use crate::month::YearMonth;
@@ -77,6 +82,9 @@ pub struct GenerateOptions {
     /// Share of rows re-exported in a later month's file with a changed value (an order's
     /// status; a customer's prefecture or e-mail opt-in).
     pub update_share: f64,
+    /// Share of the orders written once and never cancelled that are exported line by line,
+    /// in a Shopify-style file of their own beside the month's order file.
+    pub line_item_share: f64,
     /// Key prefix of the order files under the target location.
     pub prefix: String,
     /// Write the orders only, not the four relationship datasets.
@@ -98,6 +106,7 @@ impl Default for GenerateOptions {
             bad_share: 0.0,
             duplicate_share: 0.0,
             update_share: 0.0,
+            line_item_share: 0.0,
             prefix: "orders/".into(),
             orders_only: false,
             relation_prefixes: RelationPrefixes::default(),
@@ -145,9 +154,10 @@ impl Default for RelationPrefixes {
 /// `method` the method's numbers as realised in the written data.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct GenerateSummary {
-    /// The order files.
+    /// The order files (the line-item exports among them).
     pub files: Vec<String>,
-    /// Order rows in all files (what ingest will read).
+    /// Order rows in all files, an order of a line-item export counting once (what ingest
+    /// will read).
     pub rows_written: u64,
     /// Distinct valid orders (what the warehouse should hold).
     pub orders: u64,
@@ -164,6 +174,8 @@ pub struct GenerateSummary {
     /// Each dataset written, by name: `rows_written = rows + update_rows + bad_rows +
     /// duplicate_rows`, and ingest should load `rows + update_rows` of them.
     pub datasets: BTreeMap<String, DatasetTruth>,
+    /// The orders exported line by line (`None` without a line-item share).
+    pub line_items: Option<LineItemTruth>,
     /// The method's numbers in the written data (`None` with `orders_only`).
     pub method: Option<MethodTruth>,
 }
@@ -278,6 +290,10 @@ pub async fn generate(target: &Location, opts: &GenerateOptions) -> Result<Gener
         let (name, bytes) = month.file;
         put(target, &name, bytes).await?;
         order_files.push(name);
+        if let Some(f) = month.line_file {
+            put(target, &f.name, f.bytes).await?;
+            order_files.push(f.name);
+        }
         if let Some(rel) = relations.as_mut() {
             rel.month(&window, m, &month.placed, month.new_customers);
             for (name, bytes) in rel.close_month(&window, m)? {
@@ -286,7 +302,13 @@ pub async fn generate(target: &Location, opts: &GenerateOptions) -> Result<Gener
         }
     }
 
-    let c = std::mem::take(&mut stream.counts);
+    let mut c = std::mem::take(&mut stream.counts);
+    let line_items = (opts.line_item_share > 0.0).then(|| LineItemTruth {
+        preset: crate::dataset::presets::SHOPIFY.name.to_string(),
+        files: std::mem::take(&mut c.line_files),
+        orders: c.line_orders,
+        lines: c.lines,
+    });
     let mut datasets = BTreeMap::new();
     datasets.insert(
         "orders".to_string(),
@@ -318,6 +340,7 @@ pub async fn generate(target: &Location, opts: &GenerateOptions) -> Result<Gener
         bytes: c.bytes,
         seconds: started.elapsed().as_secs_f64(),
         datasets,
+        line_items,
         method,
     })
 }

@@ -19,6 +19,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Gamma, LogNormal, Poisson};
 
+use super::line_items::{self, LineFile};
 use super::{FileFormat, GenerateOptions, Window, push_time};
 use crate::error::{Error, Result};
 use crate::month::YearMonth;
@@ -43,7 +44,7 @@ pub const BAD_KINDS: [&str; 6] = [
 
 const STATUS_EN: [&str; 5] = ["completed", "shipped", "pending", "cancelled", "returned"];
 const STATUS_JA: [&str; 5] = ["完了", "発送済み", "新規受付", "キャンセル", "返品"];
-const CHANNELS: [&str; 4] = ["web", "app", "phone", "marketplace"];
+pub(super) const CHANNELS: [&str; 4] = ["web", "app", "phone", "marketplace"];
 /// Statuses at these indexes are left out of counted orders (the marts' default
 /// `excluded_statuses`: cancelled, returned).
 const NOT_COUNTED: [u8; 2] = [3, 4];
@@ -78,9 +79,11 @@ enum Row {
     Bad(Order, &'static str),
 }
 
-/// One month of the order stream: the file and the orders placed, in time order.
+/// One month of the order stream: the file, the line-item export of a share of its
+/// orders, and the orders placed, in time order.
 pub(super) struct MonthOrders {
     pub file: (String, Bytes),
+    pub line_file: Option<LineFile>,
     pub placed: Vec<Order>,
     pub new_customers: u64,
 }
@@ -95,6 +98,10 @@ pub(super) struct OrderCounts {
     pub update_rows: u64,
     pub bad_by_kind: BTreeMap<String, u64>,
     pub bytes: u64,
+    /// The line-item exports: their files, orders and lines.
+    pub line_files: Vec<String>,
+    pub line_orders: u64,
+    pub lines: u64,
 }
 
 pub(super) struct OrderStream {
@@ -110,6 +117,9 @@ pub(super) struct OrderStream {
     carry_dups: Vec<Order>,
     carry_updates: Vec<Order>,
     bad_kind: usize,
+    /// Which orders go to the line-item export, and their lines: a stream of its own, so
+    /// the orders are the same with or without it.
+    line_rng: ChaCha8Rng,
     pub counts: OrderCounts,
 }
 
@@ -148,6 +158,7 @@ impl OrderStream {
             carry_dups: Vec::new(),
             carry_updates: Vec::new(),
             bad_kind: 0,
+            line_rng: ChaCha8Rng::seed_from_u64(opts.seed ^ 0x6c69_6e65_6974_656d),
             counts: OrderCounts::default(),
         }
     }
@@ -275,6 +286,7 @@ impl OrderStream {
             self.counts.update_rows += 1;
         }
         let last = m + 1 >= opts.months;
+        let mut line_orders: Vec<Order> = Vec::new();
         for o in orders.iter_mut() {
             let u: f64 = self.rng.random();
             if u < opts.bad_share {
@@ -293,25 +305,51 @@ impl OrderStream {
             }
             self.counts.orders += 1;
             let mut final_status = o.status;
+            let mut once = true;
             if u < opts.bad_share + opts.duplicate_share && !last {
                 self.carry_dups.push(*o);
+                once = false;
             } else if u < opts.bad_share + opts.duplicate_share + opts.update_share && !last {
                 let mut changed = *o;
                 changed.status = if o.status == 4 { 0 } else { 4 };
                 final_status = changed.status;
                 self.carry_updates.push(changed);
+                once = false;
             }
             o.valid = true;
             o.counted = !NOT_COUNTED.contains(&final_status);
-            rows.push(Row::Good(*o));
+            if once
+                && opts.line_item_share > 0.0
+                && line_items::eligible(o)
+                && self.line_rng.random::<f64>() < opts.line_item_share
+            {
+                line_orders.push(*o);
+            } else {
+                rows.push(Row::Good(*o));
+            }
         }
-        self.counts.rows_written += rows.len() as u64;
+        // Ingest reads a line-item export's order as one row.
+        self.counts.rows_written += (rows.len() + line_orders.len()) as u64;
 
         let label = YearMonth::of(first).to_string();
         let file = render(&opts.prefix, &label, &rows, japanese, opts.format)?;
         self.counts.bytes += file.1.len() as u64;
+        let line_file = line_items::render(
+            &opts.prefix,
+            &label,
+            &line_orders,
+            opts.format == FileFormat::CsvGz,
+            &mut self.line_rng,
+        )?;
+        if let Some(f) = &line_file {
+            self.counts.bytes += f.bytes.len() as u64;
+            self.counts.line_files.push(f.name.clone());
+            self.counts.line_orders += line_orders.len() as u64;
+            self.counts.lines += f.lines;
+        }
         Ok(MonthOrders {
             file,
+            line_file,
             placed: orders,
             new_customers,
         })

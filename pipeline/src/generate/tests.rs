@@ -42,6 +42,7 @@ fn small(seed: u64) -> GenerateOptions {
         bad_share: 0.02,
         duplicate_share: 0.02,
         update_share: 0.02,
+        line_item_share: 0.1,
         ..GenerateOptions::default()
     }
 }
@@ -81,7 +82,9 @@ async fn orders_are_the_same_with_or_without_the_other_datasets() {
     .await;
     let (fa, fb) = (files(a.path()), files(b.path()));
     assert!(fb.keys().all(|k| k.starts_with("orders/")));
-    assert_eq!(fb.len(), 12);
+    // A month's order file and its line-item export.
+    assert_eq!(fb.len(), 24);
+    assert_eq!(fb.keys().filter(|k| k.contains("/shopify_")).count(), 12);
     for (k, v) in &fb {
         assert_eq!(fa[k], *v, "{k}");
     }
@@ -99,6 +102,61 @@ async fn orders_are_the_same_with_or_without_the_other_datasets() {
     assert_eq!(only.datasets.len(), 1);
     assert!(only.method.is_none());
     assert_eq!(all.datasets["orders"], only.datasets["orders"]);
+    assert_eq!(all.line_items, only.line_items);
+}
+
+/// Exporting a share of the orders line by line moves them out of the order files into
+/// the line-item exports and changes nothing else: the orders read back (with their amounts
+/// and statuses), the other datasets' files and the method's numbers are the same.
+#[tokio::test]
+async fn orders_are_the_same_with_or_without_line_items() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let with = run(a.path(), &small(11)).await;
+    let without = run(
+        b.path(),
+        &GenerateOptions {
+            line_item_share: 0.0,
+            ..small(11)
+        },
+    )
+    .await;
+    assert!(without.line_items.is_none());
+    let l = with.line_items.as_ref().unwrap();
+    assert_eq!(l.preset, "shopify");
+    assert_eq!(l.files.len(), 12);
+    // About a tenth of the orders, each 1 to 4 lines.
+    let share = l.orders as f64 / with.orders as f64;
+    assert!((0.06..0.1).contains(&share), "{share}");
+    assert!(l.lines > l.orders && l.lines <= 4 * l.orders, "{l:?}");
+    let (fa, fb) = (files(a.path()), files(b.path()));
+    let (da, db) = (read_all(&fa), read_all(&fb));
+    check_all(&da, &with);
+    check_all(&db, &without);
+    // Shopify's financial status of a completed or shipped order is `paid`.
+    let paid = |t: &BTreeMap<String, Vec<String>>| -> BTreeMap<String, Vec<String>> {
+        t.iter()
+            .map(|(k, v)| {
+                let mut v = v.clone();
+                if v[3] == "completed" || v[3] == "shipped" {
+                    v[3] = "paid".into();
+                }
+                (k.clone(), v)
+            })
+            .collect()
+    };
+    assert_eq!(paid(&da.orders.table), paid(&db.orders.table));
+    assert!(da.orders.table.values().any(|v| v[3] == "paid"));
+    assert_eq!((da.line_orders, da.lines), (l.orders, l.lines));
+    assert_eq!((db.line_orders, db.lines), (0, 0));
+    for (k, v) in fa.iter().filter(|(k, _)| !k.starts_with("orders/")) {
+        assert_eq!(fb[k], *v, "{k}");
+    }
+    assert_eq!(with.method, without.method);
+    for d in [&with, &without] {
+        assert_eq!(d.datasets["orders"].rows, d.orders);
+    }
+    assert_eq!(with.orders, without.orders);
+    assert_eq!(with.rows_written, without.rows_written);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -248,6 +306,9 @@ fn read_dataset(
         if !name.starts_with(prefix) {
             break;
         }
+        if name.contains("/shopify_") {
+            continue;
+        }
         for rec in records(&text(name, bytes), names) {
             out.written += 1;
             match rec.as_ref().and_then(&valid) {
@@ -304,6 +365,79 @@ fn check_all(d: &Data, truth: &GenerateSummary) {
     ] {
         check_counts(read, &truth.datasets[name], name);
     }
+    let lines = truth.line_items.as_ref();
+    assert_eq!(
+        (d.line_orders, d.lines),
+        (lines.map_or(0, |l| l.orders), lines.map_or(0, |l| l.lines))
+    );
+}
+
+/// The line-item exports (Shopify's order export) folded by `Name` into `orders`: one row
+/// per order, its amount `Total`, checked against its lines (Σ quantity × price less
+/// `Discount Amount` is `Subtotal`, which is `Total`: no shipping). Returns the orders and
+/// lines read.
+fn read_line_items(all: &BTreeMap<String, Vec<u8>>, orders: &mut Read) -> (u64, u64) {
+    let (mut n_orders, mut n_lines) = (0, 0);
+    for (name, bytes) in all.iter().filter(|(k, _)| k.contains("orders/shopify_")) {
+        let text = text(name, bytes);
+        let mut r = csv::Reader::from_reader(text.as_bytes());
+        let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+        let at = |f: &str| header.iter().position(|h| h == f).unwrap();
+        // name → (first row, Σ quantity × price, lines)
+        let mut by_name: Vec<(String, csv::StringRecord, i64, u32)> = Vec::new();
+        for rec in r.records() {
+            let rec = rec.unwrap();
+            let money = |f: &str| -> i64 {
+                let v = &rec[at(f)];
+                let (int, cents) = v.split_once('.').unwrap();
+                assert_eq!(cents, "00", "{name}: {v}");
+                int.parse().unwrap()
+            };
+            let line =
+                rec[at("Lineitem quantity")].parse::<i64>().unwrap() * money("Lineitem price");
+            match by_name.last_mut() {
+                // Shopify writes an order's lines together.
+                Some((n, _, sum, count)) if *n == rec[0] => {
+                    assert!(
+                        rec[at("Total")].is_empty(),
+                        "{name}: totals on the first line only"
+                    );
+                    *sum += line;
+                    *count += 1;
+                }
+                _ => by_name.push((rec[0].to_string(), rec.clone(), line, 1)),
+            }
+            n_lines += 1;
+        }
+        for (order, first, sum, count) in by_name {
+            let money =
+                |f: &str| -> i64 { first[at(f)].split_once('.').unwrap().0.parse().unwrap() };
+            assert!((1..=4).contains(&count), "{order}: {count} lines");
+            let total = money("Total");
+            assert_eq!(sum - money("Discount Amount"), money("Subtotal"), "{order}");
+            assert_eq!(money("Subtotal"), total, "{order}: no shipping");
+            let status = match &first[at("Financial Status")] {
+                "refunded" => "returned",
+                other => other,
+            };
+            let created = &first[at("Created at")];
+            let at_local = ts(created.strip_suffix(" +0900").unwrap()).unwrap();
+            let content = vec![
+                first[at("Email")].to_string(),
+                at_local.to_string(),
+                total.to_string(),
+                status.to_string(),
+            ];
+            orders.written += 1;
+            n_orders += 1;
+            assert!(
+                orders.table.insert(order, content).is_none(),
+                "{name}: once"
+            );
+            orders.rows += 1;
+        }
+    }
+    (n_orders, n_lines)
 }
 
 fn field<'a>(r: &'a HashMap<String, String>, f: &str) -> &'a str {
@@ -318,6 +452,9 @@ fn id(r: &HashMap<String, String>, f: &str) -> Option<String> {
 
 struct Data {
     orders: Read,
+    /// Orders and lines read from the line-item exports (counted in `orders` too).
+    line_orders: u64,
+    lines: u64,
     customers: Read,
     touches: Read,
     nps: Read,
@@ -325,7 +462,7 @@ struct Data {
 }
 
 fn read_all(all: &BTreeMap<String, Vec<u8>>) -> Data {
-    let orders = read_dataset(
+    let mut orders = read_dataset(
         all,
         "orders/",
         &[
@@ -492,8 +629,11 @@ fn read_all(all: &BTreeMap<String, Vec<u8>>) -> Data {
             ))
         },
     );
+    let (line_orders, lines) = read_line_items(all, &mut orders);
     Data {
         orders,
+        line_orders,
+        lines,
         customers,
         touches,
         nps,

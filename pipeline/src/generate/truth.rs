@@ -25,6 +25,17 @@ pub struct DatasetTruth {
     pub bytes: u64,
 }
 
+/// The orders exported line by line: in `orders`' counts as one row each, and every line
+/// a row `order_lines` should hold.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct LineItemTruth {
+    /// The preset whose shape the files have.
+    pub preset: String,
+    pub files: Vec<String>,
+    pub orders: u64,
+    pub lines: u64,
+}
+
 /// The method's numbers as they are in the written data.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct MethodTruth {
