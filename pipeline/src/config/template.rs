@@ -110,6 +110,9 @@ rule_132_min_approaches = 3
 rule_132_min_offers = 2
 # A folder of extra or replacement mart .sql files.
 # sql_dir = "./my-marts"
+# How the customer state the core marts read is computed: "pass" (one read of the orders,
+# each customer walked once in Rust) or "sql" (the definitions in sql/state/; slower).
+customer_state = "pass"
 
 [schedule]
 # When `conveyor schedule` runs the pipeline, in time.zone (5 fields, or 6 with seconds).
