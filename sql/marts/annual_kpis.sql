@@ -20,25 +20,10 @@
 --   target_repeat_rate     Float64  [marts] target_repeat_rate
 --   repeat_target_met      Boolean  repeat_rate ≥ target_repeat_rate
 --   is_partial             Boolean  true for the year containing as_of (still in progress)
--- Reads customer_months (sql/state/customer_months.sql) rather than the orders.
-WITH customer_years AS (
-    SELECT
-        customer_key,
-        month_index / 12 AS year,
-        sum(orders) AS orders,
-        sum(sales) AS sales
-    FROM customer_months
-    GROUP BY customer_key, month_index / 12
-),
-activity AS (
-    SELECT
-        year,
-        sum(sales) AS sales,
-        sum(orders) AS orders,
-        count(*) AS active_customers,
-        count(CASE WHEN orders >= 2 THEN 1 END) AS repeat_customers
-    FROM customer_years
-    GROUP BY year
+-- Reads year_activity (sql/state/year_activity.sql), counted in the customer pass.
+WITH activity AS (
+    SELECT year, sales, orders, active_customers, repeat_customers
+    FROM year_activity
 ),
 newcomers AS (
     SELECT

@@ -13,15 +13,15 @@
 --   cumulative_revenue               Decimal  revenue summed over offsets 0 … month_offset (exact)
 --   cumulative_revenue_per_customer  Float64  cumulative_revenue / cohort_size
 --   is_partial                       Boolean  true for the month containing as_of: still in progress, not a final number
--- Reads customer_months (sql/state/customer_months.sql): one row per customer × month with
--- orders, carrying the customer's cohort month, so no join back to the customers is needed.
+-- Reads cohort_months (sql/state/cohort_months.sql): customers, orders and sales per cohort
+-- and calendar month, counted in the customer pass.
 WITH activity AS (
     SELECT
         cohort_index,
         month_index - cohort_index AS month_offset,
-        count(*) AS active_customers,
+        sum(customers) AS active_customers,
         sum(sales) AS revenue
-    FROM customer_months
+    FROM cohort_months
     GROUP BY cohort_index, month_index - cohort_index
 ),
 -- Every customer orders in their cohort month, so a cohort's size is its month-0 activity.

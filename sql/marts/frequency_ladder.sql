@@ -15,24 +15,21 @@
 --   gap_days_p90         Float64  90th percentile
 --   amount_total         Decimal  sum of the k-th orders' amounts (exact)
 --   mean_amount          Float64  mean amount of the k-th orders
--- Reads order_sequence (sql/state/order_sequence.sql): each order's rank k in its customer's
--- sequence (by time, then order_id) and the local days to the next order.
-WITH ranked AS (
-    SELECT k, amount, CAST(gap_days AS DOUBLE) AS gap_days
-    FROM order_sequence
-)
+-- Reads ladder_steps (sql/state/ladder_steps.sql): orders counted per k and gap in the
+-- customer pass, so every aggregate below is weighted by `orders`.
 SELECT
-    CAST(k AS BIGINT) AS k,
-    count(*) AS customers_k,
-    count(gap_days) AS customers_next,
-    CAST(count(gap_days) AS DOUBLE) / CAST(count(*) AS DOUBLE) AS conversion_rate,
-    avg(gap_days) AS gap_days_mean,
-    exact_percentile(gap_days, 0.25) AS gap_days_p25,
-    exact_percentile(gap_days, 0.5) AS gap_days_median,
-    exact_percentile(gap_days, 0.75) AS gap_days_p75,
-    exact_percentile(gap_days, 0.9) AS gap_days_p90,
+    k,
+    sum(orders) AS customers_k,
+    sum(CASE WHEN gap_days IS NOT NULL THEN orders ELSE 0 END) AS customers_next,
+    CAST(sum(CASE WHEN gap_days IS NOT NULL THEN orders ELSE 0 END) AS DOUBLE) / CAST(sum(orders) AS DOUBLE) AS conversion_rate,
+    sum(CAST(gap_days AS DOUBLE) * CAST(orders AS DOUBLE))
+        / CAST(sum(CASE WHEN gap_days IS NOT NULL THEN orders END) AS DOUBLE) AS gap_days_mean,
+    exact_percentile(CAST(gap_days AS DOUBLE), 0.25, orders) AS gap_days_p25,
+    exact_percentile(CAST(gap_days AS DOUBLE), 0.5, orders) AS gap_days_median,
+    exact_percentile(CAST(gap_days AS DOUBLE), 0.75, orders) AS gap_days_p75,
+    exact_percentile(CAST(gap_days AS DOUBLE), 0.9, orders) AS gap_days_p90,
     sum(amount) AS amount_total,
-    avg(CAST(amount AS DOUBLE)) AS mean_amount
-FROM ranked
+    CAST(sum(amount) AS DOUBLE) / CAST(sum(orders) AS DOUBLE) AS mean_amount
+FROM ladder_steps
 GROUP BY k
 ORDER BY k

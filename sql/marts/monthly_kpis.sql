@@ -16,22 +16,18 @@
 --   repeat_sales         Decimal  sales of repeat_customers in the month
 --   average_order_value  Float64  sales / orders; NULL when orders = 0
 --   is_partial           Boolean  true for the month containing as_of (still in progress)
--- Reads customer_months (sql/state/customer_months.sql): a customer is new in their cohort month.
-WITH flagged AS (
-    SELECT month_index, orders, sales, month_index = cohort_index AS is_new
-    FROM customer_months
-),
-by_month AS (
+-- Reads cohort_months (sql/state/cohort_months.sql): a customer is new in their cohort month.
+WITH by_month AS (
     SELECT
         month_index,
         sum(sales) AS sales,
         sum(orders) AS orders,
-        count(*) AS customers,
-        count(CASE WHEN is_new THEN 1 END) AS new_customers,
-        count(CASE WHEN NOT is_new THEN 1 END) AS repeat_customers,
-        sum(CASE WHEN is_new THEN sales ELSE 0 END) AS new_customer_sales,
-        sum(CASE WHEN NOT is_new THEN sales ELSE 0 END) AS repeat_sales
-    FROM flagged
+        sum(customers) AS customers,
+        sum(CASE WHEN month_index = cohort_index THEN customers ELSE 0 END) AS new_customers,
+        sum(CASE WHEN month_index <> cohort_index THEN customers ELSE 0 END) AS repeat_customers,
+        sum(CASE WHEN month_index = cohort_index THEN sales ELSE 0 END) AS new_customer_sales,
+        sum(CASE WHEN month_index <> cohort_index THEN sales ELSE 0 END) AS repeat_sales
+    FROM cohort_months
     GROUP BY month_index
 ),
 calendar AS (

@@ -1,15 +1,14 @@
 -- customer_state: each customer's orders walked once — the first and second order, how many,
--- how much, the last one, and the spend of the first 365 days. Not published: it is the state
--- customer_summary, cohort_retention, monthly_kpis, annual_kpis and frequency_ladder read
--- instead of aggregating the orders again each.
+-- how much, the last one, and the spend of the first 365 days. Not published: customer_summary
+-- reads it instead of aggregating the orders.
 --
--- This file is the definition. `conveyor marts` computes the same table in one pass in Rust
--- (pipeline/src/marts/state/), and pipeline/tests/customer_state.rs proves the two equal;
--- `[marts] customer_state = "sql"` runs this file instead.
+-- This file is the definition. `conveyor marts` computes the same table, and cohort_months,
+-- year_activity and ladder_steps beside it, in one pass over the orders in Rust
+-- (pipeline/src/marts/state/); the test the_customer_pass_equals_the_sql_definitions
+-- (pipeline/tests/marts_e2e.rs) proves them equal. `[marts] customer_state = "sql"` runs the
+-- files instead.
 -- Grain: one row per customer with at least one counted order.
 -- Columns:
---   customer_key       opaque key of the customer within this run (the Rust pass numbers
---                      customers 0, 1, …; here it is customer_id itself): join on it only
 --   customer_id        customer
 --   first_order_at     time of the first counted order
 --   first_order_date   local date of the first order
@@ -42,7 +41,6 @@ agg AS (
     GROUP BY o.customer_id
 )
 SELECT
-    customer_id AS customer_key,
     customer_id,
     first_order_at,
     first_order_date,

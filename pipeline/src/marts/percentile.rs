@@ -1,6 +1,8 @@
-//! `exact_percentile(x DOUBLE, p DOUBLE)`: the exact `p`-th percentile of a group, linearly
-//! interpolated at rank `(n − 1)·p` between the two neighbouring sorted values — what
-//! `docs/metrics.md` promises, what DuckDB's `quantile_cont` and numpy's default compute.
+//! `exact_percentile(x DOUBLE, p DOUBLE [, weight BIGINT])`: the exact `p`-th percentile of a
+//! group, linearly interpolated at rank `(n − 1)·p` between the two neighbouring sorted
+//! values — what `docs/metrics.md` promises, what DuckDB's `quantile_cont` and numpy's
+//! default compute. With `weight`, a row stands for `weight` equal values (rows already
+//! counted, as in `ladder_steps`); a weight ≤ 0 or NULL adds nothing.
 //!
 //! DataFusion 55's `percentile_cont` rounds the interpolation weight down to a multiple of
 //! 10⁻⁶ (102.599999 where the exact answer is 102.6), so the marts use this instead. Values
@@ -12,24 +14,33 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
-use datafusion::arrow::datatypes::{DataType, Field, Float64Type};
+use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Int64Type};
 use datafusion::error::{DataFusionError, Result};
-use datafusion::logical_expr::{Accumulator, AggregateUDF, Volatility, create_udaf};
+use datafusion::logical_expr::expr_fn::SimpleAggregateUDF;
+use datafusion::logical_expr::{Accumulator, AggregateUDF, Signature, TypeSignature, Volatility};
 use datafusion::scalar::ScalarValue;
 
 /// The aggregate, for [`super::functions::register`].
 pub fn udaf() -> AggregateUDF {
-    create_udaf(
+    let f64s = vec![DataType::Float64, DataType::Float64];
+    let weighted = vec![DataType::Float64, DataType::Float64, DataType::Int64];
+    AggregateUDF::from(SimpleAggregateUDF::new_with_signature(
         "exact_percentile",
-        vec![DataType::Float64, DataType::Float64],
-        Arc::new(DataType::Float64),
-        Volatility::Immutable,
+        Signature::one_of(
+            vec![TypeSignature::Exact(f64s), TypeSignature::Exact(weighted)],
+            Volatility::Immutable,
+        ),
+        DataType::Float64,
         Arc::new(|_| Ok(Box::<Percentile>::default())),
-        Arc::new(vec![
-            DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true))),
-            DataType::Float64,
-        ]),
-    )
+        vec![
+            Arc::new(Field::new(
+                "counts",
+                DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true))),
+                true,
+            )),
+            Arc::new(Field::new("p", DataType::Float64, true)),
+        ],
+    ))
 }
 
 /// Counts per distinct value (keyed by a total order on the bits), and `p`.
@@ -99,12 +110,18 @@ impl Accumulator for Percentile {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
         let x = values[0].as_primitive::<Float64Type>();
         let p = values[1].as_primitive::<Float64Type>();
+        let weight = values.get(2).map(|w| w.as_primitive::<Int64Type>());
         for i in 0..x.len() {
             if p.is_valid(i) {
                 self.set_p(p.value(i))?;
             }
-            if x.is_valid(i) {
-                self.add(x.value(i), 1);
+            let n = match weight {
+                None => 1,
+                Some(w) if w.is_valid(i) => u64::try_from(w.value(i)).unwrap_or(0),
+                Some(_) => 0,
+            };
+            if x.is_valid(i) && n > 0 {
+                self.add(x.value(i), n);
             }
         }
         Ok(())
@@ -195,6 +212,23 @@ mod tests {
         let v: Vec<Option<f64>> = (0..145).map(|i| Some(f64::from(i) - 27.0)).collect();
         let got = percentile(&v, 0.9).unwrap();
         assert!((got - 102.6).abs() < 1e-9, "{got}");
+    }
+
+    #[test]
+    fn a_weight_counts_a_row_that_many_times() {
+        // 1 ×3, 4 ×1, 10 ×2 (and a NULL-weight row ignored) is 1, 1, 1, 4, 10, 10:
+        // the median is at rank 2.5, between 1 and 4 → 2.5; p = 0.9 → rank 4.5 → 10.
+        let mut acc = Percentile::default();
+        let x: ArrayRef = Arc::new(Float64Array::from(vec![1.0, 10.0, 4.0, 7.0]));
+        let p: ArrayRef = Arc::new(Float64Array::from(vec![0.5; 4]));
+        let w: ArrayRef = Arc::new(datafusion::arrow::array::Int64Array::from(vec![
+            Some(3),
+            Some(2),
+            Some(1),
+            None,
+        ]));
+        acc.update_batch(&[x, p, w]).unwrap();
+        assert_eq!(acc.evaluate().unwrap(), ScalarValue::Float64(Some(2.5)));
     }
 
     #[test]

@@ -123,7 +123,9 @@ pub async fn build_marts<S: MartSink + ?Sized>(
 
     let mut runs: Vec<MartRun> = Vec::with_capacity(marts.len());
     let mut state_ready = false;
-    for mart in &marts {
+    // The last mart reading each state table: the table is dropped once it is built.
+    let last_reader = |table: &str| marts.iter().rposition(|m| catalog::mentions(m, table));
+    for (position, mart) in marts.iter().enumerate() {
         let missing = mart
             .requires
             .iter()
@@ -190,6 +192,11 @@ pub async fn build_marts<S: MartSink + ?Sized>(
         };
         let duration = started.elapsed();
         tracing::info!(mart = %mart.name, rows, ?duration, "mart built");
+        for (table, _) in state::TABLES {
+            if last_reader(table) == Some(position) {
+                state::deregister(ctx, table);
+            }
+        }
         runs.push(MartRun {
             name: mart.name.clone(),
             rows,
@@ -197,7 +204,9 @@ pub async fn build_marts<S: MartSink + ?Sized>(
             skipped: None,
         });
     }
-    state::deregister(ctx);
+    for (table, _) in state::TABLES {
+        state::deregister(ctx, table);
+    }
     Ok(runs)
 }
 

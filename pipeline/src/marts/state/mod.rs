@@ -1,14 +1,16 @@
 //! Customer state: every customer's orders walked once, for the marts to read instead of
 //! aggregating `counted_orders` again each.
 //!
-//! Three tables, defined in SQL under `sql/state/` and registered in the session (never
-//! published) before the first mart that reads them:
+//! Four tables, defined in SQL under `sql/state/` and registered in the session (never
+//! published) before the first mart that reads them, removed after the last:
 //!
 //! * `customer_state` — one row per customer: first and second order, count, sum, last
-//!   order, spend of the first 365 days;
-//! * `customer_months` — one row per customer × month with orders, with the cohort month;
-//! * `order_sequence` — one row per order: its rank in the customer's sequence and the days
-//!   to the next one.
+//!   order, spend of the first 365 days (read by customer_summary);
+//! * `cohort_months` — customers, orders and sales per cohort × calendar month
+//!   (cohort_retention, monthly_kpis);
+//! * `year_activity` — active and repeat customers, orders and sales per year (annual_kpis);
+//! * `ladder_steps` — orders and amounts per order number × days to the next order
+//!   (frequency_ladder).
 //!
 //! By default they are computed by [`pass`] in one read of `counted_orders`: customer ids are
 //! numbered ([`keys`]), orders grouped with a counting sort and each customer walked once, in
@@ -36,18 +38,22 @@ use keys::CustomerKeys;
 use pass::{Orders, State, Types};
 
 /// The state tables and their SQL definitions (`sql/state/<name>.sql`).
-pub const TABLES: [(&str, &str); 3] = [
+pub const TABLES: [(&str, &str); 4] = [
     (
         "customer_state",
         include_str!("../../../../sql/state/customer_state.sql"),
     ),
     (
-        "customer_months",
-        include_str!("../../../../sql/state/customer_months.sql"),
+        "cohort_months",
+        include_str!("../../../../sql/state/cohort_months.sql"),
     ),
     (
-        "order_sequence",
-        include_str!("../../../../sql/state/order_sequence.sql"),
+        "year_activity",
+        include_str!("../../../../sql/state/year_activity.sql"),
+    ),
+    (
+        "ladder_steps",
+        include_str!("../../../../sql/state/ladder_steps.sql"),
     ),
 ];
 
@@ -94,11 +100,9 @@ pub async fn register(ctx: &SessionContext, engine: StateEngine) -> Result<Compu
     }
 }
 
-/// Removes the state tables from `ctx` (they hold memory the later stages do not need).
-pub fn deregister(ctx: &SessionContext) {
-    for (name, _) in TABLES {
-        let _ = ctx.deregister_table(name);
-    }
+/// Removes the state table `name` from `ctx` (it holds memory the later marts do not need).
+pub fn deregister(ctx: &SessionContext, name: &str) {
+    let _ = ctx.deregister_table(name);
 }
 
 fn df_err(context: &str) -> impl Fn(DataFusionError) -> MartsError {
@@ -109,6 +113,8 @@ fn df_err(context: &str) -> impl Fn(DataFusionError) -> MartsError {
     }
 }
 
+/// Runs each SQL definition once and keeps its result, as the pass does: the marts that read
+/// a table share it instead of recomputing it.
 async fn register_sql(ctx: &SessionContext) -> Result<(), MartsError> {
     for (name, sql) in TABLES {
         let sql_err = |source| MartsError::Sql {
@@ -117,9 +123,12 @@ async fn register_sql(ctx: &SessionContext) -> Result<(), MartsError> {
             column: None,
             source,
         };
-        let view = ctx.sql(sql).await.map_err(sql_err)?.into_view();
+        let df = ctx.sql(sql).await.map_err(sql_err)?;
+        let schema = df.schema().inner().clone();
+        let partitions = df.collect_partitioned().await.map_err(sql_err)?;
+        let table = MemTable::try_new(schema, partitions).map_err(sql_err)?;
         ctx.deregister_table(name).map_err(sql_err)?;
-        ctx.register_table(name, view).map_err(sql_err)?;
+        ctx.register_table(name, Arc::new(table)).map_err(sql_err)?;
     }
     Ok(())
 }
@@ -128,8 +137,17 @@ fn register_pass(ctx: &SessionContext, state: State, types: &Types) -> Result<()
     let err = df_err("registering the customer state");
     let tables = [
         (TABLES[0].0, types.customer_state(), state.customer_state),
-        (TABLES[1].0, types.customer_months(), state.customer_months),
-        (TABLES[2].0, types.order_sequence(), state.order_sequence),
+        (
+            TABLES[1].0,
+            types.cohort_months(),
+            vec![state.cohort_months],
+        ),
+        (
+            TABLES[2].0,
+            types.year_activity(),
+            vec![state.year_activity],
+        ),
+        (TABLES[3].0, types.ladder_steps(), vec![state.ladder_steps]),
     ];
     for (name, schema, batches) in tables {
         // One partition per chunk, so the marts over it run in parallel; with no customer,

@@ -1,23 +1,25 @@
 //! The customer pass: given every counted order as columns with a dense customer key, group
 //! the orders by customer with a counting sort, put each customer's orders in order (time,
-//! then `order_id`), and walk each customer once to produce the three state tables defined
-//! in `sql/state/` — `customer_state`, `customer_months` and `order_sequence`.
+//! then `order_id`), and walk each customer once to produce the four state tables defined
+//! in `sql/state/`: `customer_state` (a row per customer) and three small aggregates,
+//! `cohort_months`, `year_activity` and `ladder_steps`.
 //!
 //! Customers are split into chunks walked in parallel (rayon); each chunk yields its own
-//! record batches, so no result is assembled twice. The definitions are followed to the
+//! `customer_state` batch and its own partial aggregates, merged at the end. The definitions are followed to the
 //! letter, edge cases included: `first_order_date` is the customer's earliest `order_date`,
 //! the second order is a simultaneous one when two orders share the first instant, and
 //! `amount_365` adds 365 days with Arrow's own interval arithmetic in the column's zone,
 //! the same function DataFusion's `ordered_at + INTERVAL '365 days'` uses.
 
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
 use datafusion::arrow::array::timezone::Tz;
 use datafusion::arrow::array::{
-    ArrayRef, Date32Builder, Decimal128Builder, Int64Builder, StringArray,
-    TimestampMicrosecondBuilder,
+    ArrayRef, Date32Builder, Decimal128Array, Decimal128Builder, Int64Array, Int64Builder,
+    StringArray, TimestampMicrosecondBuilder,
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{
@@ -72,57 +74,69 @@ impl Types {
         DataType::Timestamp(TimeUnit::Microsecond, Some(self.zone.clone()))
     }
 
-    fn amount(&self) -> DataType {
-        DataType::Decimal128(self.precision, self.scale)
-    }
-
     /// What DataFusion's `sum` of a decimal returns: ten more digits, at most 38.
     fn sum(&self) -> DataType {
         DataType::Decimal128((self.precision + 10).min(38), self.scale)
     }
 
+    /// A sum of sums (the SQL definitions aggregate twice).
+    fn sum_of_sums(&self) -> DataType {
+        DataType::Decimal128((self.precision + 20).min(38), self.scale)
+    }
+
     pub fn customer_state(&self) -> SchemaRef {
         let ts = self.timestamp();
         Arc::new(Schema::new(vec![
-            Field::new("customer_key", DataType::Int64, false),
-            Field::new("customer_id", self.id.clone(), false),
-            Field::new("first_order_at", ts.clone(), false),
-            Field::new("first_order_date", DataType::Date32, false),
+            Field::new("customer_id", self.id.clone(), true),
+            Field::new("first_order_at", ts.clone(), true),
+            Field::new("first_order_date", DataType::Date32, true),
             Field::new("second_order_at", ts.clone(), true),
             Field::new("second_order_date", DataType::Date32, true),
             Field::new("order_count", DataType::Int64, false),
-            Field::new("total_amount", self.sum(), false),
-            Field::new("last_order_at", ts, false),
+            Field::new("total_amount", self.sum(), true),
+            Field::new("last_order_at", ts, true),
             Field::new("amount_365", self.sum(), true),
         ]))
     }
 
-    pub fn customer_months(&self) -> SchemaRef {
+    pub fn cohort_months(&self) -> SchemaRef {
         Arc::new(Schema::new(vec![
-            Field::new("customer_key", DataType::Int64, false),
-            Field::new("cohort_index", DataType::Int64, false),
-            Field::new("month_index", DataType::Int64, false),
-            Field::new("orders", DataType::Int64, false),
-            Field::new("sales", self.sum(), false),
+            Field::new("cohort_index", DataType::Int64, true),
+            Field::new("month_index", DataType::Int64, true),
+            Field::new("customers", DataType::Int64, false),
+            Field::new("orders", DataType::Int64, true),
+            Field::new("sales", self.sum_of_sums(), true),
         ]))
     }
 
-    pub fn order_sequence(&self) -> SchemaRef {
+    pub fn year_activity(&self) -> SchemaRef {
         Arc::new(Schema::new(vec![
-            Field::new("customer_key", DataType::Int64, false),
-            Field::new("k", DataType::Int64, false),
-            Field::new("amount", self.amount(), false),
+            Field::new("year", DataType::Int64, true),
+            Field::new("active_customers", DataType::Int64, false),
+            Field::new("repeat_customers", DataType::Int64, false),
+            Field::new("orders", DataType::Int64, true),
+            Field::new("sales", self.sum_of_sums(), true),
+        ]))
+    }
+
+    pub fn ladder_steps(&self) -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Int64, true),
             Field::new("gap_days", DataType::Int64, true),
+            Field::new("orders", DataType::Int64, false),
+            Field::new("amount", self.sum(), true),
         ]))
     }
 }
 
-/// The three state tables, as batches (one per chunk of customers).
-#[derive(Debug, Default)]
+/// The state tables: `customer_state` as one batch per chunk of customers, the aggregates
+/// as one batch each.
+#[derive(Debug)]
 pub struct State {
     pub customer_state: Vec<RecordBatch>,
-    pub customer_months: Vec<RecordBatch>,
-    pub order_sequence: Vec<RecordBatch>,
+    pub cohort_months: RecordBatch,
+    pub year_activity: RecordBatch,
+    pub ladder_steps: RecordBatch,
 }
 
 /// Walks every customer once (see the module doc).
@@ -158,34 +172,96 @@ pub fn walk(orders: &Orders, keys: &CustomerKeys, types: &Types) -> Result<State
         rest = tail;
         first = end;
     }
-    let chunks: Vec<ChunkOut> = work
+    let chunks: Vec<(RecordBatch, Tallies)> = work
         .into_par_iter()
         .map(|(range, rows)| walk_chunk(orders, keys, types, zone, &starts, range, rows))
         .collect::<Result<_, _>>()?;
-    let mut state = State::default();
-    for c in chunks {
-        state.customer_state.push(c.customer_state);
-        state.customer_months.push(c.customer_months);
-        state.order_sequence.push(c.order_sequence);
+    let mut tallies = Tallies::default();
+    let mut customer_state = Vec::with_capacity(chunks.len());
+    for (batch, t) in chunks {
+        customer_state.push(batch);
+        tallies.merge(t)?;
     }
-    Ok(state)
+    tallies.finish(types, customer_state)
 }
 
-struct ChunkOut {
-    customer_state: RecordBatch,
-    customer_months: RecordBatch,
-    order_sequence: RecordBatch,
+/// The aggregates of a chunk of customers, merged across chunks.
+#[derive(Debug, Default)]
+struct Tallies {
+    /// (cohort_index, month_index) → customers, orders, sales.
+    cohort_months: HashMap<(i64, i64), (i64, i64, i128)>,
+    /// year → active customers, repeat customers, orders, sales.
+    years: HashMap<i64, (i64, i64, i64, i128)>,
+    /// (k, gap_days) → orders, amount.
+    ladder: HashMap<(i64, Option<i64>), (i64, i128)>,
 }
 
-/// Per-customer values of `customer_state`.
-struct Customer {
-    first_at: i64,
-    first_date: i32,
-    second: Option<(i64, i32)>,
-    count: i64,
-    total: i128,
-    last_at: i64,
-    amount_365: i128,
+impl Tallies {
+    fn merge(&mut self, other: Tallies) -> Result<(), ArrowError> {
+        for (key, (c, o, s)) in other.cohort_months {
+            let e = self.cohort_months.entry(key).or_default();
+            *e = (e.0 + c, e.1 + o, add(e.2, s)?);
+        }
+        for (key, (a, r, o, s)) in other.years {
+            let e = self.years.entry(key).or_default();
+            *e = (e.0 + a, e.1 + r, e.2 + o, add(e.3, s)?);
+        }
+        for (key, (o, a)) in other.ladder {
+            let e = self.ladder.entry(key).or_default();
+            *e = (e.0 + o, add(e.1, a)?);
+        }
+        Ok(())
+    }
+
+    /// The aggregates as batches, in key order (the tables have no order; this keeps runs
+    /// identical).
+    fn finish(self, types: &Types, customer_state: Vec<RecordBatch>) -> Result<State, ArrowError> {
+        let col = |v: Vec<i64>| -> ArrayRef { Arc::new(Int64Array::from(v)) };
+        let money = |v: Vec<i128>, ty: DataType| -> Result<ArrayRef, ArrowError> {
+            Ok(Arc::new(Decimal128Array::from(v).with_data_type(ty)))
+        };
+
+        let months: BTreeMap<_, _> = self.cohort_months.into_iter().collect();
+        let cohort_months = RecordBatch::try_new(
+            types.cohort_months(),
+            vec![
+                col(months.keys().map(|k| k.0).collect()),
+                col(months.keys().map(|k| k.1).collect()),
+                col(months.values().map(|v| v.0).collect()),
+                col(months.values().map(|v| v.1).collect()),
+                money(months.values().map(|v| v.2).collect(), types.sum_of_sums())?,
+            ],
+        )?;
+        let years: BTreeMap<_, _> = self.years.into_iter().collect();
+        let year_activity = RecordBatch::try_new(
+            types.year_activity(),
+            vec![
+                col(years.keys().copied().collect()),
+                col(years.values().map(|v| v.0).collect()),
+                col(years.values().map(|v| v.1).collect()),
+                col(years.values().map(|v| v.2).collect()),
+                money(years.values().map(|v| v.3).collect(), types.sum_of_sums())?,
+            ],
+        )?;
+        let ladder: BTreeMap<_, _> = self.ladder.into_iter().collect();
+        let ladder_steps = RecordBatch::try_new(
+            types.ladder_steps(),
+            vec![
+                col(ladder.keys().map(|k| k.0).collect()),
+                Arc::new(Int64Array::from(
+                    ladder.keys().map(|k| k.1).collect::<Vec<_>>(),
+                )),
+                col(ladder.values().map(|v| v.0).collect()),
+                money(ladder.values().map(|v| v.1).collect(), types.sum())?,
+            ],
+        )?;
+        Ok(State {
+            customer_state,
+            cohort_months,
+            year_activity,
+            ladder_steps,
+        })
+    }
 }
 
 fn walk_chunk(
@@ -196,33 +272,22 @@ fn walk_chunk(
     starts: &[usize],
     range: Range<usize>,
     rows: &mut [u32],
-) -> Result<ChunkOut, ArrowError> {
-    let n_customers = range.len();
-    let n_orders = rows.len();
+) -> Result<(RecordBatch, Tallies), ArrowError> {
+    let n = range.len();
     let ts = |b: TimestampMicrosecondBuilder| b.with_timezone(types.zone.clone());
-    let mut key_col = Int64Builder::with_capacity(n_customers);
-    let mut first_at = ts(TimestampMicrosecondBuilder::with_capacity(n_customers));
-    let mut first_date = Date32Builder::with_capacity(n_customers);
-    let mut second_at = ts(TimestampMicrosecondBuilder::with_capacity(n_customers));
-    let mut second_date = Date32Builder::with_capacity(n_customers);
-    let mut count = Int64Builder::with_capacity(n_customers);
-    let mut total = Decimal128Builder::with_capacity(n_customers).with_data_type(types.sum());
-    let mut last_at = ts(TimestampMicrosecondBuilder::with_capacity(n_customers));
-    let mut amount_365 = Decimal128Builder::with_capacity(n_customers).with_data_type(types.sum());
-
-    let mut m_key = Int64Builder::with_capacity(n_orders);
-    let mut m_cohort = Int64Builder::with_capacity(n_orders);
-    let mut m_month = Int64Builder::with_capacity(n_orders);
-    let mut m_orders = Int64Builder::with_capacity(n_orders);
-    let mut m_sales = Decimal128Builder::with_capacity(n_orders).with_data_type(types.sum());
-
-    let mut s_key = Int64Builder::with_capacity(n_orders);
-    let mut s_k = Int64Builder::with_capacity(n_orders);
-    let mut s_amount = Decimal128Builder::with_capacity(n_orders).with_data_type(types.amount());
-    let mut s_gap = Int64Builder::with_capacity(n_orders);
+    let mut first_at = ts(TimestampMicrosecondBuilder::with_capacity(n));
+    let mut first_date = Date32Builder::with_capacity(n);
+    let mut second_at = ts(TimestampMicrosecondBuilder::with_capacity(n));
+    let mut second_date = Date32Builder::with_capacity(n);
+    let mut count = Int64Builder::with_capacity(n);
+    let mut total = Decimal128Builder::with_capacity(n).with_data_type(types.sum());
+    let mut last_at = ts(TimestampMicrosecondBuilder::with_capacity(n));
+    let mut amount_365 = Decimal128Builder::with_capacity(n).with_data_type(types.sum());
+    let mut tallies = Tallies::default();
 
     let year_later = IntervalMonthDayNano::new(0, 365, 0);
     let offset = starts[range.start];
+    // The customer's (month_index, orders, sales), then folded by month and by year.
     let mut months: Vec<(i64, i64, i128)> = Vec::new();
     for key in range.clone() {
         let own = &mut rows[starts[key] - offset..starts[key + 1] - offset];
@@ -233,7 +298,6 @@ fn walk_chunk(
                 .then_with(|| orders.order_id(a).cmp(orders.order_id(b)))
         });
         let c = customer(orders, own, zone, year_later)?;
-        key_col.append_value(key as i64);
         first_at.append_value(c.first_at);
         first_date.append_value(c.first_date);
         second_at.append_option(c.second.map(|s| s.0));
@@ -249,41 +313,52 @@ fn walk_chunk(
             months.push((month_index(orders.date[i])?, 1, orders.amount[i]));
         }
         months.sort_unstable_by_key(|m| m.0);
-        let cohort = months[0].0;
-        let mut j = 0;
-        while j < months.len() {
-            let (month, mut n, mut sales) = months[j];
-            j += 1;
-            while j < months.len() && months[j].0 == month {
-                n += 1;
-                sales = add(sales, months[j].2)?;
-                j += 1;
+        let mut merged = 0;
+        for j in 0..months.len() {
+            if merged > 0 && months[merged - 1].0 == months[j].0 {
+                months[merged - 1].1 += 1;
+                months[merged - 1].2 = add(months[merged - 1].2, months[j].2)?;
+            } else {
+                months[merged] = months[j];
+                merged += 1;
             }
-            m_key.append_value(key as i64);
-            m_cohort.append_value(cohort);
-            m_month.append_value(month);
-            m_orders.append_value(n);
-            m_sales.append_value(sales);
+        }
+        months.truncate(merged);
+        let cohort = months[0].0;
+        let mut year: Option<(i64, i64, i128)> = None;
+        for &(month, n, sales) in &months {
+            let e = tallies.cohort_months.entry((cohort, month)).or_default();
+            *e = (e.0 + 1, e.1 + n, add(e.2, sales)?);
+            let y = month.div_euclid(12);
+            year = match year {
+                Some((yy, yn, ys)) if yy == y => Some((yy, yn + n, add(ys, sales)?)),
+                done => {
+                    if let Some(done) = done {
+                        tallies.count_year(done)?;
+                    }
+                    Some((y, n, sales))
+                }
+            };
+        }
+        if let Some(done) = year {
+            tallies.count_year(done)?;
         }
 
         for (pos, &i) in own.iter().enumerate() {
             let i = i as usize;
-            s_key.append_value(key as i64);
-            s_k.append_value(pos as i64 + 1);
-            s_amount.append_value(orders.amount[i]);
-            s_gap
-                .append_option(own.get(pos + 1).map(|&next| {
-                    i64::from(orders.date[next as usize]) - i64::from(orders.date[i])
-                }));
+            let gap = own
+                .get(pos + 1)
+                .map(|&next| i64::from(orders.date[next as usize]) - i64::from(orders.date[i]));
+            let e = tallies.ladder.entry((pos as i64 + 1, gap)).or_default();
+            *e = (e.0 + 1, add(e.1, orders.amount[i])?);
         }
     }
 
     let ids: ArrayRef = cast(&keys.ids(range), &types.id)?;
     let finish = |b: &mut Decimal128Builder| -> ArrayRef { Arc::new(b.finish()) };
-    let customer_state = RecordBatch::try_new(
+    let batch = RecordBatch::try_new(
         types.customer_state(),
         vec![
-            Arc::new(key_col.finish()),
             ids,
             Arc::new(first_at.finish()),
             Arc::new(first_date.finish()),
@@ -295,30 +370,32 @@ fn walk_chunk(
             finish(&mut amount_365),
         ],
     )?;
-    let customer_months = RecordBatch::try_new(
-        types.customer_months(),
-        vec![
-            Arc::new(m_key.finish()),
-            Arc::new(m_cohort.finish()),
-            Arc::new(m_month.finish()),
-            Arc::new(m_orders.finish()),
-            finish(&mut m_sales),
-        ],
-    )?;
-    let order_sequence = RecordBatch::try_new(
-        types.order_sequence(),
-        vec![
-            Arc::new(s_key.finish()),
-            Arc::new(s_k.finish()),
-            finish(&mut s_amount),
-            Arc::new(s_gap.finish()),
-        ],
-    )?;
-    Ok(ChunkOut {
-        customer_state,
-        customer_months,
-        order_sequence,
-    })
+    Ok((batch, tallies))
+}
+
+impl Tallies {
+    /// One customer's (year, orders, sales) in `year_activity`.
+    fn count_year(&mut self, (year, orders, sales): (i64, i64, i128)) -> Result<(), ArrowError> {
+        let e = self.years.entry(year).or_default();
+        *e = (
+            e.0 + 1,
+            e.1 + i64::from(orders >= 2),
+            e.2 + orders,
+            add(e.3, sales)?,
+        );
+        Ok(())
+    }
+}
+
+/// Per-customer values of `customer_state`.
+struct Customer {
+    first_at: i64,
+    first_date: i32,
+    second: Option<(i64, i32)>,
+    count: i64,
+    total: i128,
+    last_at: i64,
+    amount_365: i128,
 }
 
 /// One customer's `customer_state` values from their orders, sorted by (time, order_id).
