@@ -97,6 +97,7 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoOutcome> {
                 WHEN reason LIKE 'expected % columns%' THEN 'wrong column count'
                 WHEN reason LIKE '%bad encoding%' THEN 'bad encoding'
                 WHEN reason LIKE 'missing %' THEN reason
+                WHEN reason LIKE 'items total % ≠ sum of lines %' THEN 'items total ≠ sum of lines'
                 ELSE regexp_replace(reason, '^\".*\" ', '') END AS reason_kind
             FROM quarantine_orders) GROUP BY reason_kind ORDER BY n DESC, reason_kind",
     )

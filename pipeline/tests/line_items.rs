@@ -432,7 +432,8 @@ F-002,2024/06/06 10:30:00,1860,1200,109,0,660,0,M-2,SOAP-1,01,石けん,,1000,1
 /// `orders` holds each generated order once, the accounting of both tables balances against
 /// the generator's truth, `order_lines` holds every generated line, and each line-item
 /// order's amount is the total DuckDB computes from the same files (its lines less the
-/// discount, which is Subtotal and Total: no shipping).
+/// discount, which is Subtotal and Total: no shipping); the broken ones (lines ≠ Subtotal)
+/// are quarantined with both numbers, in both tables.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generated_line_item_exports_load_every_line_and_each_order_once() {
     let src = tempfile::tempdir().unwrap();
@@ -476,11 +477,14 @@ async fn generated_line_item_exports_load_every_line_and_each_order_once() {
     );
     assert_eq!(orders.line_item_objects, 6);
     let lines = summary(&run, "order_lines");
-    assert_eq!(accounting(lines), (l.lines, l.lines, 0, 0));
-    assert_eq!(lines.table_rows, l.lines);
+    let good_lines = l.lines - l.bad_lines;
+    assert_eq!(accounting(lines), (l.lines, good_lines, l.bad_lines, 0));
+    assert_eq!(lines.table_rows, good_lines);
+    assert!(l.bad_orders > 0, "{l:?}");
 
     // The line-item exports as DuckDB reads them: per order, its lines, their amount and
-    // the order's Total, Subtotal and Discount Amount (on its first line only).
+    // the order's Total, Subtotal and Discount Amount (on its first line only), and whether
+    // its lines less its discount are its Subtotal, which is its Total.
     let files = l
         .files
         .iter()
@@ -489,21 +493,26 @@ async fn generated_line_item_exports_load_every_line_and_each_order_once() {
         .join(", ");
     let csv = format!("read_csv([{files}], all_varchar = true)");
     let per_order = format!(
-        "SELECT \"Name\" AS o, count(*) AS n, \
-           sum(\"Lineitem quantity\"::INT * \"Lineitem price\"::DECIMAL(18,2)) AS lines, \
-           max(\"Total\")::DECIMAL(18,2) AS total, max(\"Subtotal\")::DECIMAL(18,2) AS sub, \
-           max(\"Discount Amount\")::DECIMAL(18,2) AS disc FROM {csv} GROUP BY 1"
+        "SELECT *, lines - disc = sub AND sub = total AS ok FROM ( \
+           SELECT \"Name\" AS o, count(*) AS n, \
+             sum(\"Lineitem quantity\"::INT * \"Lineitem price\"::DECIMAL(18,2)) AS lines, \
+             max(\"Total\")::DECIMAL(18,2) AS total, max(\"Subtotal\")::DECIMAL(18,2) AS sub, \
+             max(\"Discount Amount\")::DECIMAL(18,2) AS disc FROM {csv} GROUP BY 1)"
     );
     assert_eq!(
         duckdb(&format!(
-            "SELECT count(*), sum(n), count(*) FILTER (WHERE lines - disc = sub AND sub = total) \
-             FROM ({per_order})"
+            "SELECT count(*), sum(n), count(*) FILTER (WHERE NOT ok), \
+               sum(n) FILTER (WHERE NOT ok) FROM ({per_order})"
         )),
-        [format!("{}|{}|{}", l.orders, l.lines, l.orders)],
-        "every order's lines less its discount are its Subtotal, and its Total"
+        [format!(
+            "{}|{}|{}|{}",
+            l.orders, l.lines, l.bad_orders, l.bad_lines
+        )],
+        "the broken orders are those whose lines do not come to their Subtotal"
     );
     let want_orders = duckdb(&format!(
-        "SELECT o, n, CAST(lines AS BIGINT), CAST(total AS BIGINT) FROM ({per_order}) ORDER BY o"
+        "SELECT o, n, CAST(lines AS BIGINT), CAST(total AS BIGINT) FROM ({per_order}) \
+         WHERE ok ORDER BY o"
     ));
     let ids = "(SELECT DISTINCT order_id FROM order_lines)";
     let got_orders = joined(
@@ -519,12 +528,14 @@ async fn generated_line_item_exports_load_every_line_and_each_order_once() {
         )
         .await,
     );
-    assert_eq!(got_orders.len() as u64, l.orders);
+    assert_eq!(got_orders.len() as u64, l.orders - l.bad_orders);
     assert_eq!(got_orders, want_orders);
-    // Every line, as (order, product, quantity, unit price): the same multiset.
+    // Every line of those orders, as (order, product, quantity, unit price): the same
+    // multiset.
     let mut want_lines = duckdb(&format!(
         "SELECT \"Name\", \"Lineitem sku\", \"Lineitem quantity\"::INT, \
-           CAST(\"Lineitem price\"::DECIMAL(18,2) AS BIGINT) FROM {csv}"
+           CAST(\"Lineitem price\"::DECIMAL(18,2) AS BIGINT) FROM {csv} \
+         WHERE \"Name\" IN (SELECT o FROM ({per_order}) WHERE ok)"
     ));
     let mut got_lines = joined(
         rows(
@@ -536,10 +547,56 @@ async fn generated_line_item_exports_load_every_line_and_each_order_once() {
     );
     want_lines.sort();
     got_lines.sort();
-    assert_eq!(got_lines.len() as u64, l.lines);
+    assert_eq!(got_lines.len() as u64, good_lines);
     assert!(
         got_lines == want_lines,
         "order_lines and the exports differ"
+    );
+    // The broken orders are quarantined with both numbers, each line of theirs too, and
+    // none is in orders.
+    let bad = duckdb(&format!(
+        "SELECT o, 'items total ' || format('{{:,}}', sub::BIGINT) || ' ≠ sum of lines ' \
+           || format('{{:,}}', (lines - disc)::BIGINT) \
+           || CASE WHEN disc <> 0 THEN ' (' || format('{{:,}}', lines::BIGINT) || ' less discount ' \
+                || format('{{:,}}', disc::BIGINT) || ')' ELSE '' END, n \
+         FROM ({per_order}) WHERE NOT ok ORDER BY 1"
+    ));
+    let mut want_reasons: Vec<String> = bad
+        .iter()
+        .map(|r| r.split('|').nth(1).unwrap().to_string())
+        .collect();
+    want_reasons.sort();
+    let got_reasons: Vec<String> = rows(
+        &cfg,
+        "SELECT reason FROM quarantine_orders WHERE reason LIKE 'items total %' ORDER BY 1",
+    )
+    .await
+    .into_iter()
+    .map(|r| r[0].clone())
+    .collect();
+    assert_eq!(got_reasons, want_reasons);
+    let bad_names: Vec<String> = bad
+        .iter()
+        .map(|r| format!("'{}'", r.split('|').next().unwrap()))
+        .collect();
+    assert_eq!(
+        common::scalar(
+            &cfg,
+            &format!(
+                "SELECT count(*) FROM orders WHERE order_id IN ({})",
+                bad_names.join(", ")
+            )
+        )
+        .await,
+        "0"
+    );
+    assert_eq!(
+        common::scalar(
+            &cfg,
+            "SELECT count(*) FROM quarantine_order_lines WHERE reason LIKE 'order %: items total %'"
+        )
+        .await,
+        l.bad_lines.to_string()
     );
     // Each line-item order once in orders, never in an order-grain file too.
     assert_eq!(
@@ -548,7 +605,7 @@ async fn generated_line_item_exports_load_every_line_and_each_order_once() {
             &format!("SELECT count(*) FROM orders WHERE order_id IN {ids}")
         )
         .await,
-        l.orders.to_string()
+        (l.orders - l.bad_orders).to_string()
     );
     let line_names: std::collections::HashSet<String> =
         duckdb(&format!("SELECT DISTINCT \"Name\" FROM {csv}"))

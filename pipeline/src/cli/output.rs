@@ -127,15 +127,17 @@ pub fn demo_generated(g: &GenerateSummary, exports: &std::path::Path) -> String 
 }
 
 /// What `conveyor generate` wrote line by line, when it did: `1,234 of the orders as 3,210
-/// lines in 36 shopify line-item exports (loaded into orders and order_lines)`.
+/// lines in 36 shopify line-item exports, of which 3 broken (loaded into orders and
+/// order_lines)`.
 pub fn line_items(g: &GenerateSummary) -> Option<String> {
     let l = g.line_items.as_ref()?;
     Some(format!(
-        "{} of the orders as {} lines in {} {} line-item exports (loaded into orders and order_lines)",
+        "{} of the orders as {} lines in {} {} line-item exports, of which {} broken (loaded into orders and order_lines)",
         thousands(l.orders as i128),
         thousands(l.lines as i128),
         l.files.len(),
-        l.preset
+        l.preset,
+        l.bad_orders
     ))
 }
 
@@ -391,6 +393,8 @@ mod tests {
                 files: vec!["a".into(), "b".into()],
                 orders: 1_200,
                 lines: 3_004,
+                bad_orders: 1,
+                bad_lines: 2,
             }),
             ..g
         };
@@ -398,7 +402,7 @@ mod tests {
         assert_eq!(
             text.lines().nth(2).map(str::trim),
             Some(
-                "1,200 of the orders as 3,004 lines in 2 shopify line-item exports (loaded into orders and order_lines)"
+                "1,200 of the orders as 3,004 lines in 2 shopify line-item exports, of which 1 broken (loaded into orders and order_lines)"
             ),
             "{text}"
         );

@@ -11,6 +11,9 @@
 //! Shopify's export the order's own fields are on its first row only; `Name` and `Email`
 //! are on every row.
 //!
+//! With broken rows on request, a broken order here is one whose lines come to ¥100 more
+//! than its `Subtotal` says ([`BAD_KIND`]): ingest quarantines it with its lines.
+//!
 //! Shopify's only buyer column is `Email`; the generator writes its customer id there, so a
 //! customer's orders and the other datasets name the customer alike (a shop keying its
 //! customers by e-mail has e-mails in every export instead). Order names carry the store's
@@ -69,17 +72,26 @@ const HEADER: [&str; 33] = [
 const ORDER_FIELDS: std::ops::Range<usize> = 2..16;
 const LINE_FIELDS: std::ops::Range<usize> = 16..24;
 
+/// The kind of broken row a line-item export has: an order whose lines do not come to its
+/// subtotal.
+pub const BAD_KIND: &str = "lines ≠ subtotal";
+
+/// What a broken order's lines come to beyond its subtotal.
+const BAD_EXCESS: i64 = 100;
+
 /// The order's status may be written as Shopify's (not cancelled). The caller keeps out
 /// the orders it writes more than once (duplicates, updates).
 pub(super) fn eligible(o: &Order) -> bool {
     o.status != 3
 }
 
-/// One month's line-item export: its name and bytes, and the lines written.
+/// One month's line-item export: its name and bytes, and the lines written (those of
+/// broken orders among them).
 pub(super) struct LineFile {
     pub name: String,
     pub bytes: Bytes,
     pub lines: u64,
+    pub bad_lines: u64,
 }
 
 /// An order's lines: (quantity, unit price, product), their sum the order's amount plus
@@ -127,12 +139,12 @@ fn shopify_time(local_secs: i64) -> String {
     s
 }
 
-/// Renders `orders` (in time order) as `<prefix>shopify_orders_export_<label>.csv`, gzip'd
-/// when `gz`; `None` when there are none.
+/// Renders `orders` (in time order; `true` for a broken one) as
+/// `<prefix>shopify_orders_export_<label>.csv`, gzip'd when `gz`; `None` when there are none.
 pub(super) fn render(
     prefix: &str,
     label: &str,
-    orders: &[Order],
+    orders: &[(Order, bool)],
     gz: bool,
     rng: &mut ChaCha8Rng,
 ) -> Result<Option<LineFile>> {
@@ -142,8 +154,8 @@ pub(super) fn render(
     let err = |e: csv::Error| Error::Internal(format!("writing a line-item CSV: {e}"));
     let mut csv = csv::WriterBuilder::new().from_writer(Vec::with_capacity(orders.len() * 400));
     csv.write_record(HEADER).map_err(err)?;
-    let mut written = 0;
-    for o in orders {
+    let (mut written, mut bad_lines) = (0, 0);
+    for (o, broken) in orders {
         // A coupon takes about 10 % off the lines, in whole ¥10.
         let discount = if o.offer.is_some() {
             (o.amount / 90).max(1) * 10
@@ -180,7 +192,10 @@ pub(super) fn render(
         let mut row: Vec<String> = vec![String::new(); HEADER.len()];
         row[0] = format!("O{:010}", o.id);
         row[1] = format!("C{:08}", o.customer);
-        for (k, (quantity, price, product)) in split(o, discount, rng).into_iter().enumerate() {
+        let excess = if *broken { BAD_EXCESS } else { 0 };
+        for (k, (quantity, price, product)) in
+            split(o, discount + excess, rng).into_iter().enumerate()
+        {
             let line: [String; 8] = [
                 quantity.to_string(),
                 format!("商品 {product:03}"),
@@ -221,6 +236,7 @@ pub(super) fn render(
             }
             csv.write_record(&row).map_err(err)?;
             written += 1;
+            bad_lines += u64::from(*broken);
         }
     }
     let bytes = csv
@@ -239,5 +255,6 @@ pub(super) fn render(
         name,
         bytes,
         lines: written,
+        bad_lines,
     }))
 }

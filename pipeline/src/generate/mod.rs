@@ -308,6 +308,8 @@ pub async fn generate(target: &Location, opts: &GenerateOptions) -> Result<Gener
         files: std::mem::take(&mut c.line_files),
         orders: c.line_orders,
         lines: c.lines,
+        bad_orders: c.line_bad_orders,
+        bad_lines: c.line_bad_lines,
     });
     let mut datasets = BTreeMap::new();
     datasets.insert(

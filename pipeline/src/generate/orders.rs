@@ -102,6 +102,8 @@ pub(super) struct OrderCounts {
     pub line_files: Vec<String>,
     pub line_orders: u64,
     pub lines: u64,
+    pub line_bad_orders: u64,
+    pub line_bad_lines: u64,
 }
 
 pub(super) struct OrderStream {
@@ -243,6 +245,14 @@ impl OrderStream {
         self.next_order_id += 1;
     }
 
+    /// Whether order `o` goes to the line-item export (drawn from the line items' own
+    /// stream).
+    fn goes_to_line_items(&mut self, o: &Order, opts: &GenerateOptions) -> bool {
+        opts.line_item_share > 0.0
+            && line_items::eligible(o)
+            && self.line_rng.random::<f64>() < opts.line_item_share
+    }
+
     /// Simulates month `m` and renders its export.
     pub fn month(
         &mut self,
@@ -286,10 +296,21 @@ impl OrderStream {
             self.counts.update_rows += 1;
         }
         let last = m + 1 >= opts.months;
-        let mut line_orders: Vec<Order> = Vec::new();
+        // The orders of the month's line-item export, and whether each is broken.
+        let mut line_orders: Vec<(Order, bool)> = Vec::new();
         for o in orders.iter_mut() {
             let u: f64 = self.rng.random();
             if u < opts.bad_share {
+                if self.goes_to_line_items(o, opts) {
+                    *self
+                        .counts
+                        .bad_by_kind
+                        .entry(line_items::BAD_KIND.to_string())
+                        .or_default() += 1;
+                    self.counts.bad_rows += 1;
+                    line_orders.push((*o, true));
+                    continue;
+                }
                 let kind = BAD_KINDS[self.bad_kind % BAD_KINDS.len()];
                 self.bad_kind += 1;
                 // Bad encoding only exists in CSV.
@@ -318,12 +339,8 @@ impl OrderStream {
             }
             o.valid = true;
             o.counted = !NOT_COUNTED.contains(&final_status);
-            if once
-                && opts.line_item_share > 0.0
-                && line_items::eligible(o)
-                && self.line_rng.random::<f64>() < opts.line_item_share
-            {
-                line_orders.push(*o);
+            if once && self.goes_to_line_items(o, opts) {
+                line_orders.push((*o, false));
             } else {
                 rows.push(Row::Good(*o));
             }
@@ -346,6 +363,8 @@ impl OrderStream {
             self.counts.line_files.push(f.name.clone());
             self.counts.line_orders += line_orders.len() as u64;
             self.counts.lines += f.lines;
+            self.counts.line_bad_orders += line_orders.iter().filter(|(_, b)| *b).count() as u64;
+            self.counts.line_bad_lines += f.bad_lines;
         }
         Ok(MonthOrders {
             file,

@@ -25,15 +25,21 @@ pub struct DatasetTruth {
     pub bytes: u64,
 }
 
-/// The orders exported line by line: in `orders`' counts as one row each, and every line
-/// a row `order_lines` should hold.
+/// The orders exported line by line: in `orders`' counts as one row each (a broken one
+/// among its bad rows, of kind `lines ≠ subtotal`); every line a row `order_lines` reads,
+/// and holds unless its order is broken.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct LineItemTruth {
     /// The preset whose shape the files have.
     pub preset: String,
     pub files: Vec<String>,
+    /// Orders in the files, broken ones included.
     pub orders: u64,
+    /// Lines in the files, broken orders' included.
     pub lines: u64,
+    /// Orders whose lines do not come to their subtotal, and their lines.
+    pub bad_orders: u64,
+    pub bad_lines: u64,
 }
 
 /// The method's numbers as they are in the written data.
