@@ -42,24 +42,10 @@ fn accounting(s: &IngestSummary) -> (u64, u64, u64, u64) {
 
 /// DuckDB's answer to `sql`, one `|`-separated line per row.
 fn duckdb(sql: &str) -> Vec<String> {
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import duckdb, sys\nfor r in duckdb.sql(sys.argv[1]).fetchall(): print('|'.join(str(x) for x in r))",
-            sql,
-        ])
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "duckdb: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(String::from)
-        .collect()
+    python(
+        "import duckdb, sys\nfor r in duckdb.sql(sys.argv[1]).fetchall(): print('|'.join(str(x) for x in r))",
+        &[sql],
+    )
 }
 
 fn joined(rows: Vec<Vec<String>>) -> Vec<String> {
@@ -634,4 +620,199 @@ async fn generated_line_item_exports_load_every_line_and_each_order_once() {
         let s = summary(&again, name);
         assert_eq!((s.objects_loaded, s.rows_read), (0, 0), "{name}");
     }
+}
+
+/// Python's answer to `script` run with `args` (its `sys.argv[1:]`), one line per row.
+fn python(script: &str, args: &[&str]) -> Vec<String> {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "python: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+/// カラーミーショップ's 受注データ (`sales_all.csv`) with the columns of the export as
+/// github.com/s-osa/label_me keeps a sample of it (the order's 発送状態 and the delivery's
+/// both named so): one row per product, the order's totals repeated on each, written in
+/// CP932 with a full-width quantity and a `"1,500"` total. 商品の合計金額(税込) is what the
+/// products come to; 総合計金額 adds shipping and deducts the discount. Recognised without
+/// configuration; the expected orders and lines are Python's, reading the same file.
+#[tokio::test]
+async fn colorme_preset() {
+    let src = tempfile::tempdir().unwrap();
+    let wh = tempfile::tempdir().unwrap();
+    let header = "売上ID,受注日,PC・携帯区分,購入者 顧客ID,購入者 名前,購入者 郵便番号,購入者 都道府県,購入者 住所,購入者 メールアドレス,購入者 電話番号,商品の合計金額(税込),消費税(商品合計に対する),送料合計,決済手数料,熨斗手数料合計,メッセージカード手数料合計,ラッピング手数料合計,ショップポイントによる割引金額,外部ポイントによる割引金額,割引名称,割引金額,総合計金額,決済方法,入金状態,発送状態,受注メール,入金メール,発送メール,使用ショップポイント数,使用GMOとくとくポイント数,ショップポイント処理状態,獲得ショップポイント数,備考,配送先ID,配送先 名前,配送先 フリガナ,配送先 郵便番号,配送先 都道府県名,配送先 住所,配送先 電話番号,配送先 配送会社名,配送希望日,配送希望時間,配送先 熨斗（のし）,配送先 メッセージカード種類,配送先 メッセージカード内容,配送先 ラッピング,配送先 送料,配送先 熨斗手数料,配送先 メッセージカード手数料,配送先 ラッピング手数料,配送先 合計（商品含む）,配送先 備考,発送状態,売上詳細ID,購入商品 型番,購入商品 商品ID,購入商品 商品名,購入商品 販売価格(消費税込),購入商品 原価,購入商品 販売個数,購入商品 小計";
+    let columns: Vec<&str> = header.split(',').collect();
+    assert_eq!(columns.len(), 62);
+    // One row: the named columns given, every other column empty.
+    let row = |cells: &[(&str, &str)]| -> String {
+        columns
+            .iter()
+            .map(|c| {
+                cells
+                    .iter()
+                    .find(|(k, _)| k == c)
+                    .map_or(String::new(), |(_, v)| v.to_string())
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let order = |id: &'static str, day: &'static str, customer: &'static str| {
+        move |items: &'static str,
+              shipping: &'static str,
+              discount: &'static str,
+              total: &'static str,
+              line: [(&'static str, &'static str); 5]| {
+            let mut cells = vec![
+                ("売上ID", id),
+                ("受注日", day),
+                ("購入者 顧客ID", customer),
+                ("購入者 名前", "山田 花子"),
+                ("購入者 メールアドレス", "hanako@example.jp"),
+                ("商品の合計金額(税込)", items),
+                ("送料合計", shipping),
+                ("割引金額", discount),
+                ("総合計金額", total),
+                ("決済方法", "クレジット決済"),
+                ("入金状態", "入金済"),
+                ("発送状態", "未発送"),
+                ("配送先ID", "9001"),
+            ];
+            cells.extend(line);
+            row(&cells)
+        }
+    };
+    // 30001: 2 × 893 + 1,200 = 2,986 in products; + 600 shipping − 100 discount = 3,486.
+    // 30002: ３ × 500 = 1,500, billed "1,500". 30003: its products say 2,500, its lines
+    // come to 2,000: quarantined. 30003's lines are not adjacent.
+    let a = order("30001", "2024/06/10", "501");
+    let b = order("30002", "2024/06/11", "502");
+    let c = order("30003", "2024/06/12", "503");
+    // A product line: 売上詳細ID, 商品ID, 販売価格, 販売個数, 小計.
+    let l = |detail, product, price, qty, subtotal| -> [(&'static str, &'static str); 5] {
+        [
+            ("売上詳細ID", detail),
+            ("購入商品 商品ID", product),
+            ("購入商品 販売価格(消費税込)", price),
+            ("購入商品 販売個数", qty),
+            ("購入商品 小計", subtotal),
+        ]
+    };
+    let lines: Vec<String> = [
+        (
+            &a,
+            "2986",
+            "600",
+            "100",
+            "3486",
+            l("1", "7001", "893", "2", "1786"),
+        ),
+        (
+            &a,
+            "2986",
+            "600",
+            "100",
+            "3486",
+            l("2", "7002", "1200", "1", "1200"),
+        ),
+        (
+            &c,
+            "2500",
+            "0",
+            "0",
+            "2500",
+            l("3", "7001", "1000", "1", "1000"),
+        ),
+        (
+            &b,
+            "1500",
+            "0",
+            "0",
+            "\"1,500\"",
+            l("4", "7003", "500", "３", "1500"),
+        ),
+        (
+            &c,
+            "2500",
+            "0",
+            "0",
+            "2500",
+            l("5", "7004", "1000", "1", "1000"),
+        ),
+    ]
+    .into_iter()
+    .map(|(order, items, shipping, discount, total, line)| {
+        order(items, shipping, discount, total, line)
+    })
+    .collect();
+    let text = format!("{header}\n{}\n", lines.join("\n"));
+    let path = "orders/sales_all_20240612.csv";
+    write(src.path(), path, common::cp932(&text));
+    let cfg = config(src.path(), wh.path());
+    let run = ingest_all(&cfg).await;
+    assert_eq!(accounting(summary(&run, "orders")), (3, 2, 1, 0));
+    assert_eq!(accounting(summary(&run, "order_lines")), (5, 3, 2, 0));
+    // Per order, as Python reads the CP932 file: its lines' count and sum, its billed
+    // total, for the orders whose lines come to 商品の合計金額(税込).
+    let script = r#"
+import csv, sys
+from collections import defaultdict
+rows = list(csv.reader(open(sys.argv[1], encoding='cp932', newline='')))
+h = rows[0]
+col = lambda name: h.index(name)
+money = lambda v: int(v.replace(',', ''))
+orders = defaultdict(list)
+for r in rows[1:]:
+    orders[r[col('売上ID')]].append(r)
+for o, rs in sorted(orders.items()):
+    lines = sum(money(r[col('購入商品 小計')]) for r in rs)
+    assert all(money(r[col('購入商品 小計')]) == money(r[col('購入商品 販売価格(消費税込)')]) * int(r[col('購入商品 販売個数')]) for r in rs)
+    if lines == money(rs[0][col('商品の合計金額(税込)')]):
+        print(f"{o}|{rs[0][col('購入者 顧客ID')]}|{money(rs[0][col('総合計金額')])}|{len(rs)}|{lines}")
+"#;
+    let file = src.path().join(path);
+    let want = python(script, &[file.to_str().unwrap()]);
+    assert_eq!(want.len(), 2, "{want:?}");
+    let got = joined(
+        rows(
+            &cfg,
+            "SELECT o.order_id, o.customer_id, CAST(CAST(o.amount AS BIGINT) AS VARCHAR), \
+               CAST(l.n AS VARCHAR), CAST(CAST(l.s AS BIGINT) AS VARCHAR) \
+             FROM orders o JOIN (SELECT order_id, count(*) AS n, sum(line_amount) AS s \
+               FROM order_lines GROUP BY order_id) l ON o.order_id = l.order_id \
+             ORDER BY o.order_id",
+        )
+        .await,
+    );
+    assert_eq!(got, want);
+    // By hand, too: the date alone is the order's time, at midnight JST.
+    assert_eq!(
+        joined(
+            rows(
+                &cfg,
+                "SELECT order_id, CAST(amount AS VARCHAR), product_id, CAST(ordered_at AS VARCHAR) \
+                 FROM orders ORDER BY order_id"
+            )
+            .await
+        ),
+        [
+            "30001|3486|7001|2024-06-10T00:00:00+09:00",
+            "30002|1500|7003|2024-06-11T00:00:00+09:00"
+        ]
+    );
+    assert_eq!(
+        joined(rows(&cfg, "SELECT \"column\", reason FROM quarantine_orders").await),
+        ["商品の合計金額(税込)|items total 2,500 ≠ sum of lines 2,000"]
+    );
 }

@@ -6,7 +6,8 @@
 //! (the default) an export whose headers carry a preset's signature is read line by line
 //! with that preset; `preset = "<name>"` chooses one outright.
 //!
-//! Each column list comes from the platform's documentation of its order CSV, named in
+//! Each column list comes from the platform's documentation of its order CSV, or where
+//! that needs a merchant login, from a public tool that reads the export, named in
 //! [`Preset::source`]. Platforms whose order CSV columns were not documented where we could
 //! read them have no preset (see docs/datasets.md): their exports are read with
 //! `grain = "line"` and the generic aliases, or with `[datasets.orders.columns]`.
@@ -33,7 +34,7 @@ pub struct Preset {
 }
 
 /// Every preset, in the order they are tried.
-pub static PRESETS: &[Preset] = &[SHOPIFY, RAKUTEN, FUTURESHOP];
+pub static PRESETS: &[Preset] = &[SHOPIFY, RAKUTEN, FUTURESHOP, COLORME];
 
 /// Shopify's order export: one row per line item; the order's fields (totals, status,
 /// discount) on its first row only, `Name` and the line's fields on every row. Subtotal
@@ -96,6 +97,31 @@ pub const FUTURESHOP: Preset = Preset {
         ("product_id", &["商品番号"]),
         ("quantity", &["購入数量"]),
         ("unit_price", &["販売単価"]),
+    ],
+    total_is_lines: false,
+};
+
+/// カラーミーショップ's order download (受注データ, `sales_all.csv`): one row per purchased
+/// product (per delivery address), the order's fields and totals repeated on each.
+/// 商品の合計金額(税込) is what the products come to, before the discounts (割引金額, the
+/// points) that 総合計金額, the billed total, deducts after adding shipping and fees.
+/// カラーミー's own manual is behind the shop login; the columns are those of the export
+/// as a library that reads it keeps a sample of it.
+pub const COLORME: Preset = Preset {
+    name: "colorme",
+    label: "カラーミーショップ",
+    source: "the 受注データ download sales_all.csv, as kept by a library that reads it (github.com/s-osa/label_me, spec/csv/sales_all.csv and README: 売上ID, 受注日, 購入者 顧客ID, 購入者 メールアドレス, 商品の合計金額(税込), 送料合計, 割引金額, 総合計金額, 入金状態, 発送状態, 配送先ID, 売上詳細ID, 購入商品 型番, 購入商品 商品ID, 購入商品 商品名, 購入商品 販売価格(消費税込), 購入商品 販売個数, 購入商品 小計, …); カラーミー's manual needs a shop login",
+    signature: &["売上ID", "購入商品 販売個数", "購入商品 販売価格(消費税込)"],
+    columns: &[
+        ("order_id", &["売上ID"]),
+        ("customer_id", &["購入者 顧客ID"]),
+        ("ordered_at", &["受注日"]),
+        ("order_total", &["総合計金額"]),
+        ("items_total", &["商品の合計金額(税込)"]),
+        ("product_id", &["購入商品 商品ID"]),
+        ("quantity", &["購入商品 販売個数"]),
+        ("unit_price", &["購入商品 販売価格(消費税込)"]),
+        ("line_amount", &["購入商品 小計"]),
     ],
     total_is_lines: false,
 };
