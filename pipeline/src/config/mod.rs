@@ -51,26 +51,16 @@ pub struct Config {
 /// beyond the limit spill to temporary files instead of growing; what cannot spill
 /// (hash-join build sides, some aggregations) fails with "Resources exhausted" naming the
 /// limit.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct EngineConfig {
-    /// Memory limit in MiB for each command's queries; 0 = no limit.
-    pub memory_limit_mib: u64,
+    /// Memory limit in MiB for each command's queries. Unset (the default): half of the
+    /// machine's memory — the smaller of the physical memory and the container's cgroup
+    /// limit. `0`: no limit.
+    pub memory_limit_mib: Option<u64>,
     /// Folder for spill files; default: the system's temporary folder.
     pub spill_dir: Option<std::path::PathBuf>,
 }
-
-impl Default for EngineConfig {
-    fn default() -> Self {
-        EngineConfig {
-            memory_limit_mib: DEFAULT_MEMORY_LIMIT_MIB,
-            spill_dir: None,
-        }
-    }
-}
-
-/// The default engine memory limit.
-pub const DEFAULT_MEMORY_LIMIT_MIB: u64 = 0;
 
 /// Where exports are read from and where the warehouse lives. Both are object-store URLs
 /// (`file://`, `s3://`, `gs://`, `az://`, `memory://`) or plain local paths.
@@ -349,7 +339,7 @@ pub struct DatasetConfig {
     pub columns: BTreeMap<String, HeaderNames>,
     /// Orders only: one row per order or per product line (`None`: not given, auto).
     pub grain: Option<Grain>,
-    /// Orders only: a platform's header preset (`shopify`, `rakuten`, `futureshop`).
+    /// Orders only: a platform's header preset (`shopify`, `rakuten`, `futureshop`, `colorme`).
     pub preset: Option<String>,
 }
 

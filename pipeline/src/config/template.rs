@@ -43,7 +43,7 @@ delimiter = ","
 # One row per order or per product line: auto (line items where a platform preset's
 # headers are recognised) | order | line. Line items fill orders and order_lines.
 # grain = "auto"
-# preset = "shopify"                         # shopify | rakuten | futureshop
+# preset = "shopify"                         # shopify | rakuten | futureshop | colorme
 
 # Map your export's headers to Conveyor's fields. Common Japanese and English headers
 # (注文番号, 受注番号, 顧客ID, 会員ID, 注文日時, 合計金額, 請求金額, ステータス, order_id, ...)
@@ -181,12 +181,12 @@ seasonality = true
 # compliance_132 = 0.8
 
 [engine]
-# Memory the query engine may hold per command, in MiB (0 = no limit). Sorts and
-# aggregations share it fairly and spill to temporary files past their share; what cannot
-# spill (hash-join build sides) fails with "Resources exhausted" instead of growing. The
-# marts of 50M orders take about 10 GiB unlimited and fit 6144 (6.0 GiB RSS, slower:
-# BENCHMARKS.md). For `serve`, it keeps one heavy BI query from taking the machine down.
-memory_limit_mib = 0
+# Memory the query engine may hold per command, in MiB. Unset (the default): half of the
+# machine's memory (the physical memory, or the container's cgroup limit when smaller);
+# 0 = no limit. Sorts and aggregations share it fairly and spill to temporary files past
+# their share; what cannot spill (hash-join build sides) fails with "Resources exhausted"
+# instead of growing. For `serve`, it keeps one heavy BI query from taking the machine down.
+# memory_limit_mib = 6144
 # Where spill files go (default: the system's temporary folder).
 # spill_dir = "/var/tmp/conveyor"
 

@@ -117,10 +117,12 @@ fn runtime(
     use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
     use datafusion::execution::runtime_env::RuntimeEnvBuilder;
     let mut builder = RuntimeEnvBuilder::new();
-    if engine.memory_limit_mib > 0 {
+    let limit_mib = engine
+        .memory_limit_mib
+        .unwrap_or_else(|| machine_memory_bytes().map_or(0, |b| (b / 2) >> 20));
+    if limit_mib > 0 {
         use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
-        let bytes =
-            usize::try_from(engine.memory_limit_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+        let bytes = usize::try_from(limit_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
         // A fair pool: every operator that can spill gets an equal share and spills past
         // it. With a greedy pool, the window's sorts took the whole limit while the
         // customer aggregation still ran, and the aggregation failed instead of spilling.
@@ -185,20 +187,71 @@ pub async fn new_session(
     Ok((ctx, names))
 }
 
+/// The memory this process may use: the smaller of the physical memory (`/proc/meminfo`)
+/// and the cgroup limit of its container (v2 `memory.max`, v1 `memory.limit_in_bytes`);
+/// `None` where neither can be read (not Linux).
+fn machine_memory_bytes() -> Option<u64> {
+    let physical = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        m.lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kib| kib * 1024)
+    });
+    let cgroup = [
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    ]
+    .iter()
+    .filter_map(|p| std::fs::read_to_string(p).ok())
+    .find_map(|v| v.trim().parse::<u64>().ok());
+    match (physical, cgroup) {
+        (Some(p), Some(c)) => Some(p.min(c)),
+        (p, c) => p.or(c),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use datafusion::execution::memory_pool::MemoryLimit;
 
     #[test]
+    fn by_default_the_pool_is_half_the_machine() {
+        let engine = crate::config::EngineConfig::default();
+        let pool = runtime(&engine).unwrap();
+        // This test runs on Linux (CI and the dev machines): MemTotal is there.
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
+        let total_kib: u64 = meminfo
+            .lines()
+            .find(|l| l.starts_with("MemTotal:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap()
+            .parse()
+            .unwrap();
+        match pool.memory_pool.memory_limit() {
+            MemoryLimit::Finite(b) => {
+                assert!(
+                    b as u64 <= total_kib * 1024 / 2,
+                    "{b} > half of {total_kib} KiB"
+                );
+                assert!(b > 0);
+            }
+            _ => panic!("expected a finite pool"),
+        }
+    }
+
+    #[test]
     fn the_engine_memory_limit_bounds_the_pool() {
-        let mut engine = crate::config::EngineConfig::default();
+        let mut engine = crate::config::EngineConfig {
+            memory_limit_mib: Some(0),
+            ..Default::default()
+        };
         let unlimited = runtime(&engine).unwrap();
         assert!(matches!(
             unlimited.memory_pool.memory_limit(),
             MemoryLimit::Infinite
         ));
-        engine.memory_limit_mib = 3;
+        engine.memory_limit_mib = Some(3);
         let limited = runtime(&engine).unwrap();
         assert!(matches!(
             limited.memory_pool.memory_limit(),
