@@ -8,7 +8,7 @@
 --   cohort_size         Int64    customers (first counted order in the cohort month / all customers)
 --   f2_customers        Int64    customers with ≥ 2 counted orders by as_of
 --   f2_rate             Float64  f2_customers / cohort_size (young cohorts have had less time: see f2_<W>d_*)
---   f2_30d_base        Int64    customers whose first order is at least 30 days before as_of
+--   f2_30d_base        Int64    customers whose first order is at least 30 days before as_of (first_order_at ≤ as_of − 30 days)
 --   f2_30d_customers   Int64    … of whom the second order came within 30 days (second_order_at < first_order_at + 30 days)
 --   f2_30d_rate        Float64  f2_30d_customers / f2_30d_base; NULL when the base is 0
 --   f2_60d_base        Int64    customers whose first order is at least 60 days before as_of
@@ -24,38 +24,32 @@
 --   f2_365d_customers   Int64    … of whom the second order came within 365 days (second_order_at < first_order_at + 365 days)
 --   f2_365d_rate        Float64  f2_365d_customers / f2_365d_base; NULL when the base is 0
 --   median_days_to_f2   Float64  median days_to_f2 of customers with a second order (mean of the two middle values when even); NULL if none
--- Each window's end is computed once per customer (zone-aware interval arithmetic is the
--- costly part), and the cohort rows and the overall row come from one grouping.
-WITH windows AS (
-    SELECT
-        cohort_month,
-        second_order_at,
-        days_to_f2,
-        first_order_at + INTERVAL '30 days' AS end_30d,
-        first_order_at + INTERVAL '60 days' AS end_60d,
-        first_order_at + INTERVAL '90 days' AS end_90d,
-        first_order_at + INTERVAL '180 days' AS end_180d,
-        first_order_at + INTERVAL '365 days' AS end_365d
-    FROM customer_summary
-),
-both_levels AS (
+-- A window's base is "first order at least W days before as_of", compared with a constant
+-- (as_of − W days); the zone-aware `first_order_at + W days` is only computed for customers
+-- in the base with a second order. The cohort rows and the overall row come from one grouping.
+WITH both_levels AS (
     SELECT
         CASE WHEN grouping(cohort_month) = 1 THEN 'overall' ELSE 'cohort' END AS scope,
         cohort_month,
         count(*) AS cohort_size,
         count(second_order_at) AS f2_customers,
-        count(CASE WHEN end_30d <= {{ as_of }} THEN 1 END) AS f2_30d_base,
-        count(CASE WHEN end_30d <= {{ as_of }} AND second_order_at < end_30d THEN 1 END) AS f2_30d_customers,
-        count(CASE WHEN end_60d <= {{ as_of }} THEN 1 END) AS f2_60d_base,
-        count(CASE WHEN end_60d <= {{ as_of }} AND second_order_at < end_60d THEN 1 END) AS f2_60d_customers,
-        count(CASE WHEN end_90d <= {{ as_of }} THEN 1 END) AS f2_90d_base,
-        count(CASE WHEN end_90d <= {{ as_of }} AND second_order_at < end_90d THEN 1 END) AS f2_90d_customers,
-        count(CASE WHEN end_180d <= {{ as_of }} THEN 1 END) AS f2_180d_base,
-        count(CASE WHEN end_180d <= {{ as_of }} AND second_order_at < end_180d THEN 1 END) AS f2_180d_customers,
-        count(CASE WHEN end_365d <= {{ as_of }} THEN 1 END) AS f2_365d_base,
-        count(CASE WHEN end_365d <= {{ as_of }} AND second_order_at < end_365d THEN 1 END) AS f2_365d_customers,
+        count(CASE WHEN first_order_at <= {{ as_of }} - INTERVAL '30 days' THEN 1 END) AS f2_30d_base,
+        count(CASE WHEN first_order_at <= {{ as_of }} - INTERVAL '30 days' AND second_order_at IS NOT NULL
+                   THEN CASE WHEN second_order_at < first_order_at + INTERVAL '30 days' THEN 1 END END) AS f2_30d_customers,
+        count(CASE WHEN first_order_at <= {{ as_of }} - INTERVAL '60 days' THEN 1 END) AS f2_60d_base,
+        count(CASE WHEN first_order_at <= {{ as_of }} - INTERVAL '60 days' AND second_order_at IS NOT NULL
+                   THEN CASE WHEN second_order_at < first_order_at + INTERVAL '60 days' THEN 1 END END) AS f2_60d_customers,
+        count(CASE WHEN first_order_at <= {{ as_of }} - INTERVAL '90 days' THEN 1 END) AS f2_90d_base,
+        count(CASE WHEN first_order_at <= {{ as_of }} - INTERVAL '90 days' AND second_order_at IS NOT NULL
+                   THEN CASE WHEN second_order_at < first_order_at + INTERVAL '90 days' THEN 1 END END) AS f2_90d_customers,
+        count(CASE WHEN first_order_at <= {{ as_of }} - INTERVAL '180 days' THEN 1 END) AS f2_180d_base,
+        count(CASE WHEN first_order_at <= {{ as_of }} - INTERVAL '180 days' AND second_order_at IS NOT NULL
+                   THEN CASE WHEN second_order_at < first_order_at + INTERVAL '180 days' THEN 1 END END) AS f2_180d_customers,
+        count(CASE WHEN first_order_at <= {{ as_of }} - INTERVAL '365 days' THEN 1 END) AS f2_365d_base,
+        count(CASE WHEN first_order_at <= {{ as_of }} - INTERVAL '365 days' AND second_order_at IS NOT NULL
+                   THEN CASE WHEN second_order_at < first_order_at + INTERVAL '365 days' THEN 1 END END) AS f2_365d_customers,
         median(CAST(days_to_f2 AS DOUBLE)) AS median_days_to_f2
-    FROM windows
+    FROM customer_summary
     GROUP BY GROUPING SETS ((cohort_month), ())
 )
 SELECT

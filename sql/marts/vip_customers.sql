@@ -20,13 +20,18 @@
 -- when y has no 29 February. This year's (as_of's local year) unless it is before as_of's
 -- date, else next year's. feb_this / feb_next: the last day of February in those years.
 {% set y = as_of_year %}{% set feb_this = 29 if (y % 4 == 0 and y % 100 != 0) or y % 400 == 0 else 28 %}{% set y = as_of_year + 1 %}{% set feb_next = 29 if (y % 4 == 0 and y % 100 != 0) or y % 400 == 0 else 28 %}
-WITH born AS (
+WITH vips AS (
+    SELECT customer_id FROM customer_summary WHERE is_vip
+),
+-- Birthdays of the VIPs only: the customer master is joined to the few VIPs first.
+born AS (
     SELECT
-        customer_id,
-        CAST(date_part('month', max(CAST(birthday AS DATE))) AS INT) AS m,
-        CAST(date_part('day', max(CAST(birthday AS DATE))) AS INT) AS d
-    FROM customers
-    GROUP BY customer_id
+        c.customer_id,
+        CAST(date_part('month', max(CAST(c.birthday AS DATE))) AS INT) AS m,
+        CAST(date_part('day', max(CAST(c.birthday AS DATE))) AS INT) AS d
+    FROM customers c
+    JOIN vips v ON v.customer_id = c.customer_id
+    GROUP BY c.customer_id
 ),
 occurrences AS (
     SELECT

@@ -18,6 +18,15 @@ pub struct CustomerKeys {
 }
 
 impl CustomerKeys {
+    /// Room for about `orders` orders' customers without growing (customers ≤ orders).
+    pub fn with_capacity(orders: usize) -> Self {
+        CustomerKeys {
+            table: HashTable::with_capacity(orders),
+            bytes: Vec::with_capacity(orders.saturating_mul(12)),
+            ends: Vec::with_capacity(orders),
+        }
+    }
+
     /// The key of `id`, numbering it if it is new. `None` past `u32::MAX` customers.
     pub fn key(&mut self, id: &str) -> Option<u32> {
         let Self { table, bytes, ends } = self;

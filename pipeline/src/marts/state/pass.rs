@@ -11,15 +11,15 @@
 //! `amount_365` adds 365 days with Arrow's own interval arithmetic in the column's zone,
 //! the same function DataFusion's `ordered_at + INTERVAL '365 days'` uses.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
 use datafusion::arrow::array::timezone::Tz;
 use datafusion::arrow::array::{
-    ArrayRef, Date32Builder, Decimal128Array, Decimal128Builder, Int64Array, Int64Builder,
-    StringArray, TimestampMicrosecondBuilder,
+    ArrayRef, AsArray, Date32Builder, Decimal128Array, Decimal128Builder, Int64Array, Int64Builder,
+    LargeStringArray, StringArray, StringViewArray, TimestampMicrosecondBuilder,
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{
@@ -27,6 +27,7 @@ use datafusion::arrow::datatypes::{
 };
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
+use hashbrown::HashMap;
 use rayon::prelude::*;
 
 use super::keys::CustomerKeys;
@@ -46,13 +47,53 @@ pub struct Orders {
     /// Where the order's `order_id` is: (index into `order_ids`, row).
     pub order_ref: Vec<(u32, u32)>,
     /// The `order_id` columns of the batches read, for breaking ties in time.
-    pub order_ids: Vec<StringArray>,
+    pub order_ids: Vec<Strings>,
 }
 
 impl Orders {
+    /// Room for `n` orders.
+    pub fn with_capacity(n: usize) -> Self {
+        Orders {
+            key: Vec::with_capacity(n),
+            at: Vec::with_capacity(n),
+            date: Vec::with_capacity(n),
+            amount: Vec::with_capacity(n),
+            order_ref: Vec::with_capacity(n),
+            order_ids: Vec::new(),
+        }
+    }
+
     fn order_id(&self, i: usize) -> &str {
         let (batch, row) = self.order_ref[i];
         self.order_ids[batch as usize].value(row as usize)
+    }
+}
+
+/// A string column as read (DataFusion gives views or plain strings), without a copy.
+#[derive(Debug)]
+pub enum Strings {
+    View(StringViewArray),
+    Plain(StringArray),
+    Large(LargeStringArray),
+}
+
+impl Strings {
+    /// The column as strings; `None` for another type.
+    pub fn of(column: &ArrayRef) -> Option<Self> {
+        Some(match column.data_type() {
+            DataType::Utf8View => Strings::View(column.as_string_view().clone()),
+            DataType::Utf8 => Strings::Plain(column.as_string::<i32>().clone()),
+            DataType::LargeUtf8 => Strings::Large(column.as_string::<i64>().clone()),
+            _ => return None,
+        })
+    }
+
+    pub fn value(&self, row: usize) -> &str {
+        match self {
+            Strings::View(a) => a.value(row),
+            Strings::Plain(a) => a.value(row),
+            Strings::Large(a) => a.value(row),
+        }
     }
 }
 
@@ -407,8 +448,14 @@ fn customer(
 ) -> Result<Customer, ArrowError> {
     let at = |i: u32| orders.at[i as usize];
     let first_at = at(own[0]);
-    let limit = TimestampMicrosecondType::add_month_day_nano(first_at, year_later, zone)
-        .ok_or_else(|| ArrowError::ComputeError(format!("{first_at} µs + 365 days overflows")))?;
+    // A customer's only order is within their own first year: no zone arithmetic needed.
+    let limit = if own.len() == 1 {
+        i64::MAX
+    } else {
+        TimestampMicrosecondType::add_month_day_nano(first_at, year_later, zone).ok_or_else(
+            || ArrowError::ComputeError(format!("{first_at} µs + 365 days overflows")),
+        )?
+    };
     let mut first_date = i32::MAX;
     let mut at_first = 0;
     let mut next: Option<(i64, i32)> = None;
