@@ -33,7 +33,8 @@ WITH shaped AS (
         order_count,
         total_amount,
         last_order_at,
-        CASE WHEN first_order_at + INTERVAL '365 days' <= {{ as_of }} THEN amount_365 END AS ltv_365,
+        -- matured: first_order_at + 365 days ≤ as_of, compared with the constant as_of − 365 days
+        CASE WHEN first_order_at <= {{ as_of }} - INTERVAL '365 days' THEN amount_365 END AS ltv_365,
         CASE WHEN order_count >= 5 THEN '5+' ELSE CAST(order_count AS VARCHAR) END AS frequency_bucket,
         {{ spend_bucket("total_amount") }} AS spend_bucket,
         CAST({{ spend_bucket_order("total_amount") }} AS BIGINT) AS spend_bucket_order,

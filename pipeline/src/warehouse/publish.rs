@@ -87,7 +87,11 @@ impl<'a> Publisher<'a> {
             schema,
             batches,
             opts,
-            parquet_io::ColumnHints::default(),
+            // A table's customer_id is one per row wherever it is a column of a mart.
+            parquet_io::ColumnHints {
+                distinct: &["customer_id"],
+                ..Default::default()
+            },
         )
         .await?;
         self.files.push(rel.clone());
