@@ -33,21 +33,11 @@ WITH both_levels AS (
         cohort_month,
         count(*) AS cohort_size,
         count(second_order_at) AS f2_customers,
-        count(CASE WHEN first_order_at <= {{ as_of }} - INTERVAL '30 days' THEN 1 END) AS f2_30d_base,
-        count(CASE WHEN first_order_at <= {{ as_of }} - INTERVAL '30 days' AND second_order_at IS NOT NULL
-                   THEN CASE WHEN second_order_at < first_order_at + INTERVAL '30 days' THEN 1 END END) AS f2_30d_customers,
-        count(CASE WHEN first_order_at <= {{ as_of }} - INTERVAL '60 days' THEN 1 END) AS f2_60d_base,
-        count(CASE WHEN first_order_at <= {{ as_of }} - INTERVAL '60 days' AND second_order_at IS NOT NULL
-                   THEN CASE WHEN second_order_at < first_order_at + INTERVAL '60 days' THEN 1 END END) AS f2_60d_customers,
-        count(CASE WHEN first_order_at <= {{ as_of }} - INTERVAL '90 days' THEN 1 END) AS f2_90d_base,
-        count(CASE WHEN first_order_at <= {{ as_of }} - INTERVAL '90 days' AND second_order_at IS NOT NULL
-                   THEN CASE WHEN second_order_at < first_order_at + INTERVAL '90 days' THEN 1 END END) AS f2_90d_customers,
-        count(CASE WHEN first_order_at <= {{ as_of }} - INTERVAL '180 days' THEN 1 END) AS f2_180d_base,
-        count(CASE WHEN first_order_at <= {{ as_of }} - INTERVAL '180 days' AND second_order_at IS NOT NULL
-                   THEN CASE WHEN second_order_at < first_order_at + INTERVAL '180 days' THEN 1 END END) AS f2_180d_customers,
-        count(CASE WHEN first_order_at <= {{ as_of }} - INTERVAL '365 days' THEN 1 END) AS f2_365d_base,
-        count(CASE WHEN first_order_at <= {{ as_of }} - INTERVAL '365 days' AND second_order_at IS NOT NULL
-                   THEN CASE WHEN second_order_at < first_order_at + INTERVAL '365 days' THEN 1 END END) AS f2_365d_customers,
+{%- for w in [30, 60, 90, 180, 365] %}
+        count(CASE WHEN first_order_at <= {{ as_of }} - INTERVAL '{{ w }} days' THEN 1 END) AS f2_{{ w }}d_base,
+        count(CASE WHEN first_order_at <= {{ as_of }} - INTERVAL '{{ w }} days' AND second_order_at IS NOT NULL
+                   THEN CASE WHEN second_order_at < first_order_at + INTERVAL '{{ w }} days' THEN 1 END END) AS f2_{{ w }}d_customers,
+{%- endfor %}
         median(CAST(days_to_f2 AS DOUBLE)) AS median_days_to_f2
     FROM customer_summary
     GROUP BY GROUPING SETS ((cohort_month), ())
