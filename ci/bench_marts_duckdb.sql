@@ -84,7 +84,8 @@ WITH state AS MATERIALIZED (
         count(*) AS order_count,
         sum(amount) AS total_amount,
         max(ordered_at) AS last_order_at,
-        sum(amount) FILTER (WHERE epoch_us(ordered_at) - epoch_us(first_at) < days_us(365)) AS amount_365
+        sum(amount) FILTER (WHERE epoch_us(ordered_at) - epoch_us(first_at) < days_us(365)) AS amount_365,
+        any_value(amount) FILTER (WHERE k = 1) AS first_order_amount
     FROM order_seq
     GROUP BY customer_id
 ),
@@ -109,6 +110,7 @@ SELECT
     total_amount,
     last_order_at,
     CASE WHEN epoch_us(getvariable('as_of')) - epoch_us(first_order_at) >= days_us(365) THEN amount_365 END AS ltv_365,
+    first_order_amount,
     CASE WHEN order_count >= 5 THEN '5+' ELSE order_count::VARCHAR END AS frequency_bucket,
     CASE
         WHEN total_amount < 10000 THEN '0-10000' WHEN total_amount < 30000 THEN '10000-30000'

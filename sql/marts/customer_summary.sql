@@ -35,6 +35,7 @@ WITH shaped AS (
         last_order_at,
         -- matured: first_order_at + 365 days ≤ as_of, compared with the constant as_of − 365 days
         CASE WHEN first_order_at <= {{ as_of }} - INTERVAL '365 days' THEN amount_365 END AS ltv_365,
+        first_order_amount,
         CASE WHEN order_count >= 5 THEN '5+' ELSE CAST(order_count AS VARCHAR) END AS frequency_bucket,
         {{ spend_bucket("total_amount") }} AS spend_bucket,
         CAST({{ spend_bucket_order("total_amount") }} AS BIGINT) AS spend_bucket_order,
@@ -67,6 +68,7 @@ SELECT
     s.total_amount,
     s.last_order_at,
     s.ltv_365,
+    s.first_order_amount,
     s.frequency_bucket,
     s.spend_bucket,
     s.spend_bucket_order,

@@ -32,13 +32,9 @@ WITH buyers AS (
         first_order_date,
         cohort_month,
         second_order_at,
+        first_order_amount,
         first_order_at + INTERVAL '{{ rule_132_window_days }} days' AS window_ends_at
     FROM customer_summary
-),
-first_orders AS (
-    SELECT customer_id, first_value(amount ORDER BY ordered_at, order_id) AS first_order_amount
-    FROM counted_orders
-    GROUP BY customer_id
 ),
 -- Touches per buyer and channel first, then per buyer: the distinct channels are the
 -- non-NULL channel groups. (A count(DISTINCT channel) per buyer keeps a hash set for each of
@@ -72,7 +68,7 @@ joined AS (
         b.first_order_at,
         b.first_order_date,
         b.cohort_month,
-        f.first_order_amount,
+        b.first_order_amount,
         b.window_ends_at,
         b.window_ends_at <= {{ as_of }} AS window_ended,
         CAST(COALESCE(w.approaches, 0) AS BIGINT) AS approaches,
@@ -82,7 +78,6 @@ joined AS (
         b.second_order_at IS NOT NULL AS reordered,
         COALESCE(b.second_order_at < b.window_ends_at, FALSE) AS reordered_in_window
     FROM buyers b
-    JOIN first_orders f ON f.customer_id = b.customer_id
     LEFT JOIN window_touches w ON w.customer_id = b.customer_id
 )
 SELECT

@@ -18,6 +18,7 @@
 --   total_amount       sum of amounts
 --   last_order_at      time of the latest counted order
 --   amount_365         sum of amounts in [first_order_at, first_order_at + 365 days)
+--   first_order_amount amount of the first order (by time, then order_id)
 WITH firsts AS (
     SELECT customer_id, min(ordered_at) AS first_at
     FROM counted_orders
@@ -35,7 +36,8 @@ agg AS (
         sum(CASE WHEN o.ordered_at = f.first_at THEN 1 ELSE 0 END) AS orders_at_first,
         min(CASE WHEN o.ordered_at > f.first_at THEN o.ordered_at END) AS next_at,
         min(CASE WHEN o.ordered_at > f.first_at THEN o.order_date END) AS next_date,
-        sum(CASE WHEN o.ordered_at < f.first_at + INTERVAL '365 days' THEN o.amount END) AS amount_365
+        sum(CASE WHEN o.ordered_at < f.first_at + INTERVAL '365 days' THEN o.amount END) AS amount_365,
+        first_value(o.amount ORDER BY o.ordered_at, o.order_id) AS first_order_amount
     FROM counted_orders o
     JOIN firsts f ON o.customer_id = f.customer_id
     GROUP BY o.customer_id
@@ -49,5 +51,6 @@ SELECT
     order_count,
     total_amount,
     last_order_at,
-    amount_365
+    amount_365,
+    first_order_amount
 FROM agg

@@ -137,6 +137,11 @@ impl Types {
             Field::new("total_amount", self.sum(), true),
             Field::new("last_order_at", ts, true),
             Field::new("amount_365", self.sum(), true),
+            Field::new(
+                "first_order_amount",
+                DataType::Decimal128(self.precision, self.scale),
+                true,
+            ),
         ]))
     }
 
@@ -324,6 +329,8 @@ fn walk_chunk(
     let mut total = Decimal128Builder::with_capacity(n).with_data_type(types.sum());
     let mut last_at = ts(TimestampMicrosecondBuilder::with_capacity(n));
     let mut amount_365 = Decimal128Builder::with_capacity(n).with_data_type(types.sum());
+    let mut first_amount = Decimal128Builder::with_capacity(n)
+        .with_data_type(DataType::Decimal128(types.precision, types.scale));
     let mut tallies = Tallies::default();
 
     let year_later = IntervalMonthDayNano::new(0, 365, 0);
@@ -347,6 +354,7 @@ fn walk_chunk(
         total.append_value(c.total);
         last_at.append_value(c.last_at);
         amount_365.append_value(c.amount_365);
+        first_amount.append_value(orders.amount[own[0] as usize]);
 
         months.clear();
         for &i in own.iter() {
@@ -409,6 +417,7 @@ fn walk_chunk(
             finish(&mut total),
             Arc::new(last_at.finish()),
             finish(&mut amount_365),
+            finish(&mut first_amount),
         ],
     )?;
     Ok((batch, tallies))
