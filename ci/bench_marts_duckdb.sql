@@ -59,7 +59,7 @@ SET preserve_insertion_order = false;
 -- a few hundred (cohort, month) keys instead of by customer.
 CREATE OR REPLACE TEMP TABLE order_seq AS
 SELECT
-    customer_id, ordered_at, amount, month_index,
+    customer_id, ordered_at, order_date, amount, month_index,
     row_number() OVER w AS k,
     first_value(ordered_at) OVER w AS first_at,
     first_value(order_date) OVER w AS first_date,
@@ -85,7 +85,8 @@ WITH state AS MATERIALIZED (
         sum(amount) AS total_amount,
         max(ordered_at) AS last_order_at,
         sum(amount) FILTER (WHERE epoch_us(ordered_at) - epoch_us(first_at) < days_us(365)) AS amount_365,
-        any_value(amount) FILTER (WHERE k = 1) AS first_order_amount
+        any_value(amount) FILTER (WHERE k = 1) AS first_order_amount,
+        arg_max(order_date, k) AS last_order_date
     FROM order_seq
     GROUP BY customer_id
 ),
@@ -109,6 +110,7 @@ SELECT
     order_count,
     total_amount,
     last_order_at,
+    last_order_date,
     CASE WHEN epoch_us(getvariable('as_of')) - epoch_us(first_order_at) >= days_us(365) THEN amount_365 END AS ltv_365,
     first_order_amount,
     CASE WHEN order_count >= 5 THEN '5+' ELSE order_count::VARCHAR END AS frequency_bucket,

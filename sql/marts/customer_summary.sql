@@ -12,6 +12,7 @@
 --   order_count        Int64      counted orders
 --   total_amount       Decimal    sum of amounts (exact)
 --   last_order_at      timestamp  time of the latest counted order
+--   last_order_date    Date32     its local date (最終購入日)
 --   ltv_365            Decimal    sum of amounts in [first_order_at, first_order_at + 365 days);
 --                                 NULL while first_order_at + 365 days > as_of (not yet matured)
 --   frequency_bucket   Utf8       '1', '2', '3', '4' or '5+' (order_count)
@@ -33,6 +34,7 @@ WITH shaped AS (
         order_count,
         total_amount,
         last_order_at,
+        last_order_date,
         -- matured: first_order_at + 365 days ≤ as_of, compared with the constant as_of − 365 days
         CASE WHEN first_order_at <= {{ as_of }} - INTERVAL '365 days' THEN amount_365 END AS ltv_365,
         first_order_amount,
@@ -67,6 +69,7 @@ SELECT
     s.order_count,
     s.total_amount,
     s.last_order_at,
+    s.last_order_date,
     s.ltv_365,
     s.first_order_amount,
     s.frequency_bucket,

@@ -24,31 +24,17 @@
 --   total_amount           Decimal    cumulative spend (exact)
 --   member_rank            Utf8       member rank (see customer_summary)
 --   is_vip                 Boolean    VIP (see customer_summary)
--- How: only the orders of customers with ≥ 2 orders are numbered (as frequency_ladder does);
--- a one-order customer's last order date is their first_order_date.
-WITH numbered AS (
+-- How: the stages' P80s come from ladder_steps (sql/state/ladder_steps.sql: orders counted
+-- per order number k and days to the next order, in the customer pass), each customer's last
+-- order date from customer_summary.
+WITH stages AS (
     SELECT
-        o.customer_id,
-        o.order_date,
-        CAST(least(row_number() OVER (PARTITION BY o.customer_id ORDER BY o.ordered_at, o.order_id), 5) AS BIGINT) AS stage,
-        CAST(lead(o.order_date) OVER (PARTITION BY o.customer_id ORDER BY o.ordered_at, o.order_id) AS INT)
-            - CAST(o.order_date AS INT) AS gap_days
-    FROM counted_orders o
-    WHERE o.customer_id IN (SELECT customer_id FROM customer_summary WHERE order_count >= 2)
-),
-stages AS (
-    SELECT
-        stage,
-        count(*) AS stage_next_orders,
-        exact_percentile(CAST(gap_days AS DOUBLE), 0.8) AS stage_p80_days
-    FROM numbered
+        CAST(least(k, 5) AS BIGINT) AS stage,
+        sum(orders) AS stage_next_orders,
+        exact_percentile(CAST(gap_days AS DOUBLE), 0.8, orders) AS stage_p80_days
+    FROM ladder_steps
     WHERE gap_days IS NOT NULL
-    GROUP BY stage
-),
-last_dates AS (
-    SELECT customer_id, order_date AS last_order_date
-    FROM numbered
-    WHERE gap_days IS NULL
+    GROUP BY CAST(least(k, 5) AS BIGINT)
 ),
 standing AS (
     SELECT
@@ -57,15 +43,11 @@ standing AS (
         cs.frequency_bucket,
         cs.order_count,
         cs.last_order_at,
-        CAST(
-            CAST({{ as_of_date }} AS INT)
-            - CAST(CASE WHEN cs.order_count = 1 THEN cs.first_order_date ELSE l.last_order_date END AS INT)
-        AS BIGINT) AS days_since_last_order,
+        CAST(CAST({{ as_of_date }} AS INT) - CAST(cs.last_order_date AS INT) AS BIGINT) AS days_since_last_order,
         cs.total_amount,
         cs.member_rank,
         cs.is_vip
     FROM customer_summary cs
-    LEFT JOIN last_dates l ON l.customer_id = cs.customer_id
 )
 SELECT
     s.customer_id,

@@ -19,6 +19,7 @@
 --   last_order_at      time of the latest counted order
 --   amount_365         sum of amounts in [first_order_at, first_order_at + 365 days)
 --   first_order_amount amount of the first order (by time, then order_id)
+--   last_order_date    local date of the last order (by time, then order_id)
 WITH firsts AS (
     SELECT customer_id, min(ordered_at) AS first_at
     FROM counted_orders
@@ -37,7 +38,8 @@ agg AS (
         min(CASE WHEN o.ordered_at > f.first_at THEN o.ordered_at END) AS next_at,
         min(CASE WHEN o.ordered_at > f.first_at THEN o.order_date END) AS next_date,
         sum(CASE WHEN o.ordered_at < f.first_at + INTERVAL '365 days' THEN o.amount END) AS amount_365,
-        first_value(o.amount ORDER BY o.ordered_at, o.order_id) AS first_order_amount
+        first_value(o.amount ORDER BY o.ordered_at, o.order_id) AS first_order_amount,
+        last_value(o.order_date ORDER BY o.ordered_at, o.order_id) AS last_order_date
     FROM counted_orders o
     JOIN firsts f ON o.customer_id = f.customer_id
     GROUP BY o.customer_id
@@ -52,5 +54,6 @@ SELECT
     total_amount,
     last_order_at,
     amount_365,
-    first_order_amount
+    first_order_amount,
+    last_order_date
 FROM agg

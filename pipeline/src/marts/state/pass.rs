@@ -142,6 +142,7 @@ impl Types {
                 DataType::Decimal128(self.precision, self.scale),
                 true,
             ),
+            Field::new("last_order_date", DataType::Date32, true),
         ]))
     }
 
@@ -331,6 +332,7 @@ fn walk_chunk(
     let mut amount_365 = Decimal128Builder::with_capacity(n).with_data_type(types.sum());
     let mut first_amount = Decimal128Builder::with_capacity(n)
         .with_data_type(DataType::Decimal128(types.precision, types.scale));
+    let mut last_date = Date32Builder::with_capacity(n);
     let mut tallies = Tallies::default();
 
     let year_later = IntervalMonthDayNano::new(0, 365, 0);
@@ -355,6 +357,7 @@ fn walk_chunk(
         last_at.append_value(c.last_at);
         amount_365.append_value(c.amount_365);
         first_amount.append_value(orders.amount[own[0] as usize]);
+        last_date.append_value(orders.date[own[own.len() - 1] as usize]);
 
         months.clear();
         for &i in own.iter() {
@@ -418,6 +421,7 @@ fn walk_chunk(
             Arc::new(last_at.finish()),
             finish(&mut amount_365),
             finish(&mut first_amount),
+            Arc::new(last_date.finish()),
         ],
     )?;
     Ok((batch, tallies))
