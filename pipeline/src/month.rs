@@ -22,6 +22,16 @@ impl YearMonth {
         YearMonth(d.year() as i64 * 12 + d.month0() as i64)
     }
 
+    /// The month of a day number (days since 1970-01-01, Arrow's `Date32`); `None` outside
+    /// chrono's calendar.
+    pub fn of_epoch_day(days: i32) -> Option<Self> {
+        /// Days from 0001-01-01 (day 1 of the common era) to 1970-01-01.
+        const UNIX_EPOCH_CE_DAY: i32 = 719_163;
+        days.checked_add(UNIX_EPOCH_CE_DAY)
+            .and_then(NaiveDate::from_num_days_from_ce_opt)
+            .map(Self::of)
+    }
+
     /// Its number, `year × 12 + month − 1`.
     pub const fn index(self) -> i64 {
         self.0

@@ -193,9 +193,9 @@ fn normalize(how: Normalize, t: &str) -> std::result::Result<Cow<'_, str>, Strin
 
 /// Local month key of a day number (days since 1970-01-01): its [`YearMonth`] index.
 pub fn month_of_days(days: i32) -> i32 {
-    let d = chrono::NaiveDate::from_num_days_from_ce_opt(days + 719_163)
-        .unwrap_or(chrono::NaiveDate::MIN);
-    YearMonth::of(d).index() as i32
+    YearMonth::of_epoch_day(days)
+        .unwrap_or_else(|| YearMonth::of(chrono::NaiveDate::MIN))
+        .index() as i32
 }
 
 impl<'c> RowBuilder<'c> {

@@ -185,9 +185,10 @@ fn header_list(sql: &str, key: &str) -> Vec<String> {
         .collect()
 }
 
-/// Whether the mart's SQL mentions table `name` (outside comments, literals and template tags).
-pub fn mentions(mart: &MartSql, name: &str) -> bool {
-    identifiers(&mart.template).contains(name)
+/// The identifiers the mart's SQL mentions (outside comments, literals and template tags):
+/// the tables it may read, among other names.
+pub fn mentioned(mart: &MartSql) -> BTreeSet<String> {
+    identifiers(&mart.template)
 }
 
 /// Lower-cased identifiers of `sql`, skipping comments, string literals and template tags.

@@ -123,8 +123,18 @@ pub async fn build_marts<S: MartSink + ?Sized>(
 
     let mut runs: Vec<MartRun> = Vec::with_capacity(marts.len());
     let mut state_ready = false;
-    // The last mart reading each state table: the table is dropped once it is built.
-    let last_reader = |table: &str| marts.iter().rposition(|m| catalog::mentions(m, table));
+    // Which marts read the state, and the last reader of each state table: the table is
+    // dropped once that mart is built.
+    let mentioned: Vec<_> = marts.iter().map(catalog::mentioned).collect();
+    let reads_state = |position: usize| {
+        state::TABLES
+            .iter()
+            .any(|(name, _)| mentioned[position].contains(*name))
+    };
+    let last_reader: Vec<Option<usize>> = state::TABLES
+        .iter()
+        .map(|(name, _)| mentioned.iter().rposition(|m| m.contains(*name)))
+        .collect();
     for (position, mart) in marts.iter().enumerate() {
         let missing = mart
             .requires
@@ -151,11 +161,7 @@ pub async fn build_marts<S: MartSink + ?Sized>(
         // The first mart reading the customer state computes it: its duration includes
         // the pass, so the per-mart times add up to the run.
         let started = Instant::now();
-        if !state_ready
-            && state::TABLES
-                .iter()
-                .any(|(name, _)| catalog::mentions(mart, name))
-        {
+        if !state_ready && reads_state(position) {
             let computed = state::register(ctx, cfg.customer_state).await?;
             tracing::info!(?computed, duration = ?started.elapsed(), "customer state ready");
             state_ready = true;
@@ -193,8 +199,8 @@ pub async fn build_marts<S: MartSink + ?Sized>(
         };
         let duration = started.elapsed();
         tracing::info!(mart = %mart.name, rows, ?duration, "mart built");
-        for (table, _) in state::TABLES {
-            if last_reader(table) == Some(position) {
+        for ((table, _), last) in state::TABLES.iter().zip(&last_reader) {
+            if *last == Some(position) {
                 state::deregister(ctx, table);
             }
         }

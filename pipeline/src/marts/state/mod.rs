@@ -5,19 +5,21 @@
 //! published) before the first mart that reads them, removed after the last:
 //!
 //! * `customer_state` — one row per customer: first and second order, count, sum, last
-//!   order, spend of the first 365 days (read by customer_summary);
+//!   order, spend of the first 365 days, first order's amount, last order's date (read by
+//!   customer_summary);
 //! * `cohort_months` — customers, orders and sales per cohort × calendar month
 //!   (cohort_retention, monthly_kpis);
 //! * `year_activity` — active and repeat customers, orders and sales per year (annual_kpis);
 //! * `ladder_steps` — orders and amounts per order number × days to the next order
-//!   (frequency_ladder).
+//!   (frequency_ladder, lapsing_customers).
 //!
 //! By default they are computed by [`pass`] in one read of `counted_orders`: customer ids are
 //! numbered ([`keys`]), orders grouped with a counting sort and each customer walked once, in
 //! parallel. `[marts] customer_state = "sql"` runs the SQL definitions instead; so does any
 //! input the pass does not take (a NULL in a column the definitions read, or a type other
-//! than the warehouse's), with a log line saying why. `pipeline/tests/customer_state.rs`
-//! proves both give equal tables and equal marts.
+//! than the warehouse's), with a log line saying why. The test
+//! `the_customer_pass_equals_the_sql_definitions` (`pipeline/tests/marts_e2e.rs`) proves both
+//! give equal tables and equal marts.
 
 mod keys;
 mod pass;
@@ -201,21 +203,12 @@ async fn read(
             DataType::Timestamp(TimeUnit::Microsecond, Some(zone)),
             DataType::Date32,
             DataType::Decimal128(precision, scale),
-        ) if matches!(
+        ) if Strings::takes(&id) && Strings::takes(&ty(2)) => Some(Types {
             id,
-            DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
-        ) && matches!(
-            ty(2),
-            DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
-        ) =>
-        {
-            Some(Types {
-                id,
-                zone,
-                precision,
-                scale,
-            })
-        }
+            zone,
+            precision,
+            scale,
+        }),
         _ => None,
     }) else {
         return Ok(Err(format!(

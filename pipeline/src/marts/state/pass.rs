@@ -5,8 +5,8 @@
 //! `cohort_months`, `year_activity` and `ladder_steps`.
 //!
 //! Customers are split into chunks walked in parallel (rayon); each chunk yields its own
-//! `customer_state` batch and its own partial aggregates, merged at the end. The definitions are followed to the
-//! letter, edge cases included: `first_order_date` is the customer's earliest `order_date`,
+//! `customer_state` batch and its own partial aggregates, merged at the end. The
+//! definitions are followed to the letter, edge cases included: `first_order_date` is the customer's earliest `order_date`,
 //! the second order is a simultaneous one when two orders share the first instant, and
 //! `amount_365` adds 365 days with Arrow's own interval arithmetic in the column's zone,
 //! the same function DataFusion's `ordered_at + INTERVAL '365 days'` uses.
@@ -15,7 +15,6 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::Arc;
 
-use chrono::NaiveDate;
 use datafusion::arrow::array::timezone::Tz;
 use datafusion::arrow::array::{
     ArrayRef, AsArray, Date32Builder, Decimal128Array, Decimal128Builder, Int64Array, Int64Builder,
@@ -34,7 +33,7 @@ use super::keys::CustomerKeys;
 use crate::month::YearMonth;
 
 /// Every counted order, one entry per order in each vector.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Orders {
     /// The customer's key ([`CustomerKeys`]).
     pub key: Vec<u32>,
@@ -78,6 +77,14 @@ pub enum Strings {
 }
 
 impl Strings {
+    /// Whether a column of this type can be read as strings.
+    pub fn takes(ty: &DataType) -> bool {
+        matches!(
+            ty,
+            DataType::Utf8View | DataType::Utf8 | DataType::LargeUtf8
+        )
+    }
+
     /// The column as strings; `None` for another type.
     pub fn of(column: &ArrayRef) -> Option<Self> {
         Some(match column.data_type() {
@@ -244,6 +251,18 @@ struct Tallies {
 }
 
 impl Tallies {
+    /// One customer's (year, orders, sales) in `year_activity`.
+    fn count_year(&mut self, (year, orders, sales): (i64, i64, i128)) -> Result<(), ArrowError> {
+        let e = self.years.entry(year).or_default();
+        *e = (
+            e.0 + 1,
+            e.1 + i64::from(orders >= 2),
+            e.2 + orders,
+            add(e.3, sales)?,
+        );
+        Ok(())
+    }
+
     fn merge(&mut self, other: Tallies) -> Result<(), ArrowError> {
         for (key, (c, o, s)) in other.cohort_months {
             let e = self.cohort_months.entry(key).or_default();
@@ -427,20 +446,6 @@ fn walk_chunk(
     Ok((batch, tallies))
 }
 
-impl Tallies {
-    /// One customer's (year, orders, sales) in `year_activity`.
-    fn count_year(&mut self, (year, orders, sales): (i64, i64, i128)) -> Result<(), ArrowError> {
-        let e = self.years.entry(year).or_default();
-        *e = (
-            e.0 + 1,
-            e.1 + i64::from(orders >= 2),
-            e.2 + orders,
-            add(e.3, sales)?,
-        );
-        Ok(())
-    }
-}
-
 /// Per-customer values of `customer_state`.
 struct Customer {
     first_at: i64,
@@ -514,9 +519,7 @@ fn add(a: i128, b: i128) -> Result<i128, ArrowError> {
 
 /// `year × 12 + month − 1` of a `Date32` (days since 1970-01-01).
 fn month_index(days: i32) -> Result<i64, ArrowError> {
-    const UNIX_EPOCH_FROM_CE: i32 = 719_163;
-    days.checked_add(UNIX_EPOCH_FROM_CE)
-        .and_then(NaiveDate::from_num_days_from_ce_opt)
-        .map(|d| YearMonth::of(d).index())
+    YearMonth::of_epoch_day(days)
+        .map(YearMonth::index)
         .ok_or_else(|| ArrowError::ComputeError(format!("order_date {days} is out of range")))
 }
