@@ -121,6 +121,140 @@ async fn calibration_input_matches_hand_built_histories() {
     assert!((obs.input.first_orders.mean - 2000.0).abs() < 1e-9);
 }
 
+/// A history that starts mid-life: January holds five customers at once, then one new
+/// customer a month. Those five are projected from the stage the data show but left out of
+/// the ladder's likelihood and the new-customer series; `launch` keeps everyone.
+#[tokio::test]
+async fn a_history_that_starts_mid_life_keeps_its_first_customers_out_of_the_fit() {
+    use pipeline::config::HistoryStart;
+    use pipeline::forecast::observe::History;
+    let src = tempfile::tempdir().unwrap();
+    let wh = tempfile::tempdir().unwrap();
+    // A1: Jan, Mar. A2: Jan, Feb, Aug. A3–A5: Jan only. B2..B7: first orders Feb..Jul;
+    // B2 again in Apr. Nothing new in August, the last observed month.
+    let mut csv = String::from("order_id,customer_id,ordered_at,amount\n");
+    let orders = [
+        ("A1", 1, 1000),
+        ("A1", 3, 1100),
+        ("A2", 1, 2000),
+        ("A2", 2, 2100),
+        ("A2", 8, 2200),
+        ("A3", 1, 3000),
+        ("A4", 1, 4000),
+        ("A5", 1, 5000),
+        ("B2", 2, 600),
+        ("B2", 4, 700),
+        ("B3", 3, 800),
+        ("B4", 4, 900),
+        ("B5", 5, 1000),
+        ("B6", 6, 1200),
+        ("B7", 7, 1300),
+    ];
+    for (i, (c, month, amount)) in orders.iter().enumerate() {
+        csv.push_str(&format!("{i},{c},2024-{month:02}-10 10:00:00,{amount}\n"));
+    }
+    common::write(src.path(), "orders/a.csv", &csv);
+    let config = common::config(src.path(), wh.path());
+    common::ingest(&config).await;
+    let (ctx, _) = pipeline::session::open_session(&config).await.unwrap();
+    let (jan, aug) = (2024 * 12, 2024 * 12 + 7);
+    let mut history = History::read(&ctx, &config.marts, 0, aug).await.unwrap();
+    let h = |orders: &[(usize, f64)]| CustomerHistory {
+        orders: orders.to_vec(),
+    };
+
+    // auto: 5 new customers in January against a median of 1 over February..July.
+    assert_eq!(history.start, HistoryStart::Auto);
+    assert_eq!(history.mid_life_start(aug), Some(jan));
+    let obs = history.at(aug).unwrap();
+    assert_eq!(obs.mid_life, Some((jan, 5)));
+    assert_eq!(obs.first_month, jan + 1);
+    assert_eq!(obs.input.monthly_new_customers, vec![1, 1, 1, 1, 1, 1, 0]);
+    assert_eq!(obs.input.first_month_of_year, 1);
+    // The scored stages are the B customers' alone (months counted from February).
+    let b_only = input_from_histories(
+        &[
+            h(&[(0, 600.0), (2, 700.0)]),
+            h(&[(1, 800.0)]),
+            h(&[(2, 900.0)]),
+            h(&[(3, 1000.0)]),
+            h(&[(4, 1200.0)]),
+            h(&[(5, 1300.0)]),
+        ],
+        6,
+    );
+    // A's waits at the end of August, by stage and months since their last order:
+    // A3–A5 at stage 1 since January (7), A1 at stage 2 since March (5), A2 at stage 3
+    // since August (0). A2's steps (Jan → Feb → Aug) and A1's (Jan → Mar) are not scored.
+    let unscored = [
+        vec![0, 0, 0, 0, 0, 0, 0, 3],
+        vec![0, 0, 0, 0, 0, 1],
+        vec![1],
+    ];
+    assert_eq!(obs.input.stages.len(), 3);
+    for (k, stage) in obs.input.stages.iter().enumerate() {
+        let scored = b_only.stages.get(k).cloned().unwrap_or_default();
+        assert_eq!(stage.stage, k + 1);
+        assert_eq!(
+            stage.converted_by_delay,
+            scored.converted_by_delay,
+            "stage {}",
+            k + 1
+        );
+        assert_eq!(
+            stage.waiting_by_months,
+            scored.waiting_by_months,
+            "stage {}",
+            k + 1
+        );
+        assert_eq!(
+            stage.unscored_waiting_by_months,
+            unscored[k],
+            "stage {}",
+            k + 1
+        );
+    }
+    // First orders are the B customers' (600 + 800 + 900 + 1000 + 1200 + 1300 = 5,800);
+    // the A customers' orders count as repeat orders.
+    assert_eq!(obs.input.first_orders.count, 6);
+    assert!((obs.input.first_orders.mean - 5800.0 / 6.0).abs() < 1e-9);
+    assert_eq!(obs.input.repeat_orders.count, 9);
+
+    // launch: everyone is a first-time buyer in their first month.
+    history.start = HistoryStart::Launch;
+    let obs = history.at(aug).unwrap();
+    assert_eq!(obs.mid_life, None);
+    assert_eq!(obs.first_month, jan);
+    let everyone = input_from_histories(
+        &[
+            h(&[(0, 1000.0), (2, 1100.0)]),
+            h(&[(0, 2000.0), (1, 2100.0), (7, 2200.0)]),
+            h(&[(0, 3000.0)]),
+            h(&[(0, 4000.0)]),
+            h(&[(0, 5000.0)]),
+            h(&[(1, 600.0), (3, 700.0)]),
+            h(&[(2, 800.0)]),
+            h(&[(3, 900.0)]),
+            h(&[(4, 1000.0)]),
+            h(&[(5, 1200.0)]),
+            h(&[(6, 1300.0)]),
+        ],
+        7,
+    );
+    assert_eq!(obs.input.stages, everyone.stages);
+    assert_eq!(
+        obs.input.monthly_new_customers,
+        everyone.monthly_new_customers
+    );
+
+    // Too short to compare (fewer than six months after the first): never mid-life on its
+    // own, but `mid_life` says so regardless.
+    history.start = HistoryStart::Auto;
+    assert_eq!(history.mid_life_start(jan + 5), None);
+    history.start = HistoryStart::MidLife;
+    assert_eq!(history.mid_life_start(jan + 5), Some(jan));
+}
+
 struct Built {
     _src: tempfile::TempDir,
     wh: tempfile::TempDir,

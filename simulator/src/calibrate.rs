@@ -21,6 +21,12 @@
 //! lowered while the pooled top stage has fewer than `min_stage_customers` informative
 //! customers.
 //!
+//! **A history that starts mid-life.** When the data begin in the middle of a business's
+//! life, the first month's customers are not all first-time buyers, and their true stage is
+//! unknown. The pipeline passes them as `unscored_waiting_by_months`: they are in the
+//! forecast's initial state at the stage the data show, but neither their waits nor their
+//! later steps enter the likelihood.
+//!
 //! **Acquisition.** `ln n_t = a + b t` by least squares; the base level is the fitted value
 //! at the first forecast month `exp(a + bT)` with sd from the standard error of the fitted
 //! mean (delta method), growth is `e^b − 1` with sd `e^b·se(b)`. Over-dispersion by moments:
@@ -67,6 +73,12 @@ pub struct StageObservation {
     /// These are right-censored: they may still order. This is also the initial state of
     /// the forecast.
     pub waiting_by_months: Vec<u64>,
+    /// Customers who are in the forecast's initial state like `waiting_by_months` but do
+    /// not enter the stage's likelihood: those of a history that starts mid-life whose
+    /// orders before the data began are unknown, so their `k` understates their true
+    /// stage and their waits would teach the ladder the wrong hazards.
+    #[serde(default)]
+    pub unscored_waiting_by_months: Vec<u64>,
 }
 
 /// Everything calibration needs, filled by the pipeline from the marts.
@@ -594,7 +606,9 @@ pub fn calibrate(input: &CalibrationInput, opts: &CalibrationOptions) -> Result<
     };
     let mut initial = Vec::new();
     for s in &input.stages {
-        for (c, &n) in s.waiting_by_months.iter().enumerate() {
+        let mut waiting = s.waiting_by_months.clone();
+        add_into(&mut waiting, &s.unscored_waiting_by_months);
+        for (c, &n) in waiting.iter().enumerate() {
             if n > 0 {
                 initial.push(InitialCohort {
                     stage: s.stage.min(k),

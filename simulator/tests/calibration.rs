@@ -164,3 +164,33 @@ fn holdout_backtest_covers_actual_year() {
     assert!(report.mape.unwrap() < 0.15, "MAPE {:?}", report.mape);
     assert!((report.total_actual - total).abs() < 1e-6 * total);
 }
+
+#[test]
+fn unscored_waiters_join_the_initial_state_but_not_the_fit() {
+    // The same histories, once plain and once with customers of unknown stage (a history
+    // that starts mid-life): 5 at stage 1 silent for 2 months, 3 at stage 2 who ordered in
+    // the last month. The stage fits must not move; the initial state gains exactly those.
+    let (_, histories) = simulate_customer_histories(&truth(24), 7, 0).unwrap();
+    let plain = input_from_histories(&histories, 23);
+    let mut mid_life = plain.clone();
+    mid_life.stages[0].unscored_waiting_by_months = vec![0, 0, 5];
+    mid_life.stages[1].unscored_waiting_by_months = vec![3];
+    let opts = CalibrationOptions {
+        max_stages: 4,
+        ..CalibrationOptions::default()
+    };
+    let a = calibrate(&plain, &opts).unwrap().params;
+    let b = calibrate(&mid_life, &opts).unwrap().params;
+    assert_eq!(a.stages, b.stages);
+    let count = |p: &ModelParams, stage: usize, months: u32| -> u64 {
+        p.initial
+            .iter()
+            .filter(|c| c.stage == stage && c.months_since_order == months)
+            .map(|c| c.customers)
+            .sum()
+    };
+    assert_eq!(count(&b, 1, 2), count(&a, 1, 2) + 5);
+    assert_eq!(count(&b, 2, 0), count(&a, 2, 0) + 3);
+    let total = |p: &ModelParams| p.initial.iter().map(|c| c.customers).sum::<u64>();
+    assert_eq!(total(&b), total(&a) + 8);
+}

@@ -40,6 +40,24 @@ impl ModelChoice {
     }
 }
 
+/// Where the order history begins in the life of the business.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum HistoryStart {
+    /// Decided from the data: the history starts mid-life when its first month has more
+    /// than [`crate::forecast::observe::MID_LIFE_FACTOR`] times the median number of new
+    /// customers of the six months after it (and those months do acquire customers).
+    #[default]
+    Auto,
+    /// The history begins with the business (or with its first customers): every
+    /// customer's first order in the data is their first order.
+    Launch,
+    /// The history begins in the middle of the business's life (an export of the last N
+    /// years): the first month's customers may have bought before, so their stage on the
+    /// ladder is unknown.
+    MidLife,
+}
+
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct ForecastConfig {
@@ -80,6 +98,11 @@ pub struct ForecastConfig {
     pub slow_class: bool,
     /// The ladder estimates month-of-year factors from at least 24 months of history.
     pub seasonality: bool,
+    /// Where the history begins: `auto` (decided from the data), `launch` or `mid_life`.
+    /// Mid-life, the first month's customers are projected from the stage they reached in
+    /// the data but do not teach the ladder (their true order count is unknown), and the
+    /// new-customer trend starts the month after.
+    pub history_start: HistoryStart,
     /// Rolling-origin backtests: how many cut-offs, this many months apart, each comparing
     /// up to `validation_horizon_months` months, with at least `validation_min_training_months`
     /// months of history before the cut-off.
@@ -115,6 +138,7 @@ impl Default for ForecastConfig {
             f2_window_months: 0,
             slow_class: false,
             seasonality: true,
+            history_start: HistoryStart::Auto,
             validation_origins: 4,
             validation_step_months: 3,
             validation_horizon_months: 9,

@@ -25,7 +25,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 
-pub use forecast::{BASELINE, ForecastConfig, ModelChoice, STAGE_CAP};
+pub use forecast::{BASELINE, ForecastConfig, HistoryStart, ModelChoice, STAGE_CAP};
 pub use marts::{CancellationCategory, MartsConfig, MartsConfigError, MemberRank, StateEngine};
 pub use schedule::ScheduleConfig;
 pub use serve::{ServeConfig, ServeUser};

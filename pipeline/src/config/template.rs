@@ -166,6 +166,11 @@ f2_window_months = 0
 # month-of-year factors from 24+ months of history (kept only when significant).
 slow_class = false
 seasonality = true
+# Where the history begins: "auto" (decided from the data), "launch" (every customer's
+# first order in the data is their first) or "mid_life" (an export of the last N years: the
+# first month's customers may have bought before, so they are projected but do not
+# calibrate the ladder).
+history_start = "auto"
 
 # Your own scenarios override calibrated values; every key is optional:
 # f2_rate, repeat_rates, hazards, base_new_customers, growth, acquisition, dispersion,

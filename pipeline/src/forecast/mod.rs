@@ -132,6 +132,40 @@ fn config_hash(config: &Config) -> String {
     hex::encode(sha2::Sha256::digest(format!("{config:?}").as_bytes()))
 }
 
+/// The assumptions row that says the history was taken as starting mid-life (none
+/// otherwise): how many customers of the first month were projected without calibrating.
+fn mid_life_assumption(
+    obs: &observe::Observation,
+    setting: crate::config::HistoryStart,
+) -> Vec<simulator::model::Assumption> {
+    let Some((month, customers)) = obs.mid_life else {
+        return Vec::new();
+    };
+    let why = match setting {
+        crate::config::HistoryStart::MidLife => {
+            "[forecast] history_start = \"mid_life\"".to_string()
+        }
+        _ => format!(
+            "its first month has more than {} times the median new customers of the {} months after it",
+            observe::MID_LIFE_FACTOR,
+            observe::MID_LIFE_MONTHS
+        ),
+    };
+    vec![simulator::model::Assumption {
+        name: "history_mid_life_customers".into(),
+        description: format!(
+            "the history starts mid-life ({why}): the customers first seen in {} may have bought before, so they are projected from the stage the data show but calibrate neither the ladder nor the new-customer trend",
+            YearMonth::from_index(month)
+        ),
+        value: customers as f64,
+        sd: None,
+        source: match setting {
+            crate::config::HistoryStart::MidLife => simulator::model::Source::Scenario,
+            _ => simulator::model::Source::Calibrated,
+        },
+    }]
+}
+
 struct Step<'a> {
     bar: &'a indicatif::ProgressBar,
 }
@@ -254,8 +288,16 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
     };
     step.next("reading the order history");
     let scale = config.money.scale()?;
-    let history = observe::History::read(&ctx, &config.marts, scale, last_observed).await?;
+    let mut history = observe::History::read(&ctx, &config.marts, scale, last_observed).await?;
+    history.start = fc.history_start;
     let obs = history.at(last_month)?;
+    if let Some((month, customers)) = obs.mid_life {
+        tracing::info!(
+            first_month = %YearMonth::from_index(month),
+            customers,
+            "the history starts mid-life: the first month's customers are projected but do not calibrate the ladder or the new-customer trend"
+        );
+    }
     if obs.input.monthly_new_customers.len() < 3 {
         return Err(Error::NotEnoughHistory(format!(
             "the forecast needs at least 3 complete months of orders; the warehouse has {} (through {})",
@@ -284,7 +326,8 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
         &config.marts,
         scale,
         &history,
-        obs.first_month,
+        // The backtests may cut anywhere after the data's first month, mid-life or not.
+        obs.mid_life.map_or(obs.first_month, |(first, _)| first),
         last_month,
         fc,
         &cal_opts,
@@ -330,7 +373,12 @@ pub async fn run_forecast(config: &Config, opts: &ForecastOptions) -> Result<For
     params.validate()?;
     // The assumptions table: the model's parameters, then the measured rates a scenario's
     // compliance_132 was resolved from.
-    let assumption_rows = [simulator::model::assumptions(&params), extra_assumptions].concat();
+    let assumption_rows = [
+        simulator::model::assumptions(&params),
+        extra_assumptions,
+        mid_life_assumption(&obs, fc.history_start),
+    ]
+    .concat();
     let sim = SimOptions {
         paths,
         seed,

@@ -7,6 +7,9 @@
 //! Months are calendar months of `order_date` (the local date in the configured zone),
 //! numbered `year × 12 + month − 1`. Only complete months are used: the forecast starts the
 //! month after the last observed one.
+//!
+//! A history that starts in the middle of the business's life ([`HistoryStart`]) keeps its
+//! first month's customers out of the ladder's likelihood: see [`History::at`].
 
 use chrono::{DateTime, Datelike};
 use chrono_tz::Tz;
@@ -15,10 +18,19 @@ use datafusion::prelude::SessionContext;
 use simulator::calibrate::{AmountStats, CalibrationInput, StageObservation};
 
 use crate::cells::{i64s, i128s};
-use crate::config::STAGE_CAP;
+use crate::config::{HistoryStart, STAGE_CAP};
 use crate::error::{Error, Result};
 use crate::marts::{MartsConfig, status_filter};
 use crate::month::YearMonth;
+
+/// `[forecast] history_start = "auto"` takes a history as starting mid-life when its first
+/// month has more than this many times the median number of new customers of the
+/// [`MID_LIFE_MONTHS`] months after it: a launch starts small, an export that begins in
+/// the middle of a business's life starts with every active customer at once.
+pub const MID_LIFE_FACTOR: f64 = 2.0;
+
+/// The months after the first one that [`MID_LIFE_FACTOR`] compares with.
+pub const MID_LIFE_MONTHS: i64 = 6;
 
 /// The last complete month at `as_of`: its own month if `as_of` falls on the month's last
 /// day, else the month before.
@@ -40,6 +52,9 @@ pub struct Observation {
     /// Counted orders and customers in the window.
     pub orders: u64,
     pub customers: u64,
+    /// A history that starts mid-life: its first month and the customers first seen in it,
+    /// who are projected but do not teach the ladder ([`History::mid_life_start`]).
+    pub mid_life: Option<(i64, u64)>,
 }
 
 /// Exact sums of a sample: values and squares as integers (amounts in minor units, logs
@@ -142,6 +157,8 @@ struct Group {
     k: usize,
     m: i64,
     next_m: Option<i64>,
+    /// The customer's first month in the data.
+    first_m: i64,
     n: u64,
     value: ExactSums,
     log: ExactSums,
@@ -159,6 +176,8 @@ pub struct History {
     minor_per_major: f64,
     /// Last month read.
     pub through: i64,
+    /// Where the history begins in the business's life (`[forecast] history_start`).
+    pub start: HistoryStart,
 }
 
 impl History {
@@ -175,7 +194,8 @@ impl History {
              r AS (
                SELECT m, minor, log_fp,
                  row_number() OVER (PARTITION BY customer_id ORDER BY ordered_at, order_id) AS k,
-                 lead(m) OVER (PARTITION BY customer_id ORDER BY ordered_at, order_id) AS next_m
+                 lead(m) OVER (PARTITION BY customer_id ORDER BY ordered_at, order_id) AS next_m,
+                 min(m) OVER (PARTITION BY customer_id) AS first_m
                FROM o)
              SELECT least(CAST(k AS BIGINT), CAST({STAGE_CAP} AS BIGINT)) AS k,
                     m,
@@ -185,8 +205,9 @@ impl History {
                     sum(minor * minor) AS s2,
                     count(log_fp) AS n_log,
                     sum(log_fp) AS l1,
-                    sum(log_fp * log_fp) AS l2
-             FROM r GROUP BY 1, 2, 3",
+                    sum(log_fp * log_fp) AS l2,
+                    first_m
+             FROM r GROUP BY 1, 2, 3, first_m",
             orders = orders_sql(cfg, scale, through + 1)
         );
         let batches = collect(ctx, &sql, "reading the purchase ladder for calibration").await?;
@@ -201,8 +222,10 @@ impl History {
             let n_log = i64s(b.column(6))?;
             let l1 = i128s(b.column(7))?;
             let l2 = i128s(b.column(8))?;
+            let first_m = i64s(b.column(9))?;
             for i in 0..b.num_rows() {
-                let (Some(k), Some(m), Some(n)) = (k[i], m[i], n[i]) else {
+                let (Some(k), Some(m), Some(n), Some(first_m)) = (k[i], m[i], n[i], first_m[i])
+                else {
                     continue;
                 };
                 let mut value = ExactSums::default();
@@ -217,6 +240,7 @@ impl History {
                     k: k.max(1) as usize,
                     m,
                     next_m: next_m[i],
+                    first_m,
                     n: n as u64,
                     value,
                     log,
@@ -224,7 +248,7 @@ impl History {
             }
         }
         // A fixed order, so the same data always give bit-identical calibrations.
-        groups.sort_by_key(|g| (g.k, g.m, g.next_m));
+        groups.sort_by_key(|g| (g.k, g.m, g.next_m, g.first_m));
         let sql = format!(
             "WITH o AS ({orders}),
              f AS (SELECT m, minor, min(m) OVER (PARTITION BY customer_id) AS first_m FROM o)
@@ -249,11 +273,44 @@ impl History {
             sales,
             minor_per_major: 10f64.powi(scale as i32),
             through,
+            start: HistoryStart::Auto,
         })
     }
 
+    /// Whether the history up to `last_month` starts mid-life (see [`HistoryStart`]); if so,
+    /// its first month.
+    pub fn mid_life_start(&self, last_month: i64) -> Option<i64> {
+        let mut new = std::collections::BTreeMap::<i64, u64>::new();
+        for g in self.groups.iter().filter(|g| g.k == 1 && g.m <= last_month) {
+            *new.entry(g.m).or_default() += g.n;
+        }
+        let (&first, &n) = new.iter().next()?;
+        match self.start {
+            HistoryStart::Launch => None,
+            HistoryStart::MidLife => Some(first),
+            HistoryStart::Auto => {
+                // Too short a history to compare the first month with the ones after it.
+                if last_month - first < MID_LIFE_MONTHS {
+                    return None;
+                }
+                let mut next: Vec<u64> = (first + 1..=first + MID_LIFE_MONTHS)
+                    .map(|m| new.get(&m).copied().unwrap_or(0))
+                    .collect();
+                next.sort_unstable();
+                let median = next[next.len() / 2];
+                (median > 0 && n as f64 > MID_LIFE_FACTOR * median as f64).then_some(first)
+            }
+        }
+    }
+
     /// The calibration data as they were at the end of month `last_month` (≤ `through`).
+    /// A history that starts mid-life ([`History::mid_life_start`]) leaves its first
+    /// month's customers out of the ladder's likelihood (they are in the forecast's initial
+    /// state as `unscored_waiting_by_months`) and out of the new-customer series, which
+    /// then starts the month after.
     pub fn at(&self, last_month: i64) -> Result<Observation> {
+        let mid_life = self.mid_life_start(last_month);
+        let mut mid_life_customers = 0u64;
         let mut stages: Vec<StageObservation> = Vec::new();
         let mut new_by_month: std::collections::BTreeMap<i64, u64> = Default::default();
         let mut repeat_by_month: std::collections::BTreeMap<i64, u64> = Default::default();
@@ -268,16 +325,25 @@ impl History {
                 }));
             }
             let st = &mut stages[g.k - 1];
-            let (v, d) = match g.next_m {
-                Some(next) if next <= last_month => (&mut st.converted_by_delay, next - g.m),
-                _ => (&mut st.waiting_by_months, last_month - g.m),
+            let unscored = mid_life == Some(g.first_m);
+            let slot = match g.next_m {
+                Some(next) if next <= last_month => {
+                    (!unscored).then_some((&mut st.converted_by_delay, next - g.m))
+                }
+                _ if unscored => Some((&mut st.unscored_waiting_by_months, last_month - g.m)),
+                _ => Some((&mut st.waiting_by_months, last_month - g.m)),
             };
-            let d = d.max(0) as usize;
-            if v.len() <= d {
-                v.resize(d + 1, 0);
+            if let Some((v, d)) = slot {
+                let d = d.max(0) as usize;
+                if v.len() <= d {
+                    v.resize(d + 1, 0);
+                }
+                v[d] += g.n;
             }
-            v[d] += g.n;
-            let acc = if g.k == 1 {
+            if g.k == 1 && unscored {
+                mid_life_customers += g.n;
+            }
+            let acc = if g.k == 1 && !unscored {
                 *new_by_month.entry(g.m).or_default() += g.n;
                 &mut first
             } else {
@@ -316,6 +382,7 @@ impl History {
             last_month,
             orders,
             customers,
+            mid_life: mid_life.map(|m| (m, mid_life_customers)),
         })
     }
 
