@@ -129,6 +129,11 @@ pub enum Error {
     },
 
     /// Something Conveyor itself guarantees did not hold (a bug): what, where.
+    /// The query engine of `[engine] url` (a Ballista cluster) cannot be used: not reachable,
+    /// or this binary was built without it.
+    #[error("engine {url}: {message}")]
+    Engine { url: String, message: String },
+
     #[error("internal error: {0} (please report this)")]
     Internal(String),
 }

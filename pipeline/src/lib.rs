@@ -13,7 +13,8 @@
 //! and history), [`schedule`] (cron), [`serve`] (the PostgreSQL wire protocol for BI
 //! tools), [`report`] (the executive HTML report), [`generate`] (synthetic exports),
 //! [`query`] (ad-hoc SQL), [`export`] (a table as CSV for Excel and CRM tools), [`demo`]
-//! (the guided first run).
+//! (the guided first run), and, with the `ballista` feature, `cluster` (the marts and
+//! queries on an Apache DataFusion Ballista cluster, docs/scale.md).
 //!
 //! Dependencies point down: `config`, `storage`, `dataset` and `warehouse` use no stage
 //! module (`tests/architecture.rs` checks it); the stages use them, and [`session`] composes
@@ -21,6 +22,8 @@
 
 pub mod cells;
 pub mod cli;
+#[cfg(feature = "ballista")]
+pub mod cluster;
 pub mod config;
 pub mod crash;
 pub mod dataset;

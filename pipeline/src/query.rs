@@ -13,9 +13,11 @@ pub enum OutputFormat {
     Json,
 }
 
-/// Runs `sql` and returns its result batches.
+/// Runs `sql` and returns its result batches, on the configured engine (`[engine] url`).
+/// The marts' functions (`exact_percentile`, `whole_months`, …) are there too.
 pub async fn run(config: &Config, sql: &str) -> Result<Vec<RecordBatch>> {
-    let (ctx, _) = crate::session::open_session(config).await?;
+    let (ctx, _) = crate::session::open_engine_session(config).await?;
+    crate::marts::functions::register(&ctx);
     let df = ctx.sql(sql).await?;
     Ok(df.collect().await?)
 }

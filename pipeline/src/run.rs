@@ -260,6 +260,7 @@ pub async fn run_once(config: &Config, opts: &RunOptions) -> Result<RunOutcome> 
         status: RunStatus::Running,
         stages: vec![],
         error: None,
+        engine: Some(config.engine.name()),
     };
     history::save(&wh, &record).await?;
     let stage_opts = StageOptions {

@@ -25,6 +25,10 @@ pub struct Cli {
     /// Where the warehouse lives (overrides storage.warehouse): a path or object-store URL.
     #[arg(long, global = true)]
     pub warehouse: Option<String>,
+    /// Where the marts and `conveyor query` run (overrides engine.url): ballista://host:port
+    /// for an Apache DataFusion Ballista cluster (docs/scale.md); "" for in-process.
+    #[arg(long, global = true, env = "CONVEYOR_ENGINE")]
+    pub engine: Option<String>,
     /// Log filter (e.g. info, debug, pipeline=trace); also RUST_LOG.
     #[arg(long, global = true, default_value = "warn")]
     pub log: String,
@@ -290,5 +294,77 @@ pub enum Command {
         orders: u64,
         #[arg(long, default_value_t = 42)]
         seed: u64,
+    },
+    /// Run a node of an Apache DataFusion Ballista cluster for `[engine] url` (docs/scale.md).
+    ///
+    /// The same binary is the scheduler, every executor and the client, so their versions
+    /// match and every executor knows the marts' functions (exact_percentile, sbg_fit, …).
+    /// Executors read the warehouse themselves: a folder all machines mount at the same
+    /// path, or an object store reached with each process's own environment (AWS_*,
+    /// GOOGLE_*, AZURE_*) and the [storage.options] of its --config.
+    ///
+    /// Examples:
+    ///   conveyor cluster scheduler --bind 0.0.0.0:50050
+    ///   conveyor cluster executor --scheduler scheduler:50050 --concurrent-tasks 8
+    ///   conveyor marts --engine ballista://scheduler:50050
+    #[cfg(feature = "ballista")]
+    Cluster {
+        #[command(subcommand)]
+        node: ClusterCommand,
+    },
+}
+
+/// `conveyor cluster …`.
+#[cfg(feature = "ballista")]
+#[derive(Subcommand)]
+pub enum ClusterCommand {
+    /// Ballista's scheduler: plans each client's queries and hands their tasks to the
+    /// executors. Prints one line once it listens.
+    Scheduler {
+        /// Listen address; port 0 picks a free port (printed).
+        #[arg(long, default_value = "127.0.0.1:50050")]
+        bind: std::net::SocketAddr,
+        /// Host name executors and clients reach it by, if not the bind address.
+        #[arg(long)]
+        external_host: Option<String>,
+        /// An executor without a heartbeat for this long is lost: its tasks run elsewhere.
+        #[arg(long, default_value_t = 60)]
+        executor_timeout_seconds: u64,
+    },
+    /// Ballista's executor: runs tasks the scheduler gives it, serves their results to the
+    /// other executors and the client. Prints one line with its ports.
+    Executor {
+        /// The scheduler, host:port.
+        #[arg(long, default_value = "127.0.0.1:50050")]
+        scheduler: String,
+        /// Listen address of its two services.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: String,
+        /// Host name the scheduler, the other executors and the client reach it by, if
+        /// not the bind address (in Kubernetes, the pod's DNS name).
+        #[arg(long)]
+        external_host: Option<String>,
+        /// Arrow Flight port (results and shuffles); 0 picks a free one.
+        #[arg(long, default_value_t = 50051)]
+        flight_port: u16,
+        /// gRPC port (tasks from the scheduler); 0 picks a free one.
+        #[arg(long, default_value_t = 50052)]
+        grpc_port: u16,
+        /// Tasks at once (default: one per core).
+        #[arg(long, default_value_t = 0)]
+        concurrent_tasks: usize,
+        /// Folder for shuffle and spill files (default: a temporary folder, removed on exit).
+        #[arg(long)]
+        work_dir: Option<String>,
+        /// Memory pool in MiB, shared by its tasks (default: 70 % of the machine's or
+        /// container's memory; 0: no limit).
+        #[arg(long)]
+        memory_limit_mib: Option<u64>,
+        /// Seconds between heartbeats to the scheduler.
+        #[arg(long, default_value_t = 15)]
+        heartbeat_seconds: u64,
+        /// Keep trying to reach the scheduler at start for this long.
+        #[arg(long, default_value_t = 60)]
+        connect_timeout_seconds: u16,
     },
 }

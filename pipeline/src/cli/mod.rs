@@ -42,6 +42,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let overrides = Overrides {
         source: cli.source.clone(),
         warehouse: cli.warehouse.clone(),
+        engine: cli.engine.clone(),
     };
     let load = || Config::load(cli.config.as_deref(), &overrides);
     let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -307,6 +308,56 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             use std::io::Write;
             std::io::stdout().flush()?;
             server.run().await?;
+        }
+        #[cfg(feature = "ballista")]
+        Command::Cluster { node } => {
+            let config = load()?;
+            match node {
+                args::ClusterCommand::Scheduler {
+                    bind,
+                    external_host,
+                    executor_timeout_seconds,
+                } => {
+                    crate::cluster::scheduler::run(
+                        &config,
+                        &crate::cluster::scheduler::SchedulerOptions {
+                            bind,
+                            external_host,
+                            executor_timeout_seconds,
+                        },
+                    )
+                    .await?;
+                }
+                args::ClusterCommand::Executor {
+                    scheduler,
+                    bind,
+                    external_host,
+                    flight_port,
+                    grpc_port,
+                    concurrent_tasks,
+                    work_dir,
+                    memory_limit_mib,
+                    heartbeat_seconds,
+                    connect_timeout_seconds,
+                } => {
+                    crate::cluster::executor::run(
+                        &config,
+                        &crate::cluster::executor::ExecutorOptions {
+                            scheduler: crate::cluster::parse_host_port(&scheduler, "--scheduler")?,
+                            bind_host: bind,
+                            external_host,
+                            flight_port,
+                            grpc_port,
+                            concurrent_tasks,
+                            work_dir,
+                            memory_limit_mib,
+                            heartbeat_seconds,
+                            connect_timeout_seconds,
+                        },
+                    )
+                    .await?;
+                }
+            }
         }
         Command::Demo { dir, orders, seed } => {
             let outcome = crate::demo::run(&crate::demo::DemoOptions {

@@ -308,6 +308,9 @@ pub fn run(r: &RunRecord) -> String {
         r.started_at,
         r.finished_at.as_deref().unwrap_or("-")
     );
+    if let Some(engine) = r.engine.as_deref().filter(|e| *e != "in-process") {
+        _ = writeln!(o, "  engine    {engine}");
+    }
     for s in &r.stages {
         _ = writeln!(
             o,

@@ -60,6 +60,42 @@ pub struct EngineConfig {
     pub memory_limit_mib: Option<u64>,
     /// Folder for spill files; default: the system's temporary folder.
     pub spill_dir: Option<std::path::PathBuf>,
+    /// Where the marts and `conveyor query` run: unset (the default) in this process;
+    /// `ballista://host:port` on an Apache DataFusion Ballista cluster whose scheduler
+    /// listens there (`conveyor cluster`, docs/scale.md; needs a binary built with the
+    /// `ballista` feature). Overridden by `--engine`.
+    pub url: Option<String>,
+}
+
+impl EngineConfig {
+    /// The engine's name for the run history and messages: `in-process` or the URL.
+    pub fn name(&self) -> String {
+        self.url.clone().unwrap_or_else(|| "in-process".into())
+    }
+
+    /// Checks `url`: a `ballista://host[:port]` URL.
+    pub fn validate(&self) -> Result<()> {
+        let Some(spec) = &self.url else {
+            return Ok(());
+        };
+        let bad = |message: String| config_err("engine.url", message);
+        let url = url::Url::parse(spec).map_err(|e| {
+            bad(format!(
+                "{spec:?} is not a URL ({e}); expected ballista://host:port"
+            ))
+        })?;
+        if url.scheme() != "ballista" {
+            return Err(bad(format!(
+                "{spec:?}: only ballista://host:port is supported (leave it unset to run in-process)"
+            )));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(bad(format!(
+                "{spec:?} names no host; expected ballista://host:port"
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Where exports are read from and where the warehouse lives. Both are object-store URLs
@@ -404,6 +440,8 @@ impl Default for IngestConfig {
 pub struct Overrides {
     pub source: Option<String>,
     pub warehouse: Option<String>,
+    /// `--engine`: overrides `[engine] url`.
+    pub engine: Option<String>,
 }
 
 impl Config {
@@ -426,6 +464,10 @@ impl Config {
         }
         if let Some(w) = &overrides.warehouse {
             config.storage.warehouse = w.clone();
+        }
+        if let Some(e) = &overrides.engine {
+            // An empty --engine "" (or CONVEYOR_ENGINE=) means in-process.
+            config.engine.url = (!e.trim().is_empty()).then(|| e.trim().to_string());
         }
         config.validate()?;
         Ok(config)
@@ -516,6 +558,7 @@ impl Config {
             ));
         }
         self.serve.validate()?;
+        self.engine.validate()?;
         Ok(())
     }
 
@@ -774,6 +817,7 @@ mod tests {
             &Overrides {
                 source: None,
                 warehouse: Some("/tmp/wh".into()),
+                engine: None,
             },
         )
         .unwrap();

@@ -194,6 +194,10 @@ history_start = "auto"
 # memory_limit_mib = 6144
 # Where spill files go (default: the system's temporary folder).
 # spill_dir = "/var/tmp/conveyor"
+# Where the marts and `conveyor query` run: unset (the default) in this process, or an
+# Apache DataFusion Ballista cluster started with `conveyor cluster scheduler|executor`
+# from a binary built with the `ballista` feature (docs/scale.md). Also --engine URL.
+# url = "ballista://scheduler.internal:50050"
 
 [serve]
 # `conveyor serve`: the warehouse over the PostgreSQL wire protocol, for BI tools and psql.

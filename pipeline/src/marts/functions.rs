@@ -42,7 +42,9 @@ use datafusion::arrow::datatypes::{
 use datafusion::common::scalar::ScalarStructBuilder;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SessionContext;
-use datafusion::logical_expr::{Accumulator, ColumnarValue, Volatility, create_udaf, create_udf};
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, ColumnarValue, ScalarUDF, Volatility, create_udaf, create_udf,
+};
 use datafusion::scalar::ScalarValue;
 use simulator::SimError;
 use simulator::sbg::{Sbg, SbgObservation, fit_sbg};
@@ -50,84 +52,104 @@ use unicode_normalization::UnicodeNormalization;
 
 /// Registers every function of this module in `ctx` (replacing same-named ones).
 pub fn register(ctx: &SessionContext) {
-    ctx.register_udaf(super::percentile::udaf());
-    ctx.register_udaf(create_udaf(
-        "sbg_fit",
-        vec![DataType::Int64, DataType::Boolean, DataType::Float64],
-        Arc::new(DataType::Struct(sbg_fields())),
-        Volatility::Immutable,
-        Arc::new(|_| Ok(Box::<SbgAccumulator>::default())),
-        Arc::new(vec![DataType::List(Arc::new(Field::new_list_field(
-            DataType::Float64,
-            true,
-        )))]),
-    ));
-    ctx.register_udf(create_udf(
-        "sbg_survival",
-        vec![DataType::Float64; 3],
-        DataType::Float64,
-        Volatility::Immutable,
-        Arc::new(|args| float3(args, |alpha, beta, t| Sbg { alpha, beta }.survival(t))),
-    ));
-    ctx.register_udf(create_udf(
-        "sbg_lifetime",
-        vec![DataType::Float64, DataType::Float64, DataType::Int64],
-        DataType::Float64,
-        Volatility::Immutable,
-        Arc::new(|args| {
-            let arrays = ColumnarValue::values_to_arrays(args)?;
-            let (a, b) = (
-                arrays[0].as_primitive::<Float64Type>(),
-                arrays[1].as_primitive::<Float64Type>(),
-            );
-            let h = arrays[2].as_primitive::<Int64Type>();
-            let out: Float64Array = (0..a.len())
-                .map(|i| {
-                    (a.is_valid(i) && b.is_valid(i) && h.is_valid(i)).then(|| {
-                        let horizon = u32::try_from(h.value(i).max(0)).unwrap_or(u32::MAX);
-                        Sbg {
-                            alpha: a.value(i),
-                            beta: b.value(i),
-                        }
-                        .truncated_mean_lifetime(horizon)
-                    })
-                })
-                .collect();
-            Ok(ColumnarValue::Array(Arc::new(out)))
-        }),
-    ));
+    for f in aggregate_functions() {
+        ctx.register_udaf(f);
+    }
+    for f in scalar_functions() {
+        ctx.register_udf(f);
+    }
+}
+
+/// The aggregates of this module (`exact_percentile`, `sbg_fit`). A Ballista scheduler and
+/// its executors register them too (`crate::cluster`), so a plan naming them runs there.
+pub fn aggregate_functions() -> Vec<AggregateUDF> {
+    vec![
+        super::percentile::udaf(),
+        create_udaf(
+            "sbg_fit",
+            vec![DataType::Int64, DataType::Boolean, DataType::Float64],
+            Arc::new(DataType::Struct(sbg_fields())),
+            Volatility::Immutable,
+            Arc::new(|_| Ok(Box::<SbgAccumulator>::default())),
+            Arc::new(vec![DataType::List(Arc::new(Field::new_list_field(
+                DataType::Float64,
+                true,
+            )))]),
+        ),
+    ]
+}
+
+/// The scalar functions of this module (`sbg_survival`, `sbg_lifetime`, `whole_months`,
+/// `normalize_text`).
+pub fn scalar_functions() -> Vec<ScalarUDF> {
     let local = DataType::Timestamp(TimeUnit::Microsecond, None);
-    ctx.register_udf(create_udf(
-        "whole_months",
-        vec![local.clone(), local],
-        DataType::Int64,
-        Volatility::Immutable,
-        Arc::new(|args| {
-            let arrays = ColumnarValue::values_to_arrays(args)?;
-            let from = arrays[0].as_primitive::<TimestampMicrosecondType>();
-            let to = arrays[1].as_primitive::<TimestampMicrosecondType>();
-            let out: Int64Array = (0..from.len())
-                .map(|i| {
-                    (from.is_valid(i) && to.is_valid(i))
-                        .then(|| whole_months(from.value(i), to.value(i)))
-                        .flatten()
-                })
-                .collect();
-            Ok(ColumnarValue::Array(Arc::new(out)))
-        }),
-    ));
-    ctx.register_udf(create_udf(
-        "normalize_text",
-        vec![DataType::Utf8],
-        DataType::Utf8,
-        Volatility::Immutable,
-        Arc::new(|args| {
-            let arrays = ColumnarValue::values_to_arrays(args)?;
-            let s = arrays[0].as_string::<i32>();
-            let out: StringArray = s.iter().map(|v| v.map(normalize_text)).collect();
-            Ok(ColumnarValue::Array(Arc::new(out)))
-        }),
-    ));
+    vec![
+        create_udf(
+            "sbg_survival",
+            vec![DataType::Float64; 3],
+            DataType::Float64,
+            Volatility::Immutable,
+            Arc::new(|args| float3(args, |alpha, beta, t| Sbg { alpha, beta }.survival(t))),
+        ),
+        create_udf(
+            "sbg_lifetime",
+            vec![DataType::Float64, DataType::Float64, DataType::Int64],
+            DataType::Float64,
+            Volatility::Immutable,
+            Arc::new(|args| {
+                let arrays = ColumnarValue::values_to_arrays(args)?;
+                let (a, b) = (
+                    arrays[0].as_primitive::<Float64Type>(),
+                    arrays[1].as_primitive::<Float64Type>(),
+                );
+                let h = arrays[2].as_primitive::<Int64Type>();
+                let out: Float64Array = (0..a.len())
+                    .map(|i| {
+                        (a.is_valid(i) && b.is_valid(i) && h.is_valid(i)).then(|| {
+                            let horizon = u32::try_from(h.value(i).max(0)).unwrap_or(u32::MAX);
+                            Sbg {
+                                alpha: a.value(i),
+                                beta: b.value(i),
+                            }
+                            .truncated_mean_lifetime(horizon)
+                        })
+                    })
+                    .collect();
+                Ok(ColumnarValue::Array(Arc::new(out)))
+            }),
+        ),
+        create_udf(
+            "whole_months",
+            vec![local.clone(), local],
+            DataType::Int64,
+            Volatility::Immutable,
+            Arc::new(|args| {
+                let arrays = ColumnarValue::values_to_arrays(args)?;
+                let from = arrays[0].as_primitive::<TimestampMicrosecondType>();
+                let to = arrays[1].as_primitive::<TimestampMicrosecondType>();
+                let out: Int64Array = (0..from.len())
+                    .map(|i| {
+                        (from.is_valid(i) && to.is_valid(i))
+                            .then(|| whole_months(from.value(i), to.value(i)))
+                            .flatten()
+                    })
+                    .collect();
+                Ok(ColumnarValue::Array(Arc::new(out)))
+            }),
+        ),
+        create_udf(
+            "normalize_text",
+            vec![DataType::Utf8],
+            DataType::Utf8,
+            Volatility::Immutable,
+            Arc::new(|args| {
+                let arrays = ColumnarValue::values_to_arrays(args)?;
+                let s = arrays[0].as_string::<i32>();
+                let out: StringArray = s.iter().map(|v| v.map(normalize_text)).collect();
+                Ok(ColumnarValue::Array(Arc::new(out)))
+            }),
+        ),
+    ]
 }
 
 /// Whole months from `from` to `to`, both microseconds of local wall-clock time (module

@@ -31,6 +31,6 @@ pub mod state;
 pub use crate::config::{MartsConfig, MemberRank};
 pub use error::{MartsError, SinkError};
 pub use runner::{
-    COUNTED_ORDERS, DiscardSink, MartRun, MartSink, build_marts, mart_names, parse_as_of,
-    resolve_as_of, status_filter,
+    COUNTED_ORDERS, DiscardSink, MartRun, MartSink, OnCluster, build_marts, mart_names, on_cluster,
+    parse_as_of, resolve_as_of, status_filter,
 };

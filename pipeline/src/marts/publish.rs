@@ -105,7 +105,7 @@ pub struct MartReport {
 /// Builds and publishes the marts (`only`: these and what they read).
 pub async fn run_marts(config: &Config, only: Option<&[String]>) -> Result<MartsSummary> {
     let started = std::time::Instant::now();
-    let (ctx, wh) = crate::session::open_session(config).await?;
+    let (ctx, wh) = crate::session::open_engine_session(config).await?;
     let mut sink = WarehouseSink {
         wh: &wh,
         opts: WriteOptions {

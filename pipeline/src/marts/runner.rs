@@ -35,6 +35,25 @@ use crate::config::MartsConfig;
 /// Name of the view of orders that count (status not excluded, placed at or before `as_of`).
 pub const COUNTED_ORDERS: &str = "counted_orders";
 
+/// Marks a session whose plans run on a cluster (`[engine] url`, set by
+/// [`crate::session::open_engine_session`]). Such a session can only ship plans over
+/// tables a cluster can read (Parquet in the warehouse, views, empty tables), so the
+/// runner keeps `counted_orders` and the customer state as views (the state from the SQL
+/// definitions in `sql/state/`) instead of tables in this process's memory.
+#[derive(Debug, Clone)]
+pub struct OnCluster {
+    /// The engine URL, for messages.
+    pub url: String,
+}
+
+/// The cluster `ctx` runs on, if any ([`OnCluster`]).
+pub fn on_cluster(ctx: &SessionContext) -> Option<String> {
+    ctx.state()
+        .config()
+        .get_extension::<OnCluster>()
+        .map(|c| c.url.clone())
+}
+
 /// Receives each mart's result as soon as it is built (to persist it, typically).
 #[async_trait]
 pub trait MartSink: Send {
@@ -365,11 +384,19 @@ async fn prepare(ctx: &SessionContext, cfg: &MartsConfig, tz: Tz) -> Result<RunP
         status_filter(cfg),
         render::timestamp_sql(&params.as_of, &params.timestamp_type)
     );
-    let view = ctx
+    let df = ctx
         .sql(&sql)
         .await
-        .map_err(df_err("defining view counted_orders"))?
-        .into_view();
+        .map_err(df_err("defining view counted_orders"))?;
+    let view: Arc<dyn datafusion::catalog::TableProvider> = if on_cluster(ctx).is_some() {
+        // A view a cluster can be sent (a DataFrame's own view cannot be serialised).
+        Arc::new(datafusion::datasource::ViewTable::new(
+            df.logical_plan().clone(),
+            Some(sql),
+        ))
+    } else {
+        df.into_view()
+    };
     ctx.deregister_table(COUNTED_ORDERS)
         .and_then(|_| ctx.register_table(COUNTED_ORDERS, view))
         .map_err(df_err("registering view counted_orders"))?;

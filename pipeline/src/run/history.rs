@@ -38,6 +38,10 @@ pub struct RunRecord {
     pub status: RunStatus,
     pub stages: Vec<StageRecord>,
     pub error: Option<String>,
+    /// Where the marts ran: `in-process`, or the `[engine] url` of a cluster
+    /// (`ballista://host:port`). Absent in records written before engines were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
 }
 
 fn run_key(wh: &Warehouse, run_id: &str) -> object_store::path::Path {
@@ -96,6 +100,9 @@ fn schema() -> SchemaRef {
         Field::new("stage_rows", DataType::UInt64, true),
         Field::new("stage_detail", DataType::Utf8, true),
         Field::new("error", DataType::Utf8, true),
+        // Last, so that readers of the earlier columns by position are unaffected; null for
+        // runs recorded before engines were.
+        Field::new("engine", DataType::Utf8, true),
     ]))
 }
 
@@ -114,6 +121,7 @@ pub async fn publish_table(wh: &Warehouse) -> Result<()> {
     let mut rows: Vec<Option<u64>> = Vec::new();
     let mut detail: Vec<Option<String>> = Vec::new();
     let mut error: Vec<Option<String>> = Vec::new();
+    let mut engine: Vec<Option<String>> = Vec::new();
     for r in &runs {
         let stages: Vec<Option<&StageRecord>> = if r.stages.is_empty() {
             vec![None]
@@ -132,6 +140,7 @@ pub async fn publish_table(wh: &Warehouse) -> Result<()> {
             rows.push(s.map(|s| s.rows));
             detail.push(s.map(|s| s.detail.clone()));
             error.push(r.error.clone());
+            engine.push(r.engine.clone());
         }
     }
     let batch = RecordBatch::try_new(
@@ -148,6 +157,7 @@ pub async fn publish_table(wh: &Warehouse) -> Result<()> {
             Arc::new(UInt64Array::from(rows)),
             Arc::new(StringArray::from(detail)),
             Arc::new(StringArray::from(error)),
+            Arc::new(StringArray::from(engine)),
         ],
     )?;
     let n = batch.num_rows() as u64;

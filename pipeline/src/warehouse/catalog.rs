@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
-use datafusion::datasource::MemTable;
+use datafusion::datasource::empty::EmptyTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
@@ -56,10 +56,9 @@ pub async fn register_table(ctx: &SessionContext, wh: &Warehouse, entry: TableEn
             }
             let full = Arc::new(datafusion::arrow::datatypes::Schema::new(fields));
             ctx.deregister_table(entry.name.as_str())?;
-            ctx.register_table(
-                entry.name.as_str(),
-                Arc::new(MemTable::try_new(full, vec![vec![]])?),
-            )?;
+            // An empty table rather than an in-memory one: a plan over it can be sent to a
+            // cluster (`[engine] url`), which cannot be sent an in-memory table.
+            ctx.register_table(entry.name.as_str(), Arc::new(EmptyTable::new(full)))?;
         }
         return Ok(());
     }
@@ -111,7 +110,7 @@ pub async fn register_all(
 }
 
 /// The runtime of every session: memory limit and spill folder from `[engine]`.
-fn runtime(
+pub fn runtime(
     engine: &crate::config::EngineConfig,
 ) -> Result<Arc<datafusion::execution::runtime_env::RuntimeEnv>> {
     use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
@@ -142,6 +141,19 @@ fn runtime(
     Ok(builder.build_arc()?)
 }
 
+/// The settings of every session: the information schema, the `conveyor.public` schema
+/// and the session time zone set to the configured one.
+pub fn session_config(
+    config: &crate::config::Config,
+) -> Result<datafusion::prelude::SessionConfig> {
+    let tz = config.time_zone()?;
+    let mut session_config = datafusion::prelude::SessionConfig::new()
+        .with_information_schema(true)
+        .with_default_catalog_and_schema("conveyor", "public");
+    session_config.options_mut().execution.time_zone = Some(tz.name().to_string());
+    Ok(session_config)
+}
+
 /// A DataFusion session over `wh`: every committed table registered (ingested datasets
 /// with their known schema, marts and forecasts with the schema in their files) and the
 /// session time zone set to the configured one. Returns the session and the names of the
@@ -151,14 +163,22 @@ pub async fn new_session(
     config: &crate::config::Config,
     wh: &Warehouse,
 ) -> Result<(SessionContext, Vec<String>)> {
+    let ctx = SessionContext::new_with_config_rt(session_config(config)?, runtime(&config.engine)?);
+    let names = register_tables(&ctx, config, wh).await?;
+    Ok((ctx, names))
+}
+
+/// Registers the warehouse in `ctx`, a session made with [`session_config`] (in this
+/// process, or a cluster's client): its store, every committed table, and every dataset's
+/// table (empty) before its first ingest. Returns the names of the committed tables.
+pub async fn register_tables(
+    ctx: &SessionContext,
+    config: &crate::config::Config,
+    wh: &Warehouse,
+) -> Result<Vec<String>> {
     let tz = config.time_zone()?;
     let scale = config.money.scale()?;
-    let mut session_config = datafusion::prelude::SessionConfig::new()
-        .with_information_schema(true)
-        .with_default_catalog_and_schema("conveyor", "public");
-    session_config.options_mut().execution.time_zone = Some(tz.name().to_string());
-    let ctx = SessionContext::new_with_config_rt(session_config, runtime(&config.engine)?);
-    register_store(&ctx, wh);
+    register_store(ctx, wh);
     // Every dataset's table exists (empty) before its first ingest, so a query, a mart or a
     // BI tool can name it whether or not the shop exports it.
     for spec in crate::dataset::ALL {
@@ -175,16 +195,12 @@ pub async fn new_session(
             )));
         }
         let schema = Arc::new(datafusion::arrow::datatypes::Schema::new(fields));
-        ctx.register_table(
-            spec.name,
-            Arc::new(MemTable::try_new(schema, vec![vec![]])?),
-        )?;
+        ctx.register_table(spec.name, Arc::new(EmptyTable::new(schema)))?;
     }
-    let names = register_all(&ctx, wh, |name| {
+    register_all(ctx, wh, |name| {
         crate::dataset::by_name(name).map(|spec| spec.arrow_schema(tz.name(), scale))
     })
-    .await?;
-    Ok((ctx, names))
+    .await
 }
 
 /// The memory this process may use: the smaller of the physical memory (`/proc/meminfo`)

@@ -16,7 +16,9 @@ pub mod parquet_io;
 mod publish;
 mod state;
 
-pub use catalog::{TableEntry, new_session, register_all, register_table};
+pub use catalog::{
+    TableEntry, new_session, register_all, register_table, register_tables, runtime, session_config,
+};
 pub use publish::{Publisher, new_version, sweep as sweep_uncommitted};
 pub use state::{ManifestEntry, TableState};
 

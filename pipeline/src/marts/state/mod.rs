@@ -66,7 +66,17 @@ pub enum Computed {
 }
 
 /// Registers the state tables in `ctx`, which must have `counted_orders`.
+///
+/// On a cluster ([`super::runner::OnCluster`]) the SQL definitions are registered as views,
+/// whatever `engine` says: the pass and the tables it fills live in this process, which the
+/// cluster's executors cannot read. Each mart reading a view computes it on the cluster.
 pub async fn register(ctx: &SessionContext, engine: StateEngine) -> Result<Computed, MartsError> {
+    if let Some(url) = super::runner::on_cluster(ctx) {
+        register_views(ctx).await?;
+        return Ok(Computed::Sql {
+            reason: format!("the engine is the cluster {url}"),
+        });
+    }
     if engine == StateEngine::Sql {
         register_sql(ctx).await?;
         return Ok(Computed::Sql {
@@ -130,6 +140,27 @@ async fn register_sql(ctx: &SessionContext) -> Result<(), MartsError> {
         let table = MemTable::try_new(schema, partitions).map_err(sql_err)?;
         ctx.deregister_table(name).map_err(sql_err)?;
         ctx.register_table(name, Arc::new(table)).map_err(sql_err)?;
+    }
+    Ok(())
+}
+
+/// The SQL definitions as views (for a cluster).
+async fn register_views(ctx: &SessionContext) -> Result<(), MartsError> {
+    for (name, sql) in TABLES {
+        let sql_err = |source| MartsError::Sql {
+            file: format!("sql/state/{name}.sql"),
+            line: None,
+            column: None,
+            source,
+        };
+        let plan = ctx
+            .state()
+            .create_logical_plan(sql)
+            .await
+            .map_err(sql_err)?;
+        let view = datafusion::datasource::ViewTable::new(plan, Some(sql.to_string()));
+        ctx.deregister_table(name).map_err(sql_err)?;
+        ctx.register_table(name, Arc::new(view)).map_err(sql_err)?;
     }
     Ok(())
 }
