@@ -35,7 +35,7 @@ use futures::StreamExt;
 
 use super::error::MartsError;
 pub use crate::config::StateEngine;
-use keys::CustomerKeys;
+use keys::{Keys, ShardedKeys};
 use pass::{Orders, State, Strings, Types};
 
 /// The state tables and their SQL definitions (`sql/state/<name>.sql`).
@@ -216,11 +216,12 @@ async fn orders_upper_bound(ctx: &SessionContext) -> usize {
         .unwrap_or(0)
 }
 
+/// Orders whose customer ids are numbered together ([`ShardedKeys::number`]).
+const WINDOW_ROWS: usize = 1 << 19;
+
 /// Reads the columns of `counted_orders` the pass needs and numbers the customers. `Ok(Err(reason))`
 /// when the pass does not take this input and the SQL definitions must run instead.
-async fn read(
-    ctx: &SessionContext,
-) -> Result<Result<(Orders, CustomerKeys, Types), String>, MartsError> {
+async fn read(ctx: &SessionContext) -> Result<Result<(Orders, Keys, Types), String>, MartsError> {
     let err = df_err("reading counted_orders for the customer state");
     let df = ctx
         .sql("SELECT customer_id, ordered_at, order_id, order_date, amount FROM counted_orders")
@@ -257,44 +258,75 @@ async fn read(
     // allocated once instead of growing (growing copied ~1 GB at 10M orders).
     let upper_bound = orders_upper_bound(ctx).await;
     let mut orders = Orders::with_capacity(upper_bound);
-    let mut keys = CustomerKeys::with_capacity(upper_bound);
+    let mut keys = ShardedKeys::with_capacity(upper_bound);
+    // Each order's shard while its key is the number within the shard.
+    let mut shard: Vec<u8> = Vec::with_capacity(upper_bound);
+    let mut window: Vec<(Strings, usize)> = Vec::new();
+    let mut window_rows = 0usize;
+    let too_many = || Ok(Err("more than 4,294,967,295 customers".into()));
     let mut stream = df.execute_stream().await.map_err(&err)?;
-    while let Some(batch) = stream.next().await {
-        let batch: RecordBatch = batch.map_err(&err)?;
-        if let Some(col) = batch.columns().iter().position(|c| c.null_count() > 0) {
-            return Ok(Err(format!(
-                "counted_orders.{} has NULLs",
-                batch.schema().field(col).name()
-            )));
-        }
-        let unsupported = || {
-            Ok(Err(
-                "counted_orders has a string type the pass does not take".into(),
-            ))
-        };
-        let (Some(ids), Some(order_ids)) =
-            (Strings::of(batch.column(0)), Strings::of(batch.column(2)))
-        else {
-            return unsupported();
-        };
-        let at = batch
-            .column(1)
-            .as_primitive::<datafusion::arrow::datatypes::TimestampMicrosecondType>();
-        let dates = batch.column(3).as_primitive::<Date32Type>();
-        let amounts = batch.column(4).as_primitive::<Decimal128Type>();
-        let batch_no = u32::try_from(orders.order_ids.len())
-            .map_err(|_| err(DataFusionError::Execution("too many batches".into())))?;
-        for row in 0..batch.num_rows() {
-            let Some(key) = keys.key(ids.value(row)) else {
-                return Ok(Err("more than 4,294,967,295 customers".into()));
+    loop {
+        let next = stream.next().await;
+        let end = next.is_none();
+        if let Some(batch) = next {
+            let batch: RecordBatch = batch.map_err(&err)?;
+            if let Some(col) = batch.columns().iter().position(|c| c.null_count() > 0) {
+                return Ok(Err(format!(
+                    "counted_orders.{} has NULLs",
+                    batch.schema().field(col).name()
+                )));
+            }
+            let (Some(ids), Some(order_ids)) =
+                (Strings::of(batch.column(0)), Strings::of(batch.column(2)))
+            else {
+                return Ok(Err(
+                    "counted_orders has a string type the pass does not take".into(),
+                ));
             };
-            orders.key.push(key);
-            orders.order_ref.push((batch_no, row as u32));
+            let at = batch
+                .column(1)
+                .as_primitive::<datafusion::arrow::datatypes::TimestampMicrosecondType>();
+            let dates = batch.column(3).as_primitive::<Date32Type>();
+            let amounts = batch.column(4).as_primitive::<Decimal128Type>();
+            let batch_no = u32::try_from(orders.order_ids.len())
+                .map_err(|_| err(DataFusionError::Execution("too many batches".into())))?;
+            orders
+                .order_ref
+                .extend((0..batch.num_rows()).map(|row| (batch_no, row as u32)));
+            orders.at.extend_from_slice(at.values());
+            orders.date.extend_from_slice(dates.values());
+            orders.amount.extend_from_slice(amounts.values());
+            orders.order_ids.push(order_ids);
+            window_rows += batch.num_rows();
+            window.push((ids, batch.num_rows()));
         }
-        orders.at.extend_from_slice(at.values());
-        orders.date.extend_from_slice(dates.values());
-        orders.amount.extend_from_slice(amounts.values());
-        orders.order_ids.push(order_ids);
+        // Number a window of ids at once, every shard on its own task.
+        if window_rows >= WINDOW_ROWS || (end && window_rows > 0) {
+            let from = orders.key.len();
+            orders.key.resize(from + window_rows, 0);
+            shard.resize(from + window_rows, 0);
+            let ids: Vec<&str> = window
+                .iter()
+                .flat_map(|(s, rows)| (0..*rows).map(move |row| s.value(row)))
+                .collect();
+            if keys
+                .number(&ids, &mut orders.key[from..], &mut shard[from..])
+                .is_none()
+            {
+                return too_many();
+            }
+            window.clear();
+            window_rows = 0;
+        }
+        if end {
+            break;
+        }
+    }
+    let Some(keys) = keys.finish() else {
+        return too_many();
+    };
+    for (key, &s) in orders.key.iter_mut().zip(&shard) {
+        *key = keys.global(*key, s);
     }
     Ok(Ok((orders, keys, types)))
 }

@@ -29,13 +29,13 @@ use datafusion::arrow::record_batch::RecordBatch;
 use hashbrown::HashMap;
 use rayon::prelude::*;
 
-use super::keys::CustomerKeys;
+use super::keys::Keys;
 use crate::month::YearMonth;
 
 /// Every counted order, one entry per order in each vector.
 #[derive(Debug)]
 pub struct Orders {
-    /// The customer's key ([`CustomerKeys`]).
+    /// The customer's key ([`Keys`]).
     pub key: Vec<u32>,
     /// `ordered_at`, microseconds since the epoch.
     pub at: Vec<i64>,
@@ -194,7 +194,7 @@ pub struct State {
 }
 
 /// Walks every customer once (see the module doc).
-pub fn walk(orders: &Orders, keys: &CustomerKeys, types: &Types) -> Result<State, ArrowError> {
+pub fn walk(orders: &Orders, keys: &Keys, types: &Types) -> Result<State, ArrowError> {
     let zone: Tz = types.zone.parse()?;
     let customers = keys.count();
     // Counting sort: starts[k]..starts[k + 1] are customer k's orders in `by_customer`.
@@ -332,7 +332,7 @@ impl Tallies {
 
 fn walk_chunk(
     orders: &Orders,
-    keys: &CustomerKeys,
+    keys: &Keys,
     types: &Types,
     zone: Tz,
     starts: &[usize],
