@@ -62,6 +62,7 @@ async fn remote_session(config: &Config, url: &str) -> Result<SessionContext> {
         url,
         session_config,
         crate::warehouse::runtime(&config.engine)?,
+        &config.engine.settings,
     )
     .await
 }

@@ -43,13 +43,14 @@ pub const DEFAULT_SCHEDULER_PORT: u16 = 50050;
 pub const ADAPTIVE_PLANNER: &str = "ballista.planner.adaptive.enabled";
 
 /// A session whose queries run on the Ballista cluster at `url` (`ballista://host:port`),
-/// with `session_config` (time zone, catalog) and `runtime` (the client's object stores,
-/// which it needs to list files while planning). Fails with a clear message when the
-/// scheduler cannot be reached.
+/// with `session_config` (time zone, catalog), `runtime` (the client's object stores,
+/// which it needs to list files while planning) and `settings` (`[engine.settings]`, last).
+/// Fails with a clear message when the scheduler cannot be reached.
 pub async fn client(
     url: &str,
     session_config: SessionConfig,
     runtime: Arc<RuntimeEnv>,
+    settings: &BTreeMap<String, String>,
 ) -> Result<SessionContext> {
     let (host, port) = host_port(url)?;
     let unreachable = |e: String| Error::Engine {
@@ -89,6 +90,16 @@ pub async fn client(
         .config_mut()
         .options_mut()
         .set(ADAPTIVE_PLANNER, "false")?;
+    for (key, value) in settings {
+        ctx.state_ref()
+            .write()
+            .config_mut()
+            .options_mut()
+            .set(key, value)
+            .map_err(|e| {
+                crate::config::config_err(&format!("engine.settings.{key}"), e.to_string())
+            })?;
+    }
     Ok(ctx)
 }
 

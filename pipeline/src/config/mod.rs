@@ -65,6 +65,10 @@ pub struct EngineConfig {
     /// listens there (`conveyor cluster`, docs/scale.md; needs a binary built with the
     /// `ballista` feature). Overridden by `--engine`.
     pub url: Option<String>,
+    /// Settings for the cluster's sessions, on top of Conveyor's (DataFusion's
+    /// `datafusion.*` and Ballista's `ballista.*` keys), e.g.
+    /// `"ballista.shuffle.compression.codec" = "zstd"`. Unused in-process.
+    pub settings: BTreeMap<String, String>,
 }
 
 impl EngineConfig {

@@ -198,6 +198,10 @@ history_start = "auto"
 # Apache DataFusion Ballista cluster started with `conveyor cluster scheduler|executor`
 # from a binary built with the `ballista` feature (docs/scale.md). Also --engine URL.
 # url = "ballista://scheduler.internal:50050"
+# Settings for the cluster's sessions (DataFusion's datafusion.* and Ballista's ballista.*
+# keys), applied after Conveyor's own; docs/scale.md says which Conveyor sets and why.
+# [engine.settings]
+# "ballista.shuffle.compression.codec" = "zstd"
 
 [serve]
 # `conveyor serve`: the warehouse over the PostgreSQL wire protocol, for BI tools and psql.

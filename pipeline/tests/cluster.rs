@@ -1,0 +1,401 @@
+//! The marts on an Apache DataFusion Ballista cluster (feature `ballista`, docs/scale.md):
+//! a scheduler and two executors, each a separate `conveyor cluster` process on 127.0.0.1
+//! with ephemeral ports, build every mart over a generated warehouse, and each mart equals
+//! the in-process result value for value. Then one executor is killed during `conveyor run`:
+//! the run either still succeeds (Ballista ran the lost tasks elsewhere) or fails with an
+//! error naming the marts stage; either way every mart stays readable and equal to the
+//! in-process result, and `run_history` records the run with the engine it used.
+//!
+//! The generated exports lose their subscription events: on Ballista 55 the subscription
+//! marts fail ("Column 'at' is declared as non-nullable but contains null values", an outer
+//! join with a join filter over a filtered side; docs/scale.md), so here they are skipped
+//! for want of rows, in-process and on the cluster alike.
+
+#![cfg(feature = "ballista")]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A child process killed when dropped.
+struct Node {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Node {
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+fn conveyor() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_conveyor"))
+}
+
+/// Starts `conveyor cluster ARGS`, logging to `dir/NAME.log`, and returns it with the first
+/// line it printed.
+fn start(dir: &Path, name: &str, args: &[&str]) -> (Node, String) {
+    let log = dir.join(format!("{name}.log"));
+    let mut child = conveyor()
+        .arg("cluster")
+        .args(args)
+        .args([
+            "--log",
+            "warn,ballista_executor=info,ballista_scheduler=info",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let node = Node { child, log };
+    assert!(
+        !line.is_empty(),
+        "{name} printed nothing and exited:\n{}",
+        node.log()
+    );
+    (node, line)
+}
+
+/// A scheduler and two executors; returns them and the engine URL.
+struct Cluster {
+    _scheduler: Node,
+    executors: Vec<Node>,
+    url: String,
+}
+
+fn start_cluster(dir: &Path) -> Cluster {
+    let (scheduler, line) = start(
+        dir,
+        "scheduler",
+        &[
+            "scheduler",
+            "--bind",
+            "127.0.0.1:0",
+            "--executor-timeout-seconds",
+            "10",
+        ],
+    );
+    // "conveyor cluster scheduler: listening on 127.0.0.1:PORT (…"
+    let addr = line
+        .split("listening on ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    let executors: Vec<Node> = (0..2)
+        .map(|i| {
+            start(
+                dir,
+                &format!("executor{i}"),
+                &[
+                    "executor",
+                    "--scheduler",
+                    &addr,
+                    "--flight-port",
+                    "0",
+                    "--grpc-port",
+                    "0",
+                    "--concurrent-tasks",
+                    "2",
+                    "--heartbeat-seconds",
+                    "2",
+                    "--memory-limit-mib",
+                    "2048",
+                ],
+            )
+            .0
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for e in &executors {
+        while !e.log().contains("registration succeed") {
+            assert!(
+                Instant::now() < deadline,
+                "an executor did not register within 60 s:\n{}",
+                e.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    Cluster {
+        _scheduler: scheduler,
+        executors,
+        url: format!("ballista://{addr}"),
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Every mart of `warehouse`, each as its rows in display form, sorted (a mart's row order
+/// is not part of its contract); `None` for a mart not built.
+async fn marts(warehouse: &Path) -> Vec<(String, Option<Vec<Vec<String>>>)> {
+    let config = common::config(Path::new("unused"), warehouse);
+    let (ctx, _) = pipeline::session::open_session(&config).await.unwrap();
+    let mut out = Vec::new();
+    for name in pipeline::marts::mart_names(&config.marts).unwrap() {
+        let rows = match ctx.sql(&format!("SELECT * FROM {name}")).await {
+            Ok(df) => {
+                let mut rows = common::to_strings(&df.collect().await.unwrap());
+                rows.sort();
+                Some(rows)
+            }
+            Err(_) => None,
+        };
+        out.push((name, rows));
+    }
+    out
+}
+
+fn assert_same_marts(
+    expected: &[(String, Option<Vec<Vec<String>>>)],
+    got: &[(String, Option<Vec<Vec<String>>>)],
+    what: &str,
+) {
+    assert_eq!(expected.len(), got.len());
+    let built = expected.iter().filter(|(_, r)| r.is_some()).count();
+    assert!(built >= 18, "only {built} marts were built in-process");
+    for ((name, want), (_, have)) in expected.iter().zip(got) {
+        match (want, have) {
+            (Some(want), Some(have)) => {
+                assert_eq!(want.len(), have.len(), "{what}: {name}: row count");
+                for (i, (w, h)) in want.iter().zip(have).enumerate() {
+                    assert_eq!(w, h, "{what}: {name}: row {i} (sorted) differs");
+                }
+            }
+            (None, None) => {}
+            _ => panic!(
+                "{what}: {name} built {} in-process but {} here",
+                want.is_some(),
+                have.is_some()
+            ),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_marts_on_a_cluster_equal_in_process_and_survive_a_lost_executor() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("exports");
+    let ingested = dir.path().join("ingested");
+    run_ok(conveyor().args([
+        "generate",
+        "--orders",
+        "20000",
+        "--months",
+        "24",
+        "--seed",
+        "7",
+        "--source",
+        src.to_str().unwrap(),
+    ]));
+    // See the module doc: the subscription marts do not run on Ballista 55.
+    std::fs::remove_dir_all(src.join("subscription_events")).unwrap();
+    run_ok(conveyor().args([
+        "ingest",
+        "--source",
+        src.to_str().unwrap(),
+        "--warehouse",
+        ingested.to_str().unwrap(),
+    ]));
+    let local = dir.path().join("local");
+    let remote = dir.path().join("remote");
+    copy_dir(&ingested, &local);
+    copy_dir(&ingested, &remote);
+
+    run_ok(conveyor().args(["marts", "--warehouse", local.to_str().unwrap()]));
+    let expected = marts(&local).await;
+
+    let mut cluster = start_cluster(dir.path());
+    let started = Instant::now();
+    let printed = run_ok(conveyor().args([
+        "marts",
+        "--warehouse",
+        remote.to_str().unwrap(),
+        "--engine",
+        &cluster.url,
+    ]));
+    eprintln!(
+        "marts on the cluster in {:.1}s:\n{printed}",
+        started.elapsed().as_secs_f64()
+    );
+    assert_same_marts(&expected, &marts(&remote).await, "cluster");
+
+    // `conveyor query` on the cluster, through a function of the marts (exact_percentile)
+    // and the session time zone (to_local_time).
+    let sql = "SELECT count(*) AS n, exact_percentile(CAST(amount AS DOUBLE), 0.5) AS median, \
+               min(to_local_time(ordered_at)) AS first_local FROM orders";
+    let in_process = run_ok(conveyor().args([
+        "query",
+        "--warehouse",
+        local.to_str().unwrap(),
+        "--format",
+        "csv",
+        sql,
+    ]));
+    let on_cluster = run_ok(conveyor().args([
+        "query",
+        "--warehouse",
+        remote.to_str().unwrap(),
+        "--engine",
+        &cluster.url,
+        "--format",
+        "csv",
+        sql,
+    ]));
+    assert_eq!(in_process, on_cluster);
+
+    // An unreachable engine: a clear error, nothing else.
+    let out = conveyor()
+        .args([
+            "query",
+            "--warehouse",
+            remote.to_str().unwrap(),
+            "--engine",
+            "ballista://127.0.0.1:1",
+            "SELECT 1",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot reach the Ballista scheduler at 127.0.0.1:1"),
+        "{err}"
+    );
+
+    // One executor killed while `conveyor run` builds the marts on the cluster.
+    let config = dir.path().join("conveyor.toml");
+    std::fs::write(
+        &config,
+        "[forecast]\npaths = 200\nanalysis_paths = 200\nvalidation_origins = 1\n",
+    )
+    .unwrap();
+    let run_log = dir.path().join("run.log");
+    let mut run = conveyor()
+        .args([
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--source",
+            src.to_str().unwrap(),
+            "--warehouse",
+            remote.to_str().unwrap(),
+            "--engine",
+            &cluster.url,
+            "--log",
+            "info",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&run_log).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let log = std::fs::read_to_string(&run_log).unwrap_or_default();
+        if log.contains("building marts") {
+            break;
+        }
+        if let Some(status) = run.try_wait().unwrap() {
+            panic!("the run ended ({status}) before building the marts:\n{log}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the run did not reach the marts:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let mut lost = cluster.executors.remove(0);
+    lost.child.kill().unwrap();
+    lost.child.wait().unwrap();
+    // The last mart was not built yet: the executor was lost while the marts ran.
+    let at_kill = std::fs::read_to_string(&run_log).unwrap();
+    assert!(
+        !at_kill.contains("mart=vip_birthdays"),
+        "the marts were built before the executor was killed:\n{at_kill}"
+    );
+    let status = {
+        let deadline = Instant::now() + Duration::from_secs(600);
+        loop {
+            if let Some(status) = run.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the run did not end within 10 minutes of the lost executor"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let log = std::fs::read_to_string(&run_log).unwrap();
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut run.stdout.take().unwrap(), &mut stdout).unwrap();
+    eprintln!("run with a lost executor: {status}\n{stdout}");
+    if !status.success() {
+        assert!(
+            log.contains("failed in stage marts"),
+            "a failed run names the marts stage:\n{log}"
+        );
+    }
+    // Whatever happened, the marts are whole: the previous version or the new one, and both
+    // equal the in-process result.
+    assert_same_marts(&expected, &marts(&remote).await, "after the lost executor");
+
+    let history = run_ok(conveyor().args([
+        "query",
+        "--warehouse",
+        remote.to_str().unwrap(),
+        "--format",
+        "csv",
+        "SELECT DISTINCT status, engine FROM run_history",
+    ]));
+    let want = format!(
+        "{},{}",
+        if status.success() {
+            "succeeded"
+        } else {
+            "failed"
+        },
+        cluster.url
+    );
+    assert!(
+        history.lines().any(|l| l == want),
+        "run_history has no row {want:?}:\n{history}"
+    );
+}
