@@ -32,8 +32,9 @@ pub struct ShardedKeys {
 impl ShardedKeys {
     /// Room for about `orders` orders' customers without growing (customers ≤ orders).
     pub fn with_capacity(orders: usize) -> Self {
-        // A shard holds about 1/SHARDS of the customers; an eighth more for the spread.
-        let per_shard = orders / SHARDS + orders / SHARDS / 8 + 64;
+        // A shard holds about 1/SHARDS of the customers (at most 1/SHARDS of the orders, give
+        // or take the spread; the table's power-of-two buckets leave room for that).
+        let per_shard = orders / SHARDS + 64;
         ShardedKeys {
             shards: (0..SHARDS)
                 .map(|_| CustomerKeys::with_capacity(per_shard))

@@ -41,8 +41,9 @@ pub struct Orders {
     pub at: Vec<i64>,
     /// `order_date`, days since the epoch.
     pub date: Vec<i32>,
-    /// `amount`, the unscaled decimal.
-    pub amount: Vec<i128>,
+    /// `amount`, the unscaled decimal (its precision is at most 18, so it fits: half the
+    /// memory of the i128 Arrow holds it in).
+    pub amount: Vec<i64>,
     /// Where the order's `order_id` is: (index into `order_ids`, row).
     pub order_ref: Vec<(u32, u32)>,
     /// The `order_id` columns of the batches read, for breaking ties in time.
@@ -375,13 +376,17 @@ fn walk_chunk(
         total.append_value(c.total);
         last_at.append_value(c.last_at);
         amount_365.append_value(c.amount_365);
-        first_amount.append_value(orders.amount[own[0] as usize]);
+        first_amount.append_value(i128::from(orders.amount[own[0] as usize]));
         last_date.append_value(orders.date[own[own.len() - 1] as usize]);
 
         months.clear();
         for &i in own.iter() {
             let i = i as usize;
-            months.push((month_index(orders.date[i])?, 1, orders.amount[i]));
+            months.push((
+                month_index(orders.date[i])?,
+                1,
+                i128::from(orders.amount[i]),
+            ));
         }
         months.sort_unstable_by_key(|m| m.0);
         let mut merged = 0;
@@ -421,7 +426,7 @@ fn walk_chunk(
                 .get(pos + 1)
                 .map(|&next| i64::from(orders.date[next as usize]) - i64::from(orders.date[i]));
             let e = tallies.ladder.entry((pos as i64 + 1, gap)).or_default();
-            *e = (e.0 + 1, add(e.1, orders.amount[i])?);
+            *e = (e.0 + 1, add(e.1, i128::from(orders.amount[i]))?);
         }
     }
 
@@ -480,7 +485,11 @@ fn customer(
     let mut total = 0i128;
     let mut amount_365 = 0i128;
     for &i in own {
-        let (t, d, a) = (at(i), orders.date[i as usize], orders.amount[i as usize]);
+        let (t, d, a) = (
+            at(i),
+            orders.date[i as usize],
+            i128::from(orders.amount[i as usize]),
+        );
         first_date = first_date.min(d);
         if t == first_at {
             at_first += 1;
