@@ -199,20 +199,23 @@ pub fn walk(orders: &Orders, keys: &Keys, types: &Types) -> Result<State, ArrowE
     let zone: Tz = types.zone.parse()?;
     let customers = keys.count();
     // Counting sort: starts[k]..starts[k + 1] are customer k's orders in `by_customer`.
-    let mut starts = vec![0usize; customers + 1];
+    // Each customer's count, then its end, then filled from the back, which leaves every
+    // entry at its customer's start (one array of u32, no copy of it).
+    let n = u32::try_from(orders.key.len())
+        .map_err(|_| ArrowError::ComputeError("more than 4,294,967,295 orders".into()))?;
+    let mut starts = vec![0u32; customers + 1];
     for &k in &orders.key {
-        starts[k as usize + 1] += 1;
+        starts[k as usize] += 1;
     }
-    for k in 0..customers {
-        starts[k + 1] += starts[k];
+    for k in 1..customers {
+        starts[k] += starts[k - 1];
     }
-    let mut by_customer = vec![0u32; orders.key.len()];
-    let mut fill = starts.clone();
-    for (i, &k) in orders.key.iter().enumerate() {
-        by_customer[fill[k as usize]] = i as u32;
-        fill[k as usize] += 1;
+    starts[customers] = n;
+    let mut by_customer = vec![0u32; n as usize];
+    for (i, &k) in orders.key.iter().enumerate().rev() {
+        starts[k as usize] -= 1;
+        by_customer[starts[k as usize] as usize] = i as u32;
     }
-    drop(fill);
 
     // Chunks of customers, each with its own slice of `by_customer` to sort in place.
     let chunk_count = (rayon::current_num_threads() * 4).clamp(1, customers.max(1));
@@ -222,7 +225,7 @@ pub fn walk(orders: &Orders, keys: &Keys, types: &Types) -> Result<State, ArrowE
     let mut first = 0;
     while first < customers {
         let end = (first + per_chunk).min(customers);
-        let (mine, tail) = rest.split_at_mut(starts[end] - starts[first]);
+        let (mine, tail) = rest.split_at_mut((starts[end] - starts[first]) as usize);
         work.push((first..end, mine));
         rest = tail;
         first = end;
@@ -336,7 +339,7 @@ fn walk_chunk(
     keys: &Keys,
     types: &Types,
     zone: Tz,
-    starts: &[usize],
+    starts: &[u32],
     range: Range<usize>,
     rows: &mut [u32],
 ) -> Result<(RecordBatch, Tallies), ArrowError> {
@@ -356,11 +359,11 @@ fn walk_chunk(
     let mut tallies = Tallies::default();
 
     let year_later = IntervalMonthDayNano::new(0, 365, 0);
-    let offset = starts[range.start];
+    let offset = starts[range.start] as usize;
     // The customer's (month_index, orders, sales), then folded by month and by year.
     let mut months: Vec<(i64, i64, i128)> = Vec::new();
     for key in range.clone() {
-        let own = &mut rows[starts[key] - offset..starts[key + 1] - offset];
+        let own = &mut rows[starts[key] as usize - offset..starts[key + 1] as usize - offset];
         own.sort_unstable_by(|&a, &b| {
             let (a, b) = (a as usize, b as usize);
             orders.at[a]
