@@ -294,11 +294,7 @@ async fn read(ctx: &SessionContext) -> Result<Result<(Orders, Keys, Types), Stri
                 .as_primitive::<datafusion::arrow::datatypes::TimestampMicrosecondType>();
             let dates = batch.column(3).as_primitive::<Date32Type>();
             let amounts = batch.column(4).as_primitive::<Decimal128Type>();
-            let batch_no = u32::try_from(orders.order_ids.len())
-                .map_err(|_| err(DataFusionError::Execution("too many batches".into())))?;
-            orders
-                .order_ref
-                .extend((0..batch.num_rows()).map(|row| (batch_no, row as u32)));
+            orders.batch_starts.push(orders.at.len());
             orders.at.extend_from_slice(at.values());
             orders.date.extend_from_slice(dates.values());
             // Precision ≤ 18 (checked above): every value fits an i64.

@@ -44,8 +44,9 @@ pub struct Orders {
     /// `amount`, the unscaled decimal (its precision is at most 18, so it fits: half the
     /// memory of the i128 Arrow holds it in).
     pub amount: Vec<i64>,
-    /// Where the order's `order_id` is: (index into `order_ids`, row).
-    pub order_ref: Vec<(u32, u32)>,
+    /// `batch_starts[b]`: the number of the first order in `order_ids[b]` (orders are
+    /// numbered in the order the batches were read).
+    pub batch_starts: Vec<usize>,
     /// The `order_id` columns of the batches read, for breaking ties in time.
     pub order_ids: Vec<Strings>,
 }
@@ -58,14 +59,16 @@ impl Orders {
             at: Vec::with_capacity(n),
             date: Vec::with_capacity(n),
             amount: Vec::with_capacity(n),
-            order_ref: Vec::with_capacity(n),
+            batch_starts: Vec::new(),
             order_ids: Vec::new(),
         }
     }
 
+    /// The `order_id` of order `i` (only looked up to break ties in time, so a binary search
+    /// over the batches costs less than keeping a reference per order).
     fn order_id(&self, i: usize) -> &str {
-        let (batch, row) = self.order_ref[i];
-        self.order_ids[batch as usize].value(row as usize)
+        let batch = self.batch_starts.partition_point(|&start| start <= i) - 1;
+        self.order_ids[batch].value(i - self.batch_starts[batch])
     }
 }
 
@@ -534,4 +537,23 @@ fn month_index(days: i32) -> Result<i64, ArrowError> {
     YearMonth::of_epoch_day(days)
         .map(YearMonth::index)
         .ok_or_else(|| ArrowError::ComputeError(format!("order_date {days} is out of range")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_ids_are_found_across_batches_empty_ones_included() {
+        // Batches of 2, 0, 3 and 1 orders: orders 0–1, 2–4 and 5.
+        let batch = |ids: &[&str]| Strings::Plain(StringArray::from(ids.to_vec()));
+        let mut orders = Orders::with_capacity(6);
+        for ids in [&["a", "b"][..], &[], &["c", "d", "e"], &["f"]] {
+            orders.batch_starts.push(orders.at.len());
+            orders.at.extend(ids.iter().map(|_| 0));
+            orders.order_ids.push(batch(ids));
+        }
+        let got: Vec<&str> = (0..6).map(|i| orders.order_id(i)).collect();
+        assert_eq!(got, vec!["a", "b", "c", "d", "e", "f"]);
+    }
 }
