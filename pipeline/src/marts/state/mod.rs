@@ -124,16 +124,21 @@ fn df_err(context: &str) -> impl Fn(DataFusionError) -> MartsError {
     }
 }
 
+/// The error of the SQL definition of state table `name`, naming its file.
+fn definition_error(name: &str) -> impl Fn(DataFusionError) -> MartsError + Copy + '_ {
+    move |source| MartsError::Sql {
+        file: format!("sql/state/{name}.sql"),
+        line: None,
+        column: None,
+        source,
+    }
+}
+
 /// Runs each SQL definition once and keeps its result, as the pass does: the marts that read
 /// a table share it instead of recomputing it.
 async fn register_sql(ctx: &SessionContext) -> Result<(), MartsError> {
     for (name, sql) in TABLES {
-        let sql_err = |source| MartsError::Sql {
-            file: format!("sql/state/{name}.sql"),
-            line: None,
-            column: None,
-            source,
-        };
+        let sql_err = definition_error(name);
         let df = ctx.sql(sql).await.map_err(sql_err)?;
         let schema = df.schema().inner().clone();
         let partitions = df.collect_partitioned().await.map_err(sql_err)?;
@@ -147,12 +152,7 @@ async fn register_sql(ctx: &SessionContext) -> Result<(), MartsError> {
 /// The SQL definitions as views (for a cluster).
 async fn register_views(ctx: &SessionContext) -> Result<(), MartsError> {
     for (name, sql) in TABLES {
-        let sql_err = |source| MartsError::Sql {
-            file: format!("sql/state/{name}.sql"),
-            line: None,
-            column: None,
-            source,
-        };
+        let sql_err = definition_error(name);
         let plan = ctx
             .state()
             .create_logical_plan(sql)
