@@ -31,12 +31,12 @@ use sha2::Digest;
 use simulator::calibrate::{CalibrationOptions, calibrate};
 use simulator::engine::{SimOptions, simulate};
 use simulator::expectation::expected_at_means;
-use simulator::model::{ModelError, ModelParams, Target};
+use simulator::model::{Assumption, ModelError, ModelParams, Source, Target};
 use simulator::summary::{Summary, summarize};
 
 pub use crate::config::{ForecastConfig, ModelChoice};
 
-use crate::config::Config;
+use crate::config::{Config, HistoryStart};
 use crate::error::{Error, Result};
 use crate::month::YearMonth;
 use crate::warehouse::parquet_io::WriteOptions;
@@ -134,24 +134,25 @@ fn config_hash(config: &Config) -> String {
 
 /// The assumptions row that says the history was taken as starting mid-life (none
 /// otherwise): how many customers of the first month were projected without calibrating.
-fn mid_life_assumption(
-    obs: &observe::Observation,
-    setting: crate::config::HistoryStart,
-) -> Vec<simulator::model::Assumption> {
+fn mid_life_assumption(obs: &observe::Observation, setting: HistoryStart) -> Vec<Assumption> {
     let Some((month, customers)) = obs.mid_life else {
         return Vec::new();
     };
-    let why = match setting {
-        crate::config::HistoryStart::MidLife => {
-            "[forecast] history_start = \"mid_life\"".to_string()
-        }
-        _ => format!(
-            "its first month has more than {} times the median new customers of the {} months after it",
-            observe::MID_LIFE_FACTOR,
-            observe::MID_LIFE_MONTHS
+    let (why, source) = match setting {
+        HistoryStart::MidLife => (
+            "[forecast] history_start = \"mid_life\"".to_string(),
+            Source::Scenario,
+        ),
+        _ => (
+            format!(
+                "its first month has more than {} times the median new customers of the {} months after it",
+                observe::MID_LIFE_FACTOR,
+                observe::MID_LIFE_MONTHS
+            ),
+            Source::Calibrated,
         ),
     };
-    vec![simulator::model::Assumption {
+    vec![Assumption {
         name: "history_mid_life_customers".into(),
         description: format!(
             "the history starts mid-life ({why}): the customers first seen in {} may have bought before, so they are projected from the stage the data show but calibrate neither the ladder nor the new-customer trend",
@@ -159,10 +160,7 @@ fn mid_life_assumption(
         ),
         value: customers as f64,
         sd: None,
-        source: match setting {
-            crate::config::HistoryStart::MidLife => simulator::model::Source::Scenario,
-            _ => simulator::model::Source::Calibrated,
-        },
+        source,
     }]
 }
 
