@@ -40,18 +40,20 @@ WITH starts AS (
     WHERE event = 'start' AND at <= {{ as_of }}
     GROUP BY subscription_id
 ),
+-- The first cancel of each started subscription, joined back to every start. (Found first and
+-- then joined on the id alone: an outer join with this filter in its ON clause fails on a
+-- Ballista 55 cluster, docs/scale.md.)
+cancels AS (
+    SELECT e.subscription_id, min(e.at) AS cancelled_at
+    FROM subscription_events e
+    JOIN starts s ON s.subscription_id = e.subscription_id
+    WHERE e.event = 'cancel' AND e.at >= s.started_at AND e.at <= {{ as_of }}
+    GROUP BY e.subscription_id
+),
 lives AS (
-    SELECT
-        s.subscription_id,
-        s.started_at,
-        min(e.at) AS cancelled_at
+    SELECT s.subscription_id, s.started_at, c.cancelled_at
     FROM starts s
-    LEFT JOIN subscription_events e
-        ON e.subscription_id = s.subscription_id
-        AND e.event = 'cancel'
-        AND e.at >= s.started_at
-        AND e.at <= {{ as_of }}
-    GROUP BY s.subscription_id, s.started_at
+    LEFT JOIN cancels c ON c.subscription_id = s.subscription_id
 ),
 spans AS (
     SELECT
