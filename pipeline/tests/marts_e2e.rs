@@ -828,6 +828,51 @@ async fn only_builds_the_requested_marts_and_their_inputs() {
     assert!(!ctx.table_exist("fan_matrix").unwrap());
 }
 
+/// `conveyor marts --explain`: each built mart comes with the physical plan it ran, and a
+/// mart that reads another reads the version just published to the warehouse.
+#[tokio::test(flavor = "multi_thread")]
+async fn explain_gives_each_built_mart_its_plan() {
+    let src = tempfile::tempdir().unwrap();
+    let wh = tempfile::tempdir().unwrap();
+    common::write(
+        src.path(),
+        "orders/a.csv",
+        "order_id,customer_id,ordered_at,amount\nR1,C1,2024-05-01 10:00:00,100\nR2,C1,2024-06-01 10:00:00,90000\n",
+    );
+    let config = common::config(src.path(), wh.path());
+    common::ingest(&config).await;
+    let mut options = pipeline::marts::publish::MartsOptions {
+        only: Some(vec!["vip_customers".to_string()]),
+        explain: true,
+    };
+    let summary = pipeline::marts::publish::run_marts_with(&config, &options)
+        .await
+        .unwrap();
+    let names: Vec<&str> = summary.marts.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["customer_summary", "vip_customers"]);
+    let physical = |name: &str| -> String {
+        let mart = summary.marts.iter().find(|m| m.name == name).unwrap();
+        let parts = mart.plan.as_ref().unwrap();
+        let types: Vec<&str> = parts.iter().map(|p| p.plan_type.as_str()).collect();
+        assert_eq!(
+            types,
+            ["physical_plan"],
+            "{name}: in-process, no distributed plan"
+        );
+        parts[0].plan.clone()
+    };
+    assert!(physical("customer_summary").contains("DataSourceExec"));
+    let vip = physical("vip_customers");
+    assert!(vip.contains("marts/customer_summary/"), "{vip}");
+    assert_eq!(summary.marts[1].rows, 1, "C1 spent 90,100 ≥ 80,000");
+
+    options.explain = false;
+    let summary = pipeline::marts::publish::run_marts_with(&config, &options)
+        .await
+        .unwrap();
+    assert!(summary.marts.iter().all(|m| m.plan.is_none()));
+}
+
 /// Through the library's marts stage and the command line alike, a broken mart file keeps
 /// its typed error: the user reads the file, line and column.
 #[tokio::test(flavor = "multi_thread")]

@@ -116,6 +116,11 @@ pub enum Command {
         /// Build only these marts (and the marts they read), comma-separated.
         #[arg(long, value_delimiter = ',')]
         only: Option<Vec<String>>,
+        /// Also print how each mart was run: DataFusion's physical plan and, on a cluster
+        /// ([engine] url), the distributed plan with its stages and the shuffles between
+        /// them. The marts are still built and published.
+        #[arg(long)]
+        explain: bool,
         #[arg(long)]
         json: bool,
     },

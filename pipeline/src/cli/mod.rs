@@ -156,9 +156,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(exit::PARTIAL));
             }
         }
-        Command::Marts { only, json } => {
+        Command::Marts {
+            only,
+            explain,
+            json,
+        } => {
             let config = load()?;
-            let summary = crate::marts::publish::run_marts(&config, only.as_deref()).await?;
+            let options = crate::marts::publish::MartsOptions { only, explain };
+            let summary = crate::marts::publish::run_marts_with(&config, &options).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
             } else {

@@ -168,6 +168,15 @@ pub fn marts(s: &MartsSummary) -> String {
             m.seconds
         );
     }
+    for m in &s.marts {
+        for part in m.plan.iter().flatten() {
+            _ = write!(o, "\n== {}: {}", m.name, part.plan_type);
+            if let Some(stages) = part.stages {
+                _ = write!(o, " ({stages} stages)");
+            }
+            _ = writeln!(o, " ==\n{}", part.plan.trim_end());
+        }
+    }
     o
 }
 

@@ -17,6 +17,7 @@
 //! no zone of their own.
 
 pub mod executor;
+pub mod explain;
 pub mod scheduler;
 
 use std::collections::BTreeMap;

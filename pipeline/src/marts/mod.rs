@@ -12,6 +12,7 @@
 //! * [`state`] — the customer state (`sql/state/`) the core marts read: each customer's
 //!   orders walked once, in one Rust pass over `counted_orders`;
 //! * [`error`] — `MartsError`, naming the SQL file, line and column on failure;
+//! * [`explain`] — how a mart runs (`--explain`): its physical and, on a cluster, distributed plan;
 //! * [`publish`] — `conveyor marts`: build and publish each mart to `marts/<name>/`, and the
 //!   headline numbers against the targets.
 //!
@@ -21,6 +22,7 @@
 
 pub mod catalog;
 pub mod error;
+pub mod explain;
 pub mod functions;
 mod percentile;
 pub mod publish;
@@ -30,6 +32,7 @@ pub mod state;
 
 pub use crate::config::{MartsConfig, MemberRank};
 pub use error::{MartsError, SinkError};
+pub use explain::PlanPart;
 pub use runner::{
     COUNTED_ORDERS, DiscardSink, MartRun, MartSink, OnCluster, build_marts, mart_names, on_cluster,
     parse_as_of, resolve_as_of, status_filter,

@@ -12,7 +12,7 @@ use datafusion::physical_plan::memory::MemoryStream;
 use datafusion::prelude::SessionContext;
 use serde::Serialize;
 
-use super::{MartRun, MartSink, SinkError, build_marts};
+use super::{MartRun, MartSink, PlanPart, SinkError, build_marts};
 use crate::cells::Rows;
 use crate::config::Config;
 use crate::error::Result;
@@ -23,6 +23,8 @@ struct WarehouseSink<'a> {
     wh: &'a Warehouse,
     opts: WriteOptions,
     published: u64,
+    /// `Some` when the plans are wanted (`--explain`): each mart's, by name.
+    plans: Option<Vec<(String, Vec<PlanPart>)>>,
 }
 
 #[async_trait]
@@ -58,6 +60,21 @@ impl MartSink for WarehouseSink<'_> {
         };
         register_table(ctx, self.wh, entry).await?;
         Ok(rows)
+    }
+
+    fn wants_plans(&self) -> bool {
+        self.plans.is_some()
+    }
+
+    async fn plan(
+        &mut self,
+        mart: &str,
+        plan: Vec<PlanPart>,
+    ) -> std::result::Result<(), SinkError> {
+        if let Some(plans) = &mut self.plans {
+            plans.push((mart.to_string(), plan));
+        }
+        Ok(())
     }
 }
 
@@ -100,10 +117,31 @@ pub struct MartReport {
     /// Why the mart was not built this run (its dataset has no rows), absent when built.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
+    /// How the mart was run (`--explain`), absent otherwise or when skipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Vec<PlanPart>>,
+}
+
+/// What `conveyor marts` is asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct MartsOptions {
+    /// Build these marts and the marts they read; `None` builds all.
+    pub only: Option<Vec<String>>,
+    /// Also keep each built mart's plan ([`MartReport::plan`]).
+    pub explain: bool,
 }
 
 /// Builds and publishes the marts (`only`: these and what they read).
 pub async fn run_marts(config: &Config, only: Option<&[String]>) -> Result<MartsSummary> {
+    let options = MartsOptions {
+        only: only.map(<[String]>::to_vec),
+        explain: false,
+    };
+    run_marts_with(config, &options).await
+}
+
+/// Builds and publishes the marts as `options` say.
+pub async fn run_marts_with(config: &Config, options: &MartsOptions) -> Result<MartsSummary> {
     let started = std::time::Instant::now();
     let (ctx, wh) = crate::session::open_engine_session(config).await?;
     let mut sink = WarehouseSink {
@@ -113,17 +151,27 @@ pub async fn run_marts(config: &Config, only: Option<&[String]>) -> Result<Marts
             zstd_level: config.ingest.zstd_level,
         },
         published: 0,
+        plans: options.explain.then(Vec::new),
     };
+    let only = options.only.as_deref();
     let runs: Vec<MartRun> =
         build_marts(&ctx, &config.marts, &config.time.zone, only, &mut sink).await?;
+    let mut plans = sink.plans.unwrap_or_default();
     Ok(MartsSummary {
         marts: runs
             .into_iter()
-            .map(|r| MartReport {
-                name: r.name,
-                rows: r.rows,
-                seconds: duration_secs(r.duration),
-                skipped: r.skipped,
+            .map(|r| {
+                let plan = plans
+                    .iter()
+                    .position(|(name, _)| *name == r.name)
+                    .map(|i| plans.swap_remove(i).1);
+                MartReport {
+                    name: r.name,
+                    rows: r.rows,
+                    seconds: duration_secs(r.duration),
+                    skipped: r.skipped,
+                    plan,
+                }
             })
             .collect(),
         seconds: started.elapsed().as_secs_f64(),

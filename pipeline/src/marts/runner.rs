@@ -28,6 +28,7 @@ use futures::StreamExt;
 
 use super::catalog::{self, MartSql};
 use super::error::{MartsError, SinkError};
+use super::explain::PlanPart;
 use super::render::{self, RunParams, quote};
 use super::state;
 use crate::config::MartsConfig;
@@ -87,6 +88,18 @@ pub trait MartSink: Send {
         ctx.register_table(mart, Arc::new(table))?;
         self.write(mart, schema, &batches).await?;
         Ok(rows)
+    }
+
+    /// Whether to hand each mart's plan to [`MartSink::plan`] before it runs
+    /// (`conveyor marts --explain`). Each mart is then planned twice; the default is no.
+    fn wants_plans(&self) -> bool {
+        false
+    }
+
+    /// Receives a mart's plan before the mart runs ([`super::explain`]): the physical plan
+    /// and, on a cluster, the distributed plan (its stages and the shuffles between them).
+    async fn plan(&mut self, _mart: &str, _plan: Vec<PlanPart>) -> Result<(), SinkError> {
+        Ok(())
     }
 }
 
@@ -185,7 +198,15 @@ pub async fn build_marts<S: MartSink + ?Sized>(
             tracing::info!(?computed, duration = ?started.elapsed(), "customer state ready");
             state_ready = true;
         }
-        let (schema, stream) = run_one(ctx, cfg, &params, mart).await?;
+        let (schema, stream, plan) = run_one(ctx, cfg, &params, mart, sink.wants_plans()).await?;
+        if let Some(plan) = plan {
+            sink.plan(&mart.name, plan)
+                .await
+                .map_err(|source| MartsError::Sink {
+                    mart: mart.name.clone(),
+                    source,
+                })?;
+        }
         // An error while computing surfaces inside the sink; keep the original so the
         // message still names the SQL file (and position, when known).
         let failed: Arc<Mutex<Option<DataFusionError>>> = Arc::default();
@@ -427,12 +448,16 @@ async fn present_datasets(ctx: &SessionContext) -> Result<BTreeSet<String>, Mart
     Ok(present)
 }
 
+/// A mart's plan, when `explain` asks for it.
+type Plan = Option<Vec<PlanPart>>;
+
 async fn run_one(
     ctx: &SessionContext,
     cfg: &MartsConfig,
     params: &RunParams,
     mart: &MartSql,
-) -> Result<(SchemaRef, SendableRecordBatchStream), MartsError> {
+    explain: bool,
+) -> Result<(SchemaRef, SendableRecordBatchStream, Plan), MartsError> {
     let sql = render::render(&mart.file, &mart.template, cfg, params)?;
     // Plan on a copy of the session state with span collection on, so planning errors carry
     // a line and column; the caller's settings are left untouched.
@@ -452,6 +477,14 @@ async fn run_one(
         .execute_logical_plan(plan)
         .await
         .map_err(|e| sql_error(mart, e))?;
+    let plan = match explain {
+        true => Some(
+            super::explain::explain(ctx, &df)
+                .await
+                .map_err(|e| sql_error(mart, e))?,
+        ),
+        false => None,
+    };
     let task_ctx = Arc::new(df.task_ctx());
     let physical = df
         .create_physical_plan()
@@ -459,7 +492,7 @@ async fn run_one(
         .map_err(|e| sql_error(mart, e))?;
     let schema = physical.schema();
     let stream = execute_stream(physical, task_ctx).map_err(|e| sql_error(mart, e))?;
-    Ok((schema, stream))
+    Ok((schema, stream, plan))
 }
 
 /// Wraps a DataFusion error with the mart's file and, when known, the line and column.
