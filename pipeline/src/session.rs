@@ -56,6 +56,7 @@ async fn remote_session(config: &Config, url: &str) -> Result<SessionContext> {
     let session_config = crate::warehouse::session_config(config)?.with_extension(
         std::sync::Arc::new(crate::marts::OnCluster {
             url: url.to_string(),
+            mart_timeout: config.engine.mart_timeout(),
         }),
     );
     crate::cluster::client(

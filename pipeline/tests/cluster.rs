@@ -232,6 +232,38 @@ fn assert_same_marts(
     }
 }
 
+/// `conveyor marts --explain --json` on a cluster: every mart has a distributed plan, and the
+/// one-row-per-customer summary (from the state's SQL definitions, a group-by on
+/// customer_id over the orders) is split into stages with orders shuffled by customer_id.
+fn assert_distributed_plans(printed: &str) {
+    let summary: serde_json::Value = serde_json::from_str(printed).unwrap();
+    let marts = summary["marts"].as_array().unwrap();
+    for mart in marts {
+        let name = mart["name"].as_str().unwrap();
+        let parts = mart["plan"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name}: no plan"));
+        assert!(
+            parts.iter().any(|p| p["plan_type"] == "distributed_plan"),
+            "{name}: no distributed plan in {parts:?}"
+        );
+    }
+    let distributed = marts
+        .iter()
+        .find(|m| m["name"] == "customer_summary")
+        .and_then(|m| {
+            let parts = m["plan"].as_array()?;
+            parts.iter().find(|p| p["plan_type"] == "distributed_plan")
+        })
+        .unwrap();
+    let plan = distributed["plan"].as_str().unwrap();
+    assert!(distributed["stages"].as_u64().unwrap() >= 2, "{plan}");
+    assert!(
+        plan.contains("output shuffled: Hash([customer_id@"),
+        "customer_summary does not shuffle by customer_id:\n{plan}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_marts_on_a_cluster_equal_in_process_and_survive_a_lost_executor() {
     let dir = tempfile::tempdir().unwrap();
@@ -271,12 +303,15 @@ async fn the_marts_on_a_cluster_equal_in_process_and_survive_a_lost_executor() {
         remote.to_str().unwrap(),
         "--engine",
         &cluster.url,
+        "--explain",
+        "--json",
     ]));
     eprintln!(
-        "marts on the cluster in {:.1}s:\n{printed}",
+        "marts on the cluster in {:.1}s",
         started.elapsed().as_secs_f64()
     );
     assert_same_marts(&expected, &marts(&remote).await, "cluster");
+    assert_distributed_plans(&printed);
 
     // `conveyor query` on the cluster, through a function of the marts (exact_percentile)
     // and the session time zone (to_local_time).
@@ -325,7 +360,8 @@ async fn the_marts_on_a_cluster_equal_in_process_and_survive_a_lost_executor() {
     let config = dir.path().join("conveyor.toml");
     std::fs::write(
         &config,
-        "[forecast]\npaths = 200\nanalysis_paths = 200\nvalidation_origins = 1\n",
+        "[engine]\nmart_timeout_seconds = 60\n\n\
+         [forecast]\npaths = 200\nanalysis_paths = 200\nvalidation_origins = 1\n",
     )
     .unwrap();
     let run_log = dir.path().join("run.log");
@@ -390,6 +426,11 @@ async fn the_marts_on_a_cluster_equal_in_process_and_survive_a_lost_executor() {
     std::io::Read::read_to_string(&mut run.stdout.take().unwrap(), &mut stdout).unwrap();
     eprintln!("run with a lost executor: {status}\n{stdout}");
     if !status.success() {
+        let errors: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("ERROR") || l.starts_with("error"))
+            .collect();
+        eprintln!("the run failed:\n{}", errors.join("\n"));
         assert!(
             log.contains("failed in stage marts"),
             "a failed run names the marts stage:\n{log}"

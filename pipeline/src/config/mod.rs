@@ -69,9 +69,28 @@ pub struct EngineConfig {
     /// `datafusion.*` and Ballista's `ballista.*` keys), e.g.
     /// `"ballista.shuffle.compression.codec" = "zstd"`. Unused in-process.
     pub settings: BTreeMap<String, String>,
+    /// On a cluster, how long one mart's job may run before the run fails with an error
+    /// naming the mart, in seconds. Unset (the default): one hour; `0`: no limit. A guard
+    /// against a job that never ends: Ballista 55 can leave a job waiting forever after an
+    /// executor is lost (docs/scale.md). Unused in-process.
+    pub mart_timeout_seconds: Option<u64>,
 }
 
 impl EngineConfig {
+    /// The default of `mart_timeout_seconds`.
+    pub const DEFAULT_MART_TIMEOUT_SECONDS: u64 = 3600;
+
+    /// `mart_timeout_seconds` as a limit: `None` when there is none (`0`).
+    pub fn mart_timeout(&self) -> Option<std::time::Duration> {
+        match self
+            .mart_timeout_seconds
+            .unwrap_or(Self::DEFAULT_MART_TIMEOUT_SECONDS)
+        {
+            0 => None,
+            s => Some(std::time::Duration::from_secs(s)),
+        }
+    }
+
     /// The engine's name for the run history and messages: `in-process` or the URL.
     pub fn name(&self) -> String {
         self.url.clone().unwrap_or_else(|| "in-process".into())

@@ -200,6 +200,10 @@ history_start = "auto"
 # url = "ballista://scheduler.internal:50050"
 # Settings for the cluster's sessions (DataFusion's datafusion.* and Ballista's ballista.*
 # keys), applied after Conveyor's own; docs/scale.md says which Conveyor sets and why.
+# On a cluster, the longest one mart's job may run before the run fails naming the mart
+# (default 3600 s; 0 = no limit): Ballista 55 can leave a job waiting forever after it
+# loses an executor.
+# mart_timeout_seconds = 3600
 # [engine.settings]
 # "ballista.shuffle.compression.codec" = "zstd"
 

@@ -82,6 +82,22 @@ pub enum MartsError {
     #[error("marts: dependency cycle among {0:?}")]
     Cycle(Vec<String>),
 
+    /// A mart's job on a cluster ran past `[engine] mart_timeout_seconds`.
+    #[error(
+        "marts: {mart} did not finish within {seconds} s on the cluster {url}. It and the \
+         marts after it keep their previous version. A job can hang on Ballista 55 after an \
+         executor is lost: check the executors and run again, or raise \
+         [engine] mart_timeout_seconds if the mart needs longer"
+    )]
+    ClusterTimeout {
+        /// The mart whose job did not finish.
+        mart: String,
+        /// The cluster's URL.
+        url: String,
+        /// The limit it ran past.
+        seconds: u64,
+    },
+
     /// The caller's sink refused a mart's result.
     #[error("marts: writing {mart} failed: {source}")]
     Sink {

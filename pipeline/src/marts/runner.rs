@@ -45,14 +45,17 @@ pub const COUNTED_ORDERS: &str = "counted_orders";
 pub struct OnCluster {
     /// The engine URL, for messages.
     pub url: String,
+    /// How long one mart's job may take (`[engine] mart_timeout_seconds`); `None`: no limit.
+    pub mart_timeout: Option<Duration>,
 }
 
 /// The cluster `ctx` runs on, if any ([`OnCluster`]).
 pub fn on_cluster(ctx: &SessionContext) -> Option<String> {
-    ctx.state()
-        .config()
-        .get_extension::<OnCluster>()
-        .map(|c| c.url.clone())
+    cluster(ctx).map(|c| c.url.clone())
+}
+
+fn cluster(ctx: &SessionContext) -> Option<Arc<OnCluster>> {
+    ctx.state().config().get_extension::<OnCluster>()
 }
 
 /// Receives each mart's result as soon as it is built (to persist it, typically).
@@ -221,9 +224,20 @@ pub async fn build_marts<S: MartSink + ?Sized>(
                 })
             }),
         );
-        let written = sink
-            .write_stream(ctx, &mart.name, schema, Box::pin(stream))
-            .await;
+        let write = sink.write_stream(ctx, &mart.name, schema, Box::pin(stream));
+        let written = match cluster(ctx).and_then(|c| Some((c.mart_timeout?, c.url.clone()))) {
+            None => write.await,
+            Some((limit, url)) => match tokio::time::timeout(limit, write).await {
+                Ok(written) => written,
+                Err(_) => {
+                    return Err(MartsError::ClusterTimeout {
+                        mart: mart.name.clone(),
+                        url,
+                        seconds: limit.as_secs(),
+                    });
+                }
+            },
+        };
         let rows = match written {
             Ok(rows) => rows,
             Err(source) => {
