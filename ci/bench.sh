@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks (never run by the tests): `ci/bench.sh ingest [ORDERS]`, `ci/bench.sh marts`,
-# `ci/bench.sh relations [ORDERS]`, `ci/bench.sh simulate`. Each prints comparable numbers;
-# record them in BENCHMARKS.md with the machine they ran on.
+# `ci/bench.sh relations [ORDERS]`, `ci/bench.sh simulate`, `ci/bench.sh cluster WAREHOUSE`.
+# Each prints comparable numbers; record them in BENCHMARKS.md with the machine they ran on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-}"
@@ -54,8 +54,13 @@ for m in json.load(open(sys.argv[1]))["marts"]:
   simulate)
     exec bash ci/bench_simulate.sh "$@"
     ;;
+  cluster)
+    # The marts on a local Ballista cluster against in-process (needs the `ballista` feature).
+    cargo build --release -p pipeline --features ballista --bin conveyor >&2
+    CONVEYOR="$CONVEYOR" exec bash ci/bench_cluster.sh "$@"
+    ;;
   *)
-    echo "usage: ci/bench.sh ingest [ORDERS] | marts | relations [ORDERS] | simulate" >&2
+    echo "usage: ci/bench.sh ingest [ORDERS] | marts | relations [ORDERS] | simulate | cluster WAREHOUSE" >&2
     exit 2
     ;;
 esac
