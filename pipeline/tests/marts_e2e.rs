@@ -828,6 +828,58 @@ async fn only_builds_the_requested_marts_and_their_inputs() {
     assert!(!ctx.table_exist("fan_matrix").unwrap());
 }
 
+/// On a cluster, a mart whose job never finishes (Ballista 55 can leave one waiting after
+/// an executor is lost) fails the build with an error naming it once `[engine]
+/// mart_timeout_seconds` has passed. The session is marked as a cluster's but runs here, and
+/// the sink never returns, as a client waiting on such a job does; the limit is shortened.
+#[tokio::test]
+async fn a_mart_that_never_finishes_on_a_cluster_fails_naming_it() {
+    struct Waiting;
+    #[async_trait]
+    impl MartSink for Waiting {
+        async fn write(
+            &mut self,
+            _: &str,
+            _: SchemaRef,
+            _: &[RecordBatch],
+        ) -> Result<(), SinkError> {
+            Ok(())
+        }
+        async fn write_stream(
+            &mut self,
+            _: &SessionContext,
+            _: &str,
+            _: SchemaRef,
+            _: datafusion::execution::SendableRecordBatchStream,
+        ) -> Result<u64, SinkError> {
+            std::future::pending().await
+        }
+    }
+    let cluster = pipeline::marts::OnCluster {
+        url: "ballista://scheduler.test:50050".into(),
+        mart_timeout: Some(std::time::Duration::from_millis(200)),
+    };
+    let config = datafusion::prelude::SessionConfig::new().with_extension(Arc::new(cluster));
+    let ctx = SessionContext::new_with_config(config);
+    register_orders(&ctx, &generate(7));
+    let only = vec!["f2_conversion".to_string()];
+    let (cfg, mut sink) = (MartsConfig::default(), Waiting);
+    let build = build_marts(&ctx, &cfg, "Asia/Tokyo", Some(&only), &mut sink);
+    let err = tokio::time::timeout(std::time::Duration::from_secs(60), build)
+        .await
+        .expect("the build waited past the mart's limit")
+        .unwrap_err();
+    // f2_conversion reads customer_summary, which is built first and is the one waiting.
+    match &err {
+        MartsError::ClusterTimeout { mart, url, .. } => {
+            assert_eq!(mart, "customer_summary");
+            assert_eq!(url, "ballista://scheduler.test:50050");
+        }
+        other => panic!("expected a timeout, got {other}"),
+    }
+    assert!(err.to_string().contains("mart_timeout_seconds"), "{err}");
+}
+
 /// `conveyor marts --explain`: each built mart comes with the physical plan it ran, and a
 /// mart that reads another reads the version just published to the warehouse.
 #[tokio::test(flavor = "multi_thread")]
