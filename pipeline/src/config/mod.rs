@@ -398,7 +398,8 @@ pub struct DatasetConfig {
     pub columns: BTreeMap<String, HeaderNames>,
     /// Orders only: one row per order or per product line (`None`: not given, auto).
     pub grain: Option<Grain>,
-    /// Orders only: a platform's header preset (`shopify`, `rakuten`, `futureshop`, `colorme`).
+    /// Orders only: a platform's header preset (`shopify`, `rakuten`, `futureshop`, `colorme`,
+    /// `base`).
     pub preset: Option<String>,
 }
 

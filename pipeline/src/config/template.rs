@@ -43,7 +43,7 @@ delimiter = ","
 # One row per order or per product line: auto (line items where a platform preset's
 # headers are recognised) | order | line. Line items fill orders and order_lines.
 # grain = "auto"
-# preset = "shopify"                         # shopify | rakuten | futureshop | colorme
+# preset = "shopify"                         # shopify | rakuten | futureshop | colorme | base
 
 # Map your export's headers to Conveyor's fields. Common Japanese and English headers
 # (注文番号, 受注番号, 顧客ID, 会員ID, 注文日時, 合計金額, 請求金額, ステータス, order_id, ...)

@@ -34,7 +34,7 @@ pub struct Preset {
 }
 
 /// Every preset, in the order they are tried.
-pub static PRESETS: &[Preset] = &[SHOPIFY, RAKUTEN, FUTURESHOP, COLORME];
+pub static PRESETS: &[Preset] = &[SHOPIFY, RAKUTEN, FUTURESHOP, COLORME, BASE];
 
 /// Shopify's order export: one row per line item; the order's fields (totals, status,
 /// discount) on its first row only, `Name` and the line's fields on every row. Subtotal
@@ -126,6 +126,33 @@ pub const COLORME: Preset = Preset {
     total_is_lines: false,
 };
 
+/// BASE's order download (注文 CSV): one row per product, and one per product option
+/// chosen with it (商品名 `商品オプション「…」`, no 商品ID, its 価格 the option's price),
+/// the order's fields repeated on each. BASE has no customer number in it; the buyer's
+/// e-mail address (メールアドレス(請求先)) stands for the customer. 合計金額 is the row's
+/// amount (価格 × 数量), as the importer the columns come from reads it, summing it over
+/// an order's rows before adding 送料 and 調整金額: the order's amount is what its
+/// products and options come to, without shipping. BASE's own help on the file needs a
+/// shop login; the columns are those of a public tool that imports it.
+pub const BASE: Preset = Preset {
+    name: "base",
+    label: "BASE",
+    source: "BASE's 注文 CSV as a public importer maps it, checked against a sample export (github.com/protoplastico/hagurumado-system: tasks/phase1/TASK-09_base-import.md, its table of the columns 注文ID, 注文日時, 氏(請求先), 名(請求先), メールアドレス(請求先), 氏(配送先), 名(配送先), 備考, 商品名, バリエーション, 価格, 数量, 送料, 調整金額, 支払い方法, 発送状況, 購入元, 商品ID, 種類ID, …; src/lib/domain/base-import.ts, which sums 合計金額 over an order's rows); BASE's help needs a shop login",
+    signature: &["注文ID", "メールアドレス(請求先)", "価格", "数量"],
+    columns: &[
+        ("order_id", &["注文ID"]),
+        ("customer_id", &["メールアドレス(請求先)"]),
+        ("ordered_at", &["注文日時"]),
+        ("status", &["発送状況"]),
+        ("channel", &["購入元"]),
+        ("product_id", &["商品ID"]),
+        ("quantity", &["数量"]),
+        ("unit_price", &["価格"]),
+        ("line_amount", &["合計金額"]),
+    ],
+    total_is_lines: false,
+};
+
 /// The preset called `name`.
 pub fn by_name(name: &str) -> Option<&'static Preset> {
     PRESETS.iter().find(|p| p.name == name)
@@ -206,6 +233,19 @@ mod tests {
             .is_none()
         );
         assert!(detect(&h(&["order_id", "customer_id", "ordered_at", "amount"])).is_none());
+        // BASE's signature needs its billing e-mail column: a generic export with an order
+        // id, a price and a quantity is not BASE's.
+        assert!(
+            detect(&h(&[
+                "注文ID",
+                "注文日時",
+                "メールアドレス",
+                "商品ID",
+                "価格",
+                "数量"
+            ]))
+            .is_none()
+        );
         // Headers are compared as aliases are: case, spaces and `_` do not matter.
         assert_eq!(
             detect(&h(&[
