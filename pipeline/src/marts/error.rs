@@ -128,3 +128,15 @@ fn fmt_pos(line: Option<u64>, column: Option<u64>) -> String {
         _ => String::new(),
     }
 }
+
+impl MartsError {
+    /// A constructor for [`MartsError::DataFusion`] errors of one step, for `map_err`:
+    /// `.map_err(MartsError::step("reading table orders"))`.
+    pub fn step(context: &str) -> impl Fn(DataFusionError) -> MartsError + use<> {
+        let context = context.to_string();
+        move |source| MartsError::DataFusion {
+            context: context.clone(),
+            source,
+        }
+    }
+}

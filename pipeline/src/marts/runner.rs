@@ -293,17 +293,14 @@ pub async fn resolve_as_of(
         "SELECT max(ordered_at) FROM orders WHERE {}",
         status_filter(cfg)
     );
-    let df_err = |source| MartsError::DataFusion {
-        context: "finding the latest counted order (as_of)".into(),
-        source,
-    };
+    let df_err = MartsError::step("finding the latest counted order (as_of)");
     let batches = ctx
         .sql(&sql)
         .await
-        .map_err(df_err)?
+        .map_err(&df_err)?
         .collect()
         .await
-        .map_err(df_err)?;
+        .map_err(&df_err)?;
     let Some(col) = batches
         .iter()
         .find(|b| b.num_rows() > 0)
@@ -378,10 +375,7 @@ pub fn status_filter(cfg: &MartsConfig) -> String {
 /// functions ([`super::functions`]).
 async fn prepare(ctx: &SessionContext, cfg: &MartsConfig, tz: Tz) -> Result<RunParams, MartsError> {
     super::functions::register(ctx);
-    let df_err = |context: &str| {
-        let context = context.to_string();
-        move |source| MartsError::DataFusion { context, source }
-    };
+    let df_err = MartsError::step;
     let orders = ctx
         .table("orders")
         .await
@@ -402,8 +396,11 @@ async fn prepare(ctx: &SessionContext, cfg: &MartsConfig, tz: Tz) -> Result<RunP
     let present = present_datasets(ctx).await?;
     // counted_orders' filter (statuses, as_of) keeps nearly every order, but DataFusion
     // assumes a filter keeps 20 % of the rows when it cannot tell. With that guess it took
-    // the per-customer-month aggregate of counted_orders for the smaller side of
-    // cohort_retention's join and built its hash table on 10M rows instead of 6.7M.
+    // a per-customer-month aggregate of counted_orders for the smaller side of a join
+    // (cohort_retention's, before the customer pass) and built its hash table on 10M rows
+    // instead of 6.7M. The marts that still join aggregates of counted_orders
+    // (customer_movement, nps_customers, touchpoint_132) and the state's SQL definitions
+    // plan with it.
     ctx.sql("SET datafusion.optimizer.default_filter_selectivity = 95")
         .await
         .map_err(df_err("setting the planner's filter selectivity"))?;
@@ -445,16 +442,13 @@ async fn present_datasets(ctx: &SessionContext) -> Result<BTreeSet<String>, Mart
         let Ok(table) = ctx.table(spec.name).await else {
             continue;
         };
-        let df_err = |source| MartsError::DataFusion {
-            context: format!("checking whether {} has rows", spec.name),
-            source,
-        };
+        let df_err = MartsError::step(&format!("checking whether {} has rows", spec.name));
         let batches = table
             .limit(0, Some(1))
-            .map_err(df_err)?
+            .map_err(&df_err)?
             .collect()
             .await
-            .map_err(df_err)?;
+            .map_err(&df_err)?;
         if batches.iter().any(|b| b.num_rows() > 0) {
             present.insert(spec.name.to_string());
         }

@@ -95,8 +95,10 @@ pub async fn register(ctx: &SessionContext, engine: StateEngine) -> Result<Compu
                 pass::walk(&orders, &keys, &types).map(|s| (s, types))
             })
             .await
-            .map_err(|e| df_err("walking the customers")(DataFusionError::External(Box::new(e))))?
-            .map_err(|e| df_err("walking the customers")(e.into()))?;
+            .map_err(|e| {
+                MartsError::step("walking the customers")(DataFusionError::External(Box::new(e)))
+            })?
+            .map_err(|e| MartsError::step("walking the customers")(e.into()))?;
             register_pass(ctx, state.0, &state.1)?;
             tracing::info!(
                 customers,
@@ -114,14 +116,6 @@ pub async fn register(ctx: &SessionContext, engine: StateEngine) -> Result<Compu
 /// Removes the state table `name` from `ctx` (it holds memory the later marts do not need).
 pub fn deregister(ctx: &SessionContext, name: &str) {
     let _ = ctx.deregister_table(name);
-}
-
-fn df_err(context: &str) -> impl Fn(DataFusionError) -> MartsError {
-    let context = context.to_string();
-    move |source| MartsError::DataFusion {
-        context: context.clone(),
-        source,
-    }
 }
 
 /// The error of the SQL definition of state table `name`, naming its file.
@@ -166,7 +160,7 @@ async fn register_views(ctx: &SessionContext) -> Result<(), MartsError> {
 }
 
 fn register_pass(ctx: &SessionContext, state: State, types: &Types) -> Result<(), MartsError> {
-    let err = df_err("registering the customer state");
+    let err = MartsError::step("registering the customer state");
     let tables = [
         (TABLES[0].0, types.customer_state(), state.customer_state),
         (
@@ -226,7 +220,7 @@ const WINDOW_ROWS: usize = 1 << 19;
 /// Reads the columns of `counted_orders` the pass needs and numbers the customers. `Ok(Err(reason))`
 /// when the pass does not take this input and the SQL definitions must run instead.
 async fn read(ctx: &SessionContext) -> Result<Result<(Orders, Keys, Types), String>, MartsError> {
-    let err = df_err("reading counted_orders for the customer state");
+    let err = MartsError::step("reading counted_orders for the customer state");
     let df = ctx
         .sql("SELECT customer_id, ordered_at, order_id, order_date, amount FROM counted_orders")
         .await
