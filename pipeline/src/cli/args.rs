@@ -121,6 +121,8 @@ pub enum Command {
         /// them. The marts are still built and published.
         #[arg(long)]
         explain: bool,
+        /// Print the summary as JSON: {"marts": [{name, rows, seconds, skipped?, plan?}],
+        /// "seconds"}.
         #[arg(long)]
         json: bool,
     },
