@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::{config, rows, write};
-use pipeline::config::{Config, Grain};
+use pipeline::config::{Config, Grain, HeaderNames};
 use pipeline::ingest::{IngestOptions, IngestRun, IngestSummary};
 
 async fn ingest_all(cfg: &Config) -> IngestRun {
@@ -837,6 +837,10 @@ for o, rs in sorted(orders.items()):
     );
 }
 
+/// BASE's 注文 CSV columns, as github.com/protoplastico/hagurumado-system maps them
+/// (tasks/phase1/TASK-09_base-import.md, src/lib/domain/base-import.ts).
+const BASE_HEADER: &str = "注文ID,注文日時,氏(請求先),名(請求先),郵便番号(請求先),都道府県(請求先),住所(請求先),住所2(請求先),電話番号(請求先),メールアドレス(請求先),氏(配送先),名(配送先),郵便番号(配送先),都道府県(配送先),住所(配送先),住所2(配送先),電話番号(配送先),備考,商品名,バリエーション,価格,税率,数量,合計金額,送料,支払い方法,代引き手数料,発送状況,商品ID,種類ID,購入元,配送日,配送時間帯,注文メモ,調整金額";
+
 /// BASE's 注文 CSV with the columns github.com/protoplastico/hagurumado-system maps
 /// (tasks/phase1/TASK-09_base-import.md; 合計金額 as src/lib/domain/base-import.ts reads
 /// it), written in CP932: one row per product and one per product option chosen with it
@@ -850,7 +854,7 @@ for o, rs in sorted(orders.items()):
 async fn base_preset() {
     let src = tempfile::tempdir().unwrap();
     let wh = tempfile::tempdir().unwrap();
-    let header = "注文ID,注文日時,氏(請求先),名(請求先),郵便番号(請求先),都道府県(請求先),住所(請求先),住所2(請求先),電話番号(請求先),メールアドレス(請求先),氏(配送先),名(配送先),郵便番号(配送先),都道府県(配送先),住所(配送先),住所2(配送先),電話番号(配送先),備考,商品名,バリエーション,価格,税率,数量,合計金額,送料,支払い方法,代引き手数料,発送状況,商品ID,種類ID,購入元,配送日,配送時間帯,注文メモ,調整金額";
+    let header = BASE_HEADER;
     let columns: Vec<&str> = header.split(',').collect();
     assert_eq!(columns.len(), 35);
     // An order's fields, repeated on each of its rows.
@@ -993,5 +997,57 @@ for o, rs in sorted(orders.items()):
             "4|order \"2C3D4E5F60718293\": line 7: \"1,2OO\" is not an amount",
             "7|order \"2C3D4E5F60718293\": line 7: \"1,2OO\" is not an amount"
         ]
+    );
+}
+
+/// Were a shop's 合計金額 the order's total rather than the row's, `amount = "合計金額"`
+/// under `[datasets.orders.columns]` reads it so (docs/datasets.md): the configured name
+/// wins over the preset's, and each line is its price × quantity.
+#[tokio::test]
+async fn base_preset_with_the_order_total_configured() {
+    let src = tempfile::tempdir().unwrap();
+    let wh = tempfile::tempdir().unwrap();
+    let columns: Vec<&str> = BASE_HEADER.split(',').collect();
+    let row = |price: &str, quantity: &str, product: &str| {
+        csv_row(
+            &columns,
+            &[
+                ("注文ID", "3D4E5F6071829304"),
+                ("注文日時", "2024-07-04 12:00:00"),
+                ("メールアドレス(請求先)", "saburo@example.jp"),
+                ("合計金額", "6000"),
+                ("送料", "600"),
+                ("価格", price),
+                ("数量", quantity),
+                ("商品ID", product),
+            ],
+        )
+    };
+    // 2 × 1,200 + 3,000 = 5,400 in products; 6,000 with shipping.
+    let text = format!(
+        "{BASE_HEADER}\n{}\n{}\n",
+        row("1200", "2", "8001"),
+        row("3000", "1", "8002")
+    );
+    write(src.path(), "orders/base.csv", common::cp932(&text));
+    let mut cfg = config(src.path(), wh.path());
+    cfg.datasets
+        .orders
+        .columns
+        .insert("amount".into(), HeaderNames::One("合計金額".into()));
+    let run = ingest_all(&cfg).await;
+    assert_eq!(accounting(summary(&run, "orders")), (1, 1, 0, 0));
+    assert_eq!(accounting(summary(&run, "order_lines")), (2, 2, 0, 0));
+    assert_eq!(
+        query(&cfg, "SELECT order_id, CAST(amount AS VARCHAR) FROM orders").await,
+        ["3D4E5F6071829304|6000"]
+    );
+    assert_eq!(
+        query(
+            &cfg,
+            "SELECT line, product_id, CAST(line_amount AS VARCHAR) FROM order_lines ORDER BY line"
+        )
+        .await,
+        ["1|8001|2400", "2|8002|3000"]
     );
 }
