@@ -828,6 +828,76 @@ async fn only_builds_the_requested_marts_and_their_inputs() {
     assert!(!ctx.table_exist("fan_matrix").unwrap());
 }
 
+/// The state tables are counted in the session's memory pool while they are held: when the
+/// first reader's result reaches the sink (before any of its operators ran) the pool holds
+/// exactly the four tables' batches, measured here by reading the tables back; once the
+/// marts are built the tables are gone and the pool is empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_customer_state_is_counted_in_the_memory_pool_while_held() {
+    #[derive(Default)]
+    struct Measure(Option<(usize, usize)>);
+    #[async_trait]
+    impl MartSink for Measure {
+        async fn write(
+            &mut self,
+            _: &str,
+            _: SchemaRef,
+            _: &[RecordBatch],
+        ) -> Result<(), SinkError> {
+            Ok(())
+        }
+        async fn write_stream(
+            &mut self,
+            ctx: &SessionContext,
+            mart: &str,
+            schema: SchemaRef,
+            stream: datafusion::execution::SendableRecordBatchStream,
+        ) -> Result<u64, SinkError> {
+            if mart == "customer_summary" {
+                let reserved = ctx.runtime_env().memory_pool.reserved();
+                let mut held = 0;
+                for (table, _) in pipeline::marts::state::TABLES {
+                    let batches = ctx.table(table).await?.collect().await?;
+                    held += batches
+                        .iter()
+                        .map(RecordBatch::get_array_memory_size)
+                        .sum::<usize>();
+                }
+                self.0 = Some((reserved, held));
+            }
+            let batches = datafusion::physical_plan::common::collect(stream).await?;
+            let table = MemTable::try_new(schema, vec![batches])?;
+            ctx.deregister_table(mart)?;
+            ctx.register_table(mart, Arc::new(table))?;
+            Ok(0)
+        }
+    }
+    let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+        .with_memory_pool(Arc::new(
+            datafusion::execution::memory_pool::FairSpillPool::new(1 << 30),
+        ))
+        .build_arc()
+        .unwrap();
+    let ctx =
+        SessionContext::new_with_config_rt(datafusion::prelude::SessionConfig::new(), runtime);
+    register_orders(&ctx, &generate(11));
+    let mut sink = Measure::default();
+    build_marts(&ctx, &MartsConfig::default(), "Asia/Tokyo", None, &mut sink)
+        .await
+        .unwrap();
+    let (reserved, held) = sink.0.expect("customer_summary was built");
+    assert!(held > 0);
+    assert_eq!(
+        reserved, held,
+        "the pool holds the state tables, and nothing else yet"
+    );
+    assert_eq!(
+        ctx.runtime_env().memory_pool.reserved(),
+        0,
+        "the state is dropped"
+    );
+}
+
 /// On a cluster, a mart whose job never finishes (Ballista 55 can leave one waiting after
 /// an executor is lost) fails the build with an error naming it once `[engine]
 /// mart_timeout_seconds` has passed. The session is marked as a cluster's but runs here, and

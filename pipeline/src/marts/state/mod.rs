@@ -17,10 +17,13 @@
 //! numbered ([`keys`]), orders grouped with a counting sort and each customer walked once, in
 //! parallel. `[marts] customer_state = "sql"` runs the SQL definitions instead; so does any
 //! input the pass does not take (a NULL in a column the definitions read, or a type other
-//! than the warehouse's), with a log line saying why. The test
+//! than the warehouse's), with a log line saying why. Either way the tables are held in
+//! memory and counted in the session's memory pool ([`held`]) until their last reader is
+//! built. The test
 //! `the_customer_pass_equals_the_sql_definitions` (`pipeline/tests/marts_e2e.rs`) proves both
 //! give equal tables and equal marts.
 
+mod held;
 mod keys;
 mod pass;
 
@@ -28,13 +31,13 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Date32Type, Decimal128Type, TimeUnit};
-use datafusion::datasource::MemTable;
 use datafusion::error::DataFusionError;
 use datafusion::execution::context::SessionContext;
 use futures::StreamExt;
 
 use super::error::MartsError;
 pub use crate::config::StateEngine;
+use held::HeldTable;
 use keys::{Keys, ShardedKeys};
 use pass::{Orders, State, Strings, Types};
 
@@ -136,7 +139,7 @@ async fn register_sql(ctx: &SessionContext) -> Result<(), MartsError> {
         let df = ctx.sql(sql).await.map_err(sql_err)?;
         let schema = df.schema().inner().clone();
         let partitions = df.collect_partitioned().await.map_err(sql_err)?;
-        let table = MemTable::try_new(schema, partitions).map_err(sql_err)?;
+        let table = HeldTable::new(ctx, name, schema, partitions).map_err(sql_err)?;
         ctx.deregister_table(name).map_err(sql_err)?;
         ctx.register_table(name, Arc::new(table)).map_err(sql_err)?;
     }
@@ -182,7 +185,7 @@ fn register_pass(ctx: &SessionContext, state: State, types: &Types) -> Result<()
         if partitions.is_empty() {
             partitions.push(Vec::new());
         }
-        let table = MemTable::try_new(schema, partitions).map_err(&err)?;
+        let table = HeldTable::new(ctx, name, schema, partitions).map_err(&err)?;
         ctx.deregister_table(name).map_err(&err)?;
         ctx.register_table(name, Arc::new(table)).map_err(&err)?;
     }
