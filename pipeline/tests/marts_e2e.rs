@@ -1149,7 +1149,7 @@ async fn the_customer_pass_equals_the_sql_definitions() {
             .unwrap();
         marts.push(sink.0);
         // The state tables themselves (build_marts dropped them once read).
-        let computed = state::register(&ctx, engine).await.unwrap();
+        let computed = state::register(&ctx, engine, &[]).await.unwrap();
         assert_eq!(
             matches!(computed, Computed::Pass { .. }),
             engine == StateEngine::Pass,

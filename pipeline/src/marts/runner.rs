@@ -197,7 +197,12 @@ pub async fn build_marts<S: MartSink + ?Sized>(
         // the pass, so the per-mart times add up to the run.
         let started = Instant::now();
         if !state_ready && reads_state(position) {
-            let computed = state::register(ctx, cfg.customer_state).await?;
+            let needed: Vec<&str> = state::TABLES
+                .iter()
+                .map(|(name, _)| *name)
+                .filter(|name| mentioned.iter().any(|m| m.contains(*name)))
+                .collect();
+            let computed = state::register(ctx, cfg.customer_state, &needed).await?;
             tracing::info!(?computed, duration = ?started.elapsed(), "customer state ready");
             state_ready = true;
         }

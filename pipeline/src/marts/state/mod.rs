@@ -68,14 +68,19 @@ pub enum Computed {
     Sql { reason: String },
 }
 
-/// Registers the state tables in `ctx`, which must have `counted_orders`.
+/// Registers the state tables in `ctx`, which must have `counted_orders`. `needed`: the
+/// tables the marts being built read.
 ///
-/// On a cluster ([`super::runner::OnCluster`]) the SQL definitions are registered as views,
-/// whatever `engine` says: the pass and the tables it fills live in this process, which the
-/// cluster's executors cannot read. Each mart reading a view computes it on the cluster.
-pub async fn register(ctx: &SessionContext, engine: StateEngine) -> Result<Computed, MartsError> {
+/// On a cluster ([`super::runner::OnCluster`]) the pass and the tables it fills would live
+/// in this process, which the cluster's executors cannot read, so whatever `engine` says the
+/// SQL definitions run on the cluster ([`register_on_cluster`]).
+pub async fn register(
+    ctx: &SessionContext,
+    engine: StateEngine,
+    needed: &[&str],
+) -> Result<Computed, MartsError> {
     if let Some(url) = super::runner::on_cluster(ctx) {
-        register_views(ctx).await?;
+        register_on_cluster(ctx, needed).await?;
         return Ok(Computed::Sql {
             reason: format!("the engine is the cluster {url}"),
         });
@@ -146,8 +151,21 @@ async fn register_sql(ctx: &SessionContext) -> Result<(), MartsError> {
     Ok(())
 }
 
-/// The SQL definitions as views (for a cluster).
-async fn register_views(ctx: &SessionContext) -> Result<(), MartsError> {
+/// The state tables that are small aggregates (a row per cohort × month, year, or order
+/// number × gap): on a cluster each one needed is computed once and sent with the plans of
+/// the marts that read it, instead of being computed again by each of them.
+const SMALL: [&str; 3] = ["cohort_months", "year_activity", "ladder_steps"];
+
+/// The most rows a small aggregate may have to travel inside the plans (as `VALUES`); a
+/// bigger one stays a view, computed by each reader.
+const MAX_SHIPPED_ROWS: usize = 20_000;
+
+/// The state on a cluster. `customer_state` (a row per customer, one reader) and any table
+/// not `needed` are views of their SQL definitions, computed on the cluster by the mart that
+/// reads them. Each needed small aggregate ([`SMALL`]) is computed on the cluster once, and
+/// registered as a view over its rows (`VALUES`, or an empty table), which any plan can
+/// carry to the executors.
+async fn register_on_cluster(ctx: &SessionContext, needed: &[&str]) -> Result<(), MartsError> {
     for (name, sql) in TABLES {
         let sql_err = definition_error(name);
         let plan = ctx
@@ -155,11 +173,64 @@ async fn register_views(ctx: &SessionContext) -> Result<(), MartsError> {
             .create_logical_plan(sql)
             .await
             .map_err(sql_err)?;
-        let view = datafusion::datasource::ViewTable::new(plan, Some(sql.to_string()));
+        let mut table: Arc<dyn datafusion::catalog::TableProvider> = Arc::new(
+            datafusion::datasource::ViewTable::new(plan, Some(sql.to_string())),
+        );
+        if SMALL.contains(&name) && needed.contains(&name) {
+            let df = ctx.sql(sql).await.map_err(sql_err)?;
+            let schema = df.schema().inner().clone();
+            let batches = df.collect().await.map_err(sql_err)?;
+            if let Some(shipped) = shipped(schema, &batches).map_err(sql_err)? {
+                table = shipped;
+            }
+        }
         ctx.deregister_table(name).map_err(sql_err)?;
-        ctx.register_table(name, Arc::new(view)).map_err(sql_err)?;
+        ctx.register_table(name, table).map_err(sql_err)?;
     }
     Ok(())
+}
+
+/// `batches` as a table a plan can carry: an empty table, or a view over their rows as
+/// `VALUES`; `None` past [`MAX_SHIPPED_ROWS`].
+fn shipped(
+    schema: datafusion::arrow::datatypes::SchemaRef,
+    batches: &[RecordBatch],
+) -> Result<Option<Arc<dyn datafusion::catalog::TableProvider>>, DataFusionError> {
+    use datafusion::common::{DFSchema, ScalarValue};
+    use datafusion::logical_expr::{LogicalPlanBuilder, col, lit};
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    if rows > MAX_SHIPPED_ROWS {
+        return Ok(None);
+    }
+    if rows == 0 {
+        return Ok(Some(Arc::new(
+            datafusion::datasource::empty::EmptyTable::new(schema),
+        )));
+    }
+    let mut values = Vec::with_capacity(rows);
+    for batch in batches {
+        for row in 0..batch.num_rows() {
+            let cells = batch
+                .columns()
+                .iter()
+                .map(|c| ScalarValue::try_from_array(c, row).map(lit))
+                .collect::<Result<Vec<_>, _>>()?;
+            values.push(cells);
+        }
+    }
+    let df_schema = Arc::new(DFSchema::try_from(schema.as_ref().clone())?);
+    // VALUES names its columns column1, column2, …: give them the table's names.
+    let names = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| col(format!("column{}", i + 1)).alias(f.name()));
+    let plan = LogicalPlanBuilder::values_with_schema(values, &df_schema)?
+        .project(names)?
+        .build()?;
+    Ok(Some(Arc::new(datafusion::datasource::ViewTable::new(
+        plan, None,
+    ))))
 }
 
 fn register_pass(ctx: &SessionContext, state: State, types: &Types) -> Result<(), MartsError> {
