@@ -21,7 +21,8 @@
 //! memory and counted in the session's memory pool ([`held`]) until their last reader is
 //! built. The test
 //! `the_customer_pass_equals_the_sql_definitions` (`pipeline/tests/marts_e2e.rs`) proves both
-//! give equal tables and equal marts.
+//! give equal tables and equal marts. On a cluster the definitions run there
+//! (`register_on_cluster`); `pipeline/tests/cluster.rs` compares those marts too.
 
 mod held;
 mod keys;
@@ -73,7 +74,7 @@ pub enum Computed {
 ///
 /// On a cluster ([`super::runner::OnCluster`]) the pass and the tables it fills would live
 /// in this process, which the cluster's executors cannot read, so whatever `engine` says the
-/// SQL definitions run on the cluster ([`register_on_cluster`]).
+/// SQL definitions run on the cluster (`register_on_cluster`).
 pub async fn register(
     ctx: &SessionContext,
     engine: StateEngine,
