@@ -69,11 +69,6 @@ pub async fn run(config: &Config, opts: &SchedulerOptions) -> Result<()> {
         executor_timeout_seconds: opts.executor_timeout_seconds,
         expire_dead_executor_interval_seconds: opts.executor_timeout_seconds.clamp(1, 15),
         no_executors_grace_period_seconds: opts.executor_timeout_seconds,
-        // A failed task or stage fails the job instead of being retried: after a lost
-        // executor, Ballista 55's retries have published marts with rows counted twice
-        // (docs/scale.md). A failed mart keeps its previous version; rerunning is safe.
-        task_max_failures: 1,
-        stage_max_failures: 1,
         override_session_builder: Some(Arc::new(move |c: SessionConfig| {
             session_state(c, stores.clone())
         })),
