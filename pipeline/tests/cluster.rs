@@ -201,6 +201,21 @@ fn same_value(a: &str, b: &str) -> bool {
     }
 }
 
+/// How `have` differs from `want` (a mart's rows, sorted), or `None` when they are equal.
+fn difference(want: &[Vec<String>], have: &[Vec<String>]) -> Option<String> {
+    if want.len() != have.len() {
+        return Some(format!(
+            "row count: {} here, {} in-process",
+            have.len(),
+            want.len()
+        ));
+    }
+    want.iter().zip(have).enumerate().find_map(|(i, (w, h))| {
+        let same = w.len() == h.len() && w.iter().zip(h).all(|(a, b)| same_value(a, b));
+        (!same).then(|| format!("row {i} (sorted) differs:\n  {w:?}\n  {h:?}"))
+    })
+}
+
 fn assert_same_marts(
     expected: &[(String, Option<Vec<Vec<String>>>)],
     got: &[(String, Option<Vec<Vec<String>>>)],
@@ -216,12 +231,8 @@ fn assert_same_marts(
     for ((name, want), (_, have)) in expected.iter().zip(got) {
         match (want, have) {
             (Some(want), Some(have)) => {
-                assert_eq!(want.len(), have.len(), "{what}: {name}: row count");
-                for (i, (w, h)) in want.iter().zip(have).enumerate() {
-                    assert!(
-                        w.len() == h.len() && w.iter().zip(h).all(|(a, b)| same_value(a, b)),
-                        "{what}: {name}: row {i} (sorted) differs:\n  {w:?}\n  {h:?}"
-                    );
+                if let Some(d) = difference(want, have) {
+                    panic!("{what}: {name}: {d}");
                 }
             }
             (None, None) => {}
@@ -455,16 +466,9 @@ async fn the_marts_on_a_cluster_equal_in_process_and_survive_a_lost_executor() {
     let differ: Vec<_> = expected
         .iter()
         .zip(&after)
-        .filter(|((_, want), (_, have))| {
-            let (want, have) = (want.as_ref().unwrap(), have.as_ref().unwrap());
-            want.len() != have.len()
-                || want.iter().zip(have).any(|(w, h)| {
-                    w.len() != h.len() || !w.iter().zip(h).all(|(a, b)| same_value(a, b))
-                })
-        })
-        .map(|((name, want), (_, have))| {
-            let (want, have) = (want.as_ref().unwrap(), have.as_ref().unwrap());
-            format!("{name} ({} rows, in-process {})", have.len(), want.len())
+        .filter_map(|((name, want), (_, have))| {
+            let d = difference(want.as_ref()?, have.as_ref()?)?;
+            Some(format!("{name}: {d}"))
         })
         .collect();
     if !differ.is_empty() {

@@ -2,6 +2,7 @@
 //! atomically to `marts/<name>/` (see [`crate::warehouse`]), then reads back the headline
 //! numbers the demo and the run summary print.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -24,7 +25,7 @@ struct WarehouseSink<'a> {
     opts: WriteOptions,
     published: u64,
     /// `Some` when the plans are wanted (`--explain`): each mart's, by name.
-    plans: Option<Vec<(String, Vec<PlanPart>)>>,
+    plans: Option<HashMap<String, Vec<PlanPart>>>,
 }
 
 #[async_trait]
@@ -72,7 +73,7 @@ impl MartSink for WarehouseSink<'_> {
         plan: Vec<PlanPart>,
     ) -> std::result::Result<(), SinkError> {
         if let Some(plans) = &mut self.plans {
-            plans.push((mart.to_string(), plan));
+            plans.insert(mart.to_string(), plan);
         }
         Ok(())
     }
@@ -151,7 +152,7 @@ pub async fn run_marts_with(config: &Config, options: &MartsOptions) -> Result<M
             zstd_level: config.ingest.zstd_level,
         },
         published: 0,
-        plans: options.explain.then(Vec::new),
+        plans: options.explain.then(HashMap::new),
     };
     let only = options.only.as_deref();
     let runs: Vec<MartRun> =
@@ -160,18 +161,12 @@ pub async fn run_marts_with(config: &Config, options: &MartsOptions) -> Result<M
     Ok(MartsSummary {
         marts: runs
             .into_iter()
-            .map(|r| {
-                let plan = plans
-                    .iter()
-                    .position(|(name, _)| *name == r.name)
-                    .map(|i| plans.swap_remove(i).1);
-                MartReport {
-                    name: r.name,
-                    rows: r.rows,
-                    seconds: duration_secs(r.duration),
-                    skipped: r.skipped,
-                    plan,
-                }
+            .map(|r| MartReport {
+                plan: plans.remove(&r.name),
+                name: r.name,
+                rows: r.rows,
+                seconds: duration_secs(r.duration),
+                skipped: r.skipped,
             })
             .collect(),
         seconds: started.elapsed().as_secs_f64(),

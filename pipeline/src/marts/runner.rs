@@ -199,8 +199,8 @@ pub async fn build_marts<S: MartSink + ?Sized>(
         if !state_ready && reads_state(position) {
             let needed: Vec<&str> = state::TABLES
                 .iter()
-                .map(|(name, _)| *name)
-                .filter(|name| mentioned.iter().any(|m| m.contains(*name)))
+                .zip(&last_reader)
+                .filter_map(|((name, _), last)| last.map(|_| *name))
                 .collect();
             let computed = state::register(ctx, cfg.customer_state, &needed).await?;
             tracing::info!(?computed, duration = ?started.elapsed(), "customer state ready");

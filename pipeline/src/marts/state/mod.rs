@@ -175,10 +175,10 @@ async fn register_on_cluster(ctx: &SessionContext, needed: &[&str]) -> Result<()
             .await
             .map_err(sql_err)?;
         let mut table: Arc<dyn datafusion::catalog::TableProvider> = Arc::new(
-            datafusion::datasource::ViewTable::new(plan, Some(sql.to_string())),
+            datafusion::datasource::ViewTable::new(plan.clone(), Some(sql.to_string())),
         );
         if SMALL.contains(&name) && needed.contains(&name) {
-            let df = ctx.sql(sql).await.map_err(sql_err)?;
+            let df = ctx.execute_logical_plan(plan).await.map_err(sql_err)?;
             let schema = df.schema().inner().clone();
             let batches = df.collect().await.map_err(sql_err)?;
             if let Some(shipped) = shipped(schema, &batches).map_err(sql_err)? {
