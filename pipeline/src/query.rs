@@ -19,7 +19,7 @@ pub async fn run(config: &Config, sql: &str) -> Result<Vec<RecordBatch>> {
     let (ctx, _) = crate::session::open_engine_session(config).await?;
     crate::marts::functions::register(&ctx);
     let df = ctx.sql(sql).await?;
-    Ok(df.collect().await?)
+    Ok(crate::marts::collect(&ctx, df).await?)
 }
 
 /// Renders batches in the chosen format.

@@ -7,7 +7,9 @@
 //! error naming the marts stage; either way every mart stays readable (its previous or its
 //! new version) and `run_history` records the run with the engine it used. Equality with
 //! in-process after the kill is reported, not asserted: Ballista 55 sometimes returns rows
-//! twice after a lost executor (docs/scale.md, "Known limits").
+//! twice after a lost executor (docs/scale.md, "Known limits"); Conveyor refuses the
+//! results it can tell are wrong (`pipeline/src/cluster/verify.rs`), and the run's warnings
+//! (a refused result) and, on a difference, the scheduler's rollbacks are printed.
 //!
 //! The generated exports hold all five datasets, so every mart is built, the subscription
 //! marts included (whose SQL avoids an outer join that Ballista 55 gets wrong; docs/scale.md).
@@ -74,7 +76,7 @@ fn start(dir: &Path, name: &str, args: &[&str]) -> (Node, String) {
 
 /// A scheduler and two executors; returns them and the engine URL.
 struct Cluster {
-    _scheduler: Node,
+    scheduler: Node,
     executors: Vec<Node>,
     url: String,
 }
@@ -130,7 +132,7 @@ fn start_cluster(dir: &Path, extra: &[&str]) -> Cluster {
         }
     }
     Cluster {
-        _scheduler: scheduler,
+        scheduler,
         executors,
         url: format!("ballista://{addr}"),
     }
@@ -438,6 +440,10 @@ async fn the_marts_on_a_cluster_equal_in_process_and_survive_a_lost_executor() {
     let mut stdout = String::new();
     std::io::Read::read_to_string(&mut run.stdout.take().unwrap(), &mut stdout).unwrap();
     eprintln!("run with a lost executor: {status}\n{stdout}");
+    // Results the client refused (a part listed twice, docs/scale.md) and ran again.
+    for line in log.lines().filter(|l| l.contains("WARN")) {
+        eprintln!("{line}");
+    }
     if !status.success() {
         let errors: Vec<&str> = log
             .lines()
@@ -476,6 +482,15 @@ async fn the_marts_on_a_cluster_equal_in_process_and_survive_a_lost_executor() {
             "KNOWN BALLISTA 55 DEFECT (docs/scale.md): after the lost executor these marts \
              differ from in-process: {differ:?}"
         );
+        // What the scheduler did about the lost executor, for the upstream report.
+        let scheduler = cluster.scheduler.log();
+        for line in scheduler.lines().filter(|l| {
+            ["Reset", "Roll back", "resubmit", "Ignore", "lost", "Lost"]
+                .iter()
+                .any(|w| l.contains(w))
+        }) {
+            eprintln!("scheduler: {line}");
+        }
     }
 
     let history = run_ok(conveyor().args([

@@ -19,6 +19,7 @@
 pub mod executor;
 pub mod explain;
 pub mod scheduler;
+pub mod verify;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

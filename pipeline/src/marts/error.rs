@@ -98,6 +98,23 @@ pub enum MartsError {
         seconds: u64,
     },
 
+    /// A mart's job on a cluster finished, but its result failed the check made before
+    /// publishing ([`crate::cluster::verify`]).
+    #[error(
+        "marts: {mart}: {message} (cluster {url}). It and the marts after it keep their \
+         previous version; check the executors and run `conveyor marts` again"
+    )]
+    ClusterResult {
+        /// The mart whose result was refused.
+        mart: String,
+        /// The cluster's URL.
+        url: String,
+        /// What the check found.
+        message: String,
+        /// Whether a fresh job may come out whole (the runner then runs it once more).
+        again: bool,
+    },
+
     /// The caller's sink refused a mart's result.
     #[error("marts: writing {mart} failed: {source}")]
     Sink {

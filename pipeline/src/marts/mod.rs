@@ -34,6 +34,6 @@ pub use crate::config::{MartsConfig, MemberRank};
 pub use error::{MartsError, SinkError};
 pub use explain::PlanPart;
 pub use runner::{
-    COUNTED_ORDERS, DiscardSink, MartRun, MartSink, OnCluster, build_marts, mart_names, on_cluster,
-    parse_as_of, resolve_as_of, status_filter,
+    COUNTED_ORDERS, DiscardSink, MartRun, MartSink, OnCluster, build_marts, collect, mart_names,
+    on_cluster, parse_as_of, resolve_as_of, status_filter,
 };

@@ -54,6 +54,20 @@ pub fn on_cluster(ctx: &SessionContext) -> Option<String> {
     cluster(ctx).map(|c| c.url.clone())
 }
 
+/// Collects `df`'s result. On a cluster the result is checked before it is used
+/// ([`crate::cluster::verify`]), and a job whose result listed a part twice runs once more.
+pub async fn collect(
+    ctx: &SessionContext,
+    df: datafusion::dataframe::DataFrame,
+) -> Result<Vec<RecordBatch>, DataFusionError> {
+    #[cfg(feature = "ballista")]
+    if let Some(url) = on_cluster(ctx) {
+        return crate::cluster::verify::collect(&url, df).await;
+    }
+    let _ = ctx;
+    df.collect().await
+}
+
 fn cluster(ctx: &SessionContext) -> Option<Arc<OnCluster>> {
     ctx.state().config().get_extension::<OnCluster>()
 }
@@ -206,55 +220,20 @@ pub async fn build_marts<S: MartSink + ?Sized>(
             tracing::info!(?computed, duration = ?started.elapsed(), "customer state ready");
             state_ready = true;
         }
-        let (schema, stream, plan) = run_one(ctx, cfg, &params, mart, sink.wants_plans()).await?;
-        if let Some(plan) = plan {
-            sink.plan(&mart.name, plan)
-                .await
-                .map_err(|source| MartsError::Sink {
-                    mart: mart.name.clone(),
-                    source,
-                })?;
-        }
-        // An error while computing surfaces inside the sink; keep the original so the
-        // message still names the SQL file (and position, when known).
-        let failed: Arc<Mutex<Option<DataFusionError>>> = Arc::default();
-        let seen = failed.clone();
-        let stream = RecordBatchStreamAdapter::new(
-            schema.clone(),
-            stream.map(move |r| {
-                r.map_err(|e| {
-                    let shown = DataFusionError::Execution(e.to_string());
-                    *seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                    shown
-                })
-            }),
-        );
-        let write = sink.write_stream(ctx, &mart.name, schema, Box::pin(stream));
-        let written = match cluster(ctx).and_then(|c| Some((c.mart_timeout?, c.url.clone()))) {
-            None => write.await,
-            Some((limit, url)) => match tokio::time::timeout(limit, write).await {
-                Ok(written) => written,
-                Err(_) => {
-                    return Err(MartsError::ClusterTimeout {
-                        mart: mart.name.clone(),
-                        url,
-                        seconds: limit.as_secs(),
-                    });
-                }
-            },
-        };
-        let rows = match written {
-            Ok(rows) => rows,
-            Err(source) => {
-                let original = failed.lock().unwrap_or_else(|p| p.into_inner()).take();
-                return Err(match original {
-                    Some(e) => sql_error(mart, e),
-                    None => MartsError::Sink {
-                        mart: mart.name.clone(),
-                        source,
-                    },
-                });
+        let explain = sink.wants_plans();
+        let rows = match build_one(ctx, cfg, &params, mart, sink, explain).await {
+            // A cluster job whose result failed its check: nothing was published, and a
+            // fresh job usually comes out whole (the executor it lost is gone by now).
+            Err(MartsError::ClusterResult {
+                again: true,
+                mart: name,
+                message,
+                ..
+            }) => {
+                tracing::warn!(mart = %name, %message, "running the mart's job again");
+                build_one(ctx, cfg, &params, mart, sink, false).await?
             }
+            other => other?,
         };
         let duration = started.elapsed();
         tracing::info!(mart = %mart.name, rows, ?duration, "mart built");
@@ -274,6 +253,86 @@ pub async fn build_marts<S: MartSink + ?Sized>(
         state::deregister(ctx, table);
     }
     Ok(runs)
+}
+
+/// Builds one mart: plans it (handing the plan to the sink first when `explain`), streams
+/// its result to the sink, and returns the rows written.
+async fn build_one<S: MartSink + ?Sized>(
+    ctx: &SessionContext,
+    cfg: &MartsConfig,
+    params: &RunParams,
+    mart: &MartSql,
+    sink: &mut S,
+    explain: bool,
+) -> Result<u64, MartsError> {
+    let (schema, stream, plan) = run_one(ctx, cfg, params, mart, explain).await?;
+    if let Some(plan) = plan {
+        sink.plan(&mart.name, plan)
+            .await
+            .map_err(|source| MartsError::Sink {
+                mart: mart.name.clone(),
+                source,
+            })?;
+    }
+    // An error while computing surfaces inside the sink; keep the original so the
+    // message still names the SQL file (and position, when known).
+    let failed: Arc<Mutex<Option<DataFusionError>>> = Arc::default();
+    let seen = failed.clone();
+    let stream = RecordBatchStreamAdapter::new(
+        schema.clone(),
+        stream.map(move |r| {
+            r.map_err(|e| {
+                let shown = DataFusionError::Execution(e.to_string());
+                *seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                shown
+            })
+        }),
+    );
+    let write = sink.write_stream(ctx, &mart.name, schema, Box::pin(stream));
+    let written = match cluster(ctx).and_then(|c| Some((c.mart_timeout?, c.url.clone()))) {
+        None => write.await,
+        Some((limit, url)) => match tokio::time::timeout(limit, write).await {
+            Ok(written) => written,
+            Err(_) => {
+                return Err(MartsError::ClusterTimeout {
+                    mart: mart.name.clone(),
+                    url,
+                    seconds: limit.as_secs(),
+                });
+            }
+        },
+    };
+    match written {
+        Ok(rows) => Ok(rows),
+        Err(source) => {
+            let original = failed.lock().unwrap_or_else(|p| p.into_inner()).take();
+            Err(match original {
+                Some(e) => stream_error(ctx, mart, e),
+                None => MartsError::Sink {
+                    mart: mart.name.clone(),
+                    source,
+                },
+            })
+        }
+    }
+}
+
+/// The error a mart's result stream ended with, as a [`MartsError`]: the SQL file's error,
+/// unless the cluster's result failed its check ([`crate::cluster::verify`]).
+fn stream_error(ctx: &SessionContext, mart: &MartSql, e: DataFusionError) -> MartsError {
+    #[cfg(feature = "ballista")]
+    if let DataFusionError::External(inner) = &e
+        && let Some(bad) = inner.downcast_ref::<crate::cluster::verify::ResultError>()
+    {
+        return MartsError::ClusterResult {
+            mart: mart.name.clone(),
+            url: on_cluster(ctx).unwrap_or_default(),
+            message: bad.to_string(),
+            again: bad.worth_a_retry(),
+        };
+    }
+    let _ = ctx;
+    sql_error(mart, e)
 }
 
 /// Names of all marts (embedded plus `cfg.sql_dir`), in the order they are built.
@@ -504,7 +563,12 @@ async fn run_one(
         .await
         .map_err(|e| sql_error(mart, e))?;
     let schema = physical.schema();
-    let stream = execute_stream(physical, task_ctx).map_err(|e| sql_error(mart, e))?;
+    let stream = execute_stream(physical.clone(), task_ctx).map_err(|e| sql_error(mart, e))?;
+    #[cfg(feature = "ballista")]
+    let stream = match on_cluster(ctx) {
+        Some(url) => crate::cluster::verify::verified(&physical, &url, stream),
+        None => stream,
+    };
     Ok((schema, stream, plan))
 }
 
@@ -553,6 +617,64 @@ mod tests {
         let u = parse_as_of("2024-03-31T00:00:00Z", tz).unwrap();
         assert_eq!(u.to_rfc3339(), "2024-03-31T09:00:00+09:00");
         assert!(parse_as_of("yesterday", tz).is_err());
+    }
+
+    /// A result the cluster check refused becomes a cluster error naming the mart and the
+    /// cluster (retried when a fresh job may come out whole); any other error names the SQL
+    /// file.
+    #[cfg(feature = "ballista")]
+    #[test]
+    fn a_refused_cluster_result_is_not_taken_for_an_sql_error() {
+        use crate::cluster::verify::{RepeatedPart, RepeatedParts, ResultError};
+        let ctx = SessionContext::new_with_config(
+            datafusion::prelude::SessionConfig::new().with_extension(Arc::new(OnCluster {
+                url: "ballista://10.0.0.5:50050".into(),
+                mart_timeout: None,
+            })),
+        );
+        let mart = MartSql {
+            name: "cancellation_reasons".into(),
+            file: "sql/marts/cancellation_reasons.sql".into(),
+            template: String::new(),
+            depends_on: vec![],
+            requires: vec![],
+        };
+        let repeated = ResultError::Repeated(RepeatedParts {
+            job_id: "J1".into(),
+            repeated: vec![RepeatedPart {
+                stage: 4,
+                partition: 1,
+                tasks: vec![1, 6],
+            }],
+        });
+        match stream_error(&ctx, &mart, DataFusionError::External(Box::new(repeated))) {
+            MartsError::ClusterResult {
+                mart, url, again, ..
+            } => {
+                assert_eq!(mart, "cancellation_reasons");
+                assert_eq!(url, "ballista://10.0.0.5:50050");
+                assert!(again);
+            }
+            other => panic!("expected a cluster error, got {other:?}"),
+        }
+        let unchecked = ResultError::Unchecked {
+            job_id: "J2".into(),
+            why: "scheduler 10.0.0.5:50050: connection refused".into(),
+        };
+        let e = stream_error(&ctx, &mart, DataFusionError::External(Box::new(unchecked)));
+        assert!(matches!(e, MartsError::ClusterResult { again: false, .. }));
+        assert!(
+            e.to_string().starts_with(
+                "marts: cancellation_reasons: the cluster's job J2 finished, but its result \
+                 could not be checked (scheduler 10.0.0.5:50050: connection refused)"
+            ),
+            "{e}"
+        );
+        let plain = DataFusionError::Execution("division by zero".into());
+        assert!(matches!(
+            stream_error(&ctx, &mart, plain),
+            MartsError::Sql { file, .. } if file == "sql/marts/cancellation_reasons.sql"
+        ));
     }
 
     #[test]

@@ -180,7 +180,7 @@ async fn register_on_cluster(ctx: &SessionContext, needed: &[&str]) -> Result<()
         if SMALL.contains(&name) && needed.contains(&name) {
             let df = ctx.execute_logical_plan(plan).await.map_err(sql_err)?;
             let schema = df.schema().inner().clone();
-            let batches = df.collect().await.map_err(sql_err)?;
+            let batches = super::runner::collect(ctx, df).await.map_err(sql_err)?;
             if let Some(shipped) = shipped(schema, &batches).map_err(sql_err)? {
                 table = shipped;
             }
