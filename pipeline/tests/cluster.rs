@@ -18,8 +18,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -516,55 +515,14 @@ async fn the_marts_on_a_cluster_equal_in_process_and_survive_a_lost_executor() {
     );
 }
 
-/// moto's S3 server on 127.0.0.1 (installed by ci/setup.sh), killed when dropped.
-fn start_moto(dir: &Path) -> (Node, u16) {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let log = dir.join("moto.log");
-    let child = Command::new("python3")
-        .args([
-            "-m",
-            "moto.server",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("cannot start moto's S3 server (python3 -m moto.server); run ci/setup.sh");
-    let mut node = Node { child, log };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Ok(Some(status)) = node.child.try_wait() {
-            panic!("moto's S3 server exited with {status}:\n{}", node.log());
-        }
-        assert!(Instant::now() < deadline, "moto did not listen within 60 s");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    // The bucket "lake", with a plain HTTP PUT (moto does not check signatures).
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        s,
-        "PUT /lake HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    assert!(resp.contains(" 200 "), "{resp}");
-    (node, port)
-}
-
 /// The same over S3 (moto): the warehouse in a bucket, the scheduler and the executors
 /// opening it with the `[storage.options]` of the `--config` they are started with.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_marts_on_a_cluster_over_s3_equal_in_process() {
     let dir = tempfile::tempdir().unwrap();
-    let (_moto, port) = start_moto(dir.path());
+    let moto = common::moto::Moto::start(dir.path());
+    moto.create_bucket("lake");
+    let port = moto.port;
     let options = format!(
         "[storage.options]\naws_endpoint = \"http://127.0.0.1:{port}\"\naws_allow_http = \"true\"\n\
          aws_access_key_id = \"testing\"\naws_secret_access_key = \"testing\"\n\

@@ -4,69 +4,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_moto() -> Server {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("python3")
-        .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("cannot start moto's S3 server (python3 -m moto.server); run ci/setup.sh to install moto[server]");
-    let mut server = Server { child, port };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return server;
-        }
-        if let Ok(Some(status)) = server.child.try_wait() {
-            panic!(
-                "moto's S3 server exited with {status}; is moto[server] installed (ci/setup.sh)?"
-            );
-        }
-        assert!(
-            Instant::now() < deadline,
-            "moto's S3 server did not listen on 127.0.0.1:{port} within 60s"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// Creates a bucket with a plain HTTP PUT (moto does not check signatures).
-fn create_bucket(port: u16, bucket: &str) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        s,
-        "PUT /{bucket} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    assert!(
-        resp.starts_with("HTTP/1.1 200") || resp.starts_with("HTTP/1.0 200"),
-        "{resp}"
-    );
-}
+use common::moto::Moto;
 
 /// A config reading `source` and writing `warehouse` on the moto server at `port`.
 fn s3_config(port: u16, source: &str, warehouse: &str) -> pipeline::config::Config {
@@ -87,9 +25,10 @@ fn s3_config(port: u16, source: &str, warehouse: &str) -> pipeline::config::Conf
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ingest_from_s3_into_an_s3_warehouse() {
-    let server = start_moto();
-    create_bucket(server.port, "exports");
-    create_bucket(server.port, "lake");
+    let dir = tempfile::tempdir().unwrap();
+    let server = Moto::start(dir.path());
+    server.create_bucket("exports");
+    server.create_bucket("lake");
     let cfg = s3_config(server.port, "s3://exports/shop-a", "s3://lake/conveyor");
     let source =
         pipeline::storage::Location::open(&cfg.storage.source, &cfg.storage_options().unwrap())
@@ -144,9 +83,10 @@ async fn ingest_from_s3_into_an_s3_warehouse() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nps_responses_from_s3() {
     use object_store::ObjectStoreExt;
-    let server = start_moto();
-    create_bucket(server.port, "survey");
-    create_bucket(server.port, "lake");
+    let dir = tempfile::tempdir().unwrap();
+    let server = Moto::start(dir.path());
+    server.create_bucket("survey");
+    server.create_bucket("lake");
     let cfg = s3_config(server.port, "s3://survey/shop-b", "s3://lake/shop-b");
     let source =
         pipeline::storage::Location::open(&cfg.storage.source, &cfg.storage_options().unwrap())

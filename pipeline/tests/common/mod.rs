@@ -1,8 +1,9 @@
 //! Helpers shared by the integration tests: a config over temporary folders, running
-//! ingest, reading query results as plain strings, and a small shop's exports of all five
-//! datasets ([`shop`]).
+//! ingest, reading query results as plain strings, a small shop's exports of all five
+//! datasets ([`shop`]), and moto's S3 server ([`moto`]).
 #![allow(dead_code)]
 
+pub mod moto;
 pub mod shop;
 
 use std::path::Path;
