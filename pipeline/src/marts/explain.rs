@@ -33,6 +33,8 @@ pub async fn explain(
     let physical = DefaultPhysicalPlanner::default()
         .create_physical_plan(&logical, &state)
         .await?;
+    // Only a cluster session (feature `ballista`) adds a part.
+    #[cfg_attr(not(feature = "ballista"), allow(unused_mut))]
     let mut parts = vec![PlanPart {
         plan_type: "physical_plan".into(),
         plan: displayable(physical.as_ref()).indent(true).to_string(),
