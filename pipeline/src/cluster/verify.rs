@@ -135,18 +135,14 @@ pub fn verified(
     url: &str,
     stream: SendableRecordBatchStream,
 ) -> SendableRecordBatchStream {
-    if plan.downcast_ref::<Shipped>().is_none() {
+    // A clone shares the job id the original learns when it runs.
+    let Some(shipped) = plan.downcast_ref::<Shipped>().cloned() else {
         return stream;
-    }
-    let plan = plan.clone();
+    };
     let url = url.to_string();
     let schema = stream.schema();
     let check = futures::stream::once(async move {
-        let job_id = plan
-            .downcast_ref::<Shipped>()
-            .and_then(|p| p.job_id())
-            .map(|id| id.to_string());
-        let checked = match job_id {
+        let checked = match shipped.job_id().map(|id| id.to_string()) {
             Some(job_id) => check_job(&url, job_id).await,
             None => Err(ResultError::Unchecked {
                 job_id: "(unknown)".into(),
