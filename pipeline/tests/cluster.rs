@@ -20,20 +20,15 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use common::child::Owned;
 
 /// A child process killed when dropped.
 struct Node {
-    child: Child,
+    child: Owned,
     log: PathBuf,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Node {
@@ -64,7 +59,10 @@ fn start(dir: &Path, name: &str, args: &[&str]) -> (Node, String) {
     let stdout = child.stdout.take().unwrap();
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line).unwrap();
-    let node = Node { child, log };
+    let node = Node {
+        child: Owned(child),
+        log,
+    };
     assert!(
         !line.is_empty(),
         "{name} printed nothing and exited:\n{}",

@@ -9,8 +9,9 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
+use common::child::Owned;
 use pipeline::config::Config;
 use pipeline::generate::GenerateOptions;
 
@@ -20,15 +21,8 @@ const PASSWORD: &str = "correct horse battery staple";
 
 /// The server process; killed when dropped so a failing test leaves nothing behind.
 struct Served {
-    child: Child,
+    _child: Owned,
     port: u16,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn write_config(dir: &Path, config: &Config, extra: &str) -> PathBuf {
@@ -77,7 +71,10 @@ fn serve(config_path: &Path, password: Option<&str>) -> Result<Served, String> {
             eprintln!("[serve] {l}");
         }
     });
-    Ok(Served { child, port })
+    Ok(Served {
+        _child: Owned(child),
+        port,
+    })
 }
 
 fn psql(port: u16, password: &str, command: &str) -> std::process::Output {

@@ -1,8 +1,10 @@
 //! Helpers shared by the integration tests: a config over temporary folders, running
 //! ingest, reading query results as plain strings, a small shop's exports of all five
-//! datasets ([`shop`]), and moto's S3 server ([`moto`]).
+//! datasets ([`shop`]), moto's S3 server ([`moto`]), and child processes killed when dropped
+//! ([`child`]).
 #![allow(dead_code)]
 
+pub mod child;
 pub mod moto;
 pub mod shop;
 

@@ -5,22 +5,17 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use super::child::Owned;
 
 /// A running moto server.
 pub struct Moto {
-    child: Child,
+    child: Owned,
     /// Its port on 127.0.0.1.
     pub port: u16,
     log: PathBuf,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Moto {
@@ -42,7 +37,11 @@ impl Moto {
                 "cannot start moto's S3 server (python3 -m moto.server); run ci/setup.sh to \
                  install moto[server]",
             );
-        let mut moto = Moto { child, port, log };
+        let mut moto = Moto {
+            child: Owned(child),
+            port,
+            log,
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             if let Ok(Some(status)) = moto.child.try_wait() {
