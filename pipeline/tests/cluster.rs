@@ -5,11 +5,12 @@
 //! the order partial sums meet; see `same_value`). Then one executor is killed during `conveyor run`:
 //! the run either still succeeds (Ballista ran the lost tasks elsewhere) or fails with an
 //! error naming the marts stage; either way every mart stays readable (its previous or its
-//! new version) and `run_history` records the run with the engine it used. Equality with
-//! in-process after the kill is reported, not asserted: Ballista 55 sometimes returns rows
-//! twice after a lost executor (docs/scale.md, "Known limits"); Conveyor refuses the
-//! results it can tell are wrong (`pipeline/src/cluster/verify.rs`), and the run's warnings
-//! (a refused result) and, on a difference, the scheduler's rollbacks are printed.
+//! new version) and `run_history` records the run with the engine it used. Every mart still
+//! equals in-process after the kill: Ballista 55 can list a re-run task's output beside the
+//! first after a lost executor, and Conveyor refuses such a result and runs the job again
+//! (`pipeline/src/cluster/verify.rs`, whose tests reproduce the defect on Ballista's own
+//! scheduler state). The run's warnings (a refused result) are printed, and on a difference
+//! the scheduler's rollbacks too, before the test fails.
 //!
 //! The generated exports hold all five datasets, so every mart is built, the subscription
 //! marts included (whose SQL avoids an outer join that Ballista 55 gets wrong; docs/scale.md).
@@ -452,10 +453,9 @@ async fn the_marts_on_a_cluster_equal_in_process_and_survive_a_lost_executor() {
             "a failed run names the marts stage:\n{log}"
         );
     }
-    // Whatever happened, every mart is whole and readable: its previous version or its new
-    // one. Their values are compared but not asserted: Ballista 55 sometimes publishes a mart
-    // with rows counted twice after it loses an executor (docs/scale.md, "Known limits";
-    // about 1 run in 20 here), a defect upstream that no setting avoided.
+    // Whatever happened, every mart is whole and readable, and equals in-process: its
+    // previous version (built above from the same data) or its new one. A result with
+    // rows listed twice must have been refused, not published.
     let after = marts(&remote).await;
     let unreadable: Vec<_> = after
         .iter()
@@ -475,11 +475,7 @@ async fn the_marts_on_a_cluster_equal_in_process_and_survive_a_lost_executor() {
         })
         .collect();
     if !differ.is_empty() {
-        eprintln!(
-            "KNOWN BALLISTA 55 DEFECT (docs/scale.md): after the lost executor these marts \
-             differ from in-process: {differ:?}"
-        );
-        // What the scheduler did about the lost executor, for the upstream report.
+        // What the scheduler did about the lost executor, to tell how the result went wrong.
         let scheduler = cluster.scheduler.log();
         for line in scheduler.lines().filter(|l| {
             ["Reset", "Roll back", "resubmit", "Ignore", "lost", "Lost"]
@@ -488,6 +484,7 @@ async fn the_marts_on_a_cluster_equal_in_process_and_survive_a_lost_executor() {
         }) {
             eprintln!("scheduler: {line}");
         }
+        panic!("after the lost executor these marts differ from in-process: {differ:?}");
     }
 
     let history = run_ok(conveyor().args([

@@ -18,6 +18,9 @@
 
 pub mod executor;
 pub mod explain;
+pub mod guard;
+#[cfg(test)]
+mod replay;
 pub mod scheduler;
 pub mod verify;
 

@@ -1,12 +1,16 @@
 //! `conveyor cluster scheduler`: Ballista's scheduler, with Conveyor's functions and object
-//! stores in every session it plans.
+//! stores in every session it plans, and a job state that refuses results built from a
+//! re-run stage ([`super::guard`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use ballista_scheduler::SessionBuilder;
 use ballista_scheduler::cluster::BallistaCluster;
+use ballista_scheduler::cluster::memory::{InMemoryClusterState, InMemoryJobState};
 use ballista_scheduler::config::SchedulerConfig;
 use ballista_scheduler::scheduler_process::{create_scheduler, start_grpc_service_with_listener};
+use ballista_scheduler::state::session_manager::share_file_statistics_cache;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::SessionConfig;
@@ -59,6 +63,8 @@ pub async fn run(config: &Config, opts: &SchedulerOptions) -> Result<()> {
         .local_addr()
         .map_err(|e| Error::io("reading the scheduler's address", e))?;
     let stores = Arc::new(ClusterStores::new(config.clone()));
+    let session_builder: SessionBuilder =
+        Arc::new(move |c: SessionConfig| session_state(c, stores.clone()));
     let scheduler_config = SchedulerConfig {
         bind_host: local.ip().to_string(),
         bind_port: local.port(),
@@ -69,17 +75,23 @@ pub async fn run(config: &Config, opts: &SchedulerOptions) -> Result<()> {
         executor_timeout_seconds: opts.executor_timeout_seconds,
         expire_dead_executor_interval_seconds: opts.executor_timeout_seconds.clamp(1, 15),
         no_executors_grace_period_seconds: opts.executor_timeout_seconds,
-        override_session_builder: Some(Arc::new(move |c: SessionConfig| {
-            session_state(c, stores.clone())
-        })),
+        override_session_builder: Some(session_builder.clone()),
         ..Default::default()
     };
     scheduler_config
         .validate()
         .map_err(|e| Error::Internal(format!("scheduler configuration: {e}")))?;
-    let cluster = BallistaCluster::new_from_config(&scheduler_config)
-        .await
-        .map_err(|e| Error::Internal(format!("scheduler state: {e}")))?;
+    // Ballista's in-memory cluster (as `BallistaCluster::new_from_config` makes it), with
+    // the job state guarded.
+    let jobs = InMemoryJobState::new(
+        scheduler_config.scheduler_id.clone(),
+        share_file_statistics_cache(session_builder),
+        Arc::new(ballista_core::utils::default_config_producer),
+    );
+    let cluster = BallistaCluster::new(
+        Arc::new(InMemoryClusterState::default()),
+        Arc::new(super::guard::Guarded::new(jobs)),
+    );
     let scheduler =
         create_scheduler::<LogicalPlanNode, PhysicalPlanNode>(cluster, Arc::new(scheduler_config))
             .await

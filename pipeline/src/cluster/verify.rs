@@ -164,16 +164,23 @@ pub async fn collect(url: &str, df: DataFrame) -> Result<Vec<RecordBatch>, DataF
         let plan = df.clone().create_physical_plan().await?;
         let stream = verified(&plan, url, execute_stream(plan.clone(), task_ctx)?);
         match datafusion::physical_plan::common::collect(stream).await {
-            Err(DataFusionError::External(e))
-                if again
-                    && e.downcast_ref::<ResultError>()
-                        .is_some_and(ResultError::worth_a_retry) =>
-            {
+            Err(e) if again && worth_another_job(&e) => {
                 tracing::warn!(error = %e, "running the job again");
                 again = false;
             }
             other => return other,
         }
+    }
+}
+
+/// Whether `e` ended a job whose result was refused, by this check or by the scheduler
+/// ([`super::guard`]), such that a fresh job usually comes out whole.
+pub fn worth_another_job(e: &DataFusionError) -> bool {
+    match e {
+        DataFusionError::External(inner) => inner
+            .downcast_ref::<ResultError>()
+            .is_some_and(ResultError::worth_a_retry),
+        other => super::guard::refused_in(&other.to_string()),
     }
 }
 
@@ -196,21 +203,29 @@ async fn check_job(url: &str, job_id: String) -> Result<(), ResultError> {
         .into_inner()
         .status
         .and_then(|s| s.status);
+    judge(job_id, status)
+}
+
+/// Whether a job the scheduler reports as `status` returned each part of its result once.
+fn judge(job_id: String, status: Option<job_status::Status>) -> Result<(), ResultError> {
     let locations = match status {
         Some(job_status::Status::Successful(SuccessfulJob {
             partition_location, ..
         })) => partition_location,
         other => {
-            return Err(unchecked(format!(
-                "the scheduler reports it as {}",
-                match other {
-                    None => "unknown",
-                    Some(job_status::Status::Queued(_)) => "queued",
-                    Some(job_status::Status::Running(_)) => "running",
-                    Some(job_status::Status::Failed(_)) => "failed",
-                    Some(job_status::Status::Successful(_)) => "successful",
-                }
-            )));
+            return Err(ResultError::Unchecked {
+                job_id,
+                why: format!(
+                    "the scheduler reports it as {}",
+                    match other {
+                        None => "unknown",
+                        Some(job_status::Status::Queued(_)) => "queued",
+                        Some(job_status::Status::Running(_)) => "running",
+                        Some(job_status::Status::Failed(_)) => "failed",
+                        Some(job_status::Status::Successful(_)) => "successful",
+                    }
+                ),
+            });
         }
     };
     let repeated = repeated_parts(&locations);
@@ -281,5 +296,26 @@ mod tests {
         .to_string();
         assert!(message.contains("job abc returned 2 parts of its result twice or more"));
         assert!(message.contains("stage 3 partition 2 from tasks 2 and 4 and 5"));
+    }
+
+    /// On Ballista's own scheduler state ([`crate::cluster::replay`]): the final stage had
+    /// finished partition 0 when e1, holding half of its input, is lost; Ballista re-runs
+    /// the whole final stage and lists partition 0 again beside the first listing.
+    #[tokio::test]
+    async fn a_final_part_rerun_after_a_lost_executor_is_listed_twice_and_refused() {
+        use crate::cluster::replay;
+        use ballista_scheduler::state::execution_graph::ExecutionGraph;
+        let (graph, _) = replay::lost_after_the_first_task_past_the_map(replay::TWO_STAGES).await;
+        let last = replay::final_stage(&graph) as u32;
+        match judge(replay::JOB.into(), graph.status().status.clone()) {
+            Err(ResultError::Repeated(RepeatedParts { repeated, .. })) => {
+                assert_eq!(repeated.len(), 1, "{repeated:?}");
+                assert_eq!((repeated[0].stage, repeated[0].partition), (last, 0));
+                assert_eq!(repeated[0].tasks.len(), 2);
+            }
+            other => panic!("the repeated part was not refused: {other:?}"),
+        }
+        let healthy = replay::healthy(replay::TWO_STAGES).await;
+        assert!(judge(replay::JOB.into(), healthy.status().status.clone()).is_ok());
     }
 }

@@ -331,6 +331,16 @@ fn stream_error(ctx: &SessionContext, mart: &MartSql, e: DataFusionError) -> Mar
             again: bad.worth_a_retry(),
         };
     }
+    // The scheduler refused the job: a stage of it ran twice ([`crate::cluster::guard`]).
+    #[cfg(feature = "ballista")]
+    if crate::cluster::guard::refused_in(&e.to_string()) {
+        return MartsError::ClusterResult {
+            mart: mart.name.clone(),
+            url: on_cluster(ctx).unwrap_or_default(),
+            message: e.to_string(),
+            again: true,
+        };
+    }
     let _ = ctx;
     sql_error(mart, e)
 }
@@ -663,6 +673,18 @@ mod tests {
         };
         let e = stream_error(&ctx, &mart, DataFusionError::External(Box::new(unchecked)));
         assert!(matches!(e, MartsError::ClusterResult { again: false, .. }));
+        // A job the scheduler refused, as Ballista's client reports a failed job.
+        let refused = DataFusionError::Execution(format!(
+            "Job J3 failed: {}",
+            crate::cluster::guard::refusal_error("J3", &[(2, 1)])
+        ));
+        match stream_error(&ctx, &mart, refused) {
+            MartsError::ClusterResult { again, message, .. } => {
+                assert!(again);
+                assert!(message.contains("stage 2 ran 2 times"), "{message}");
+            }
+            other => panic!("expected a cluster error, got {other:?}"),
+        }
         assert!(
             e.to_string().starts_with(
                 "marts: cancellation_reasons: the cluster's job J2 finished, but its result \
